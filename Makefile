@@ -11,7 +11,7 @@ DEMO_BUDGET ?= 4
 DATASET ?= math500
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv browser models serve stop lint unit
+.PHONY: demo test venv browser services models serve stop lint unit
 
 venv: $(STAMP)
 
@@ -21,6 +21,9 @@ $(STAMP): pyproject.toml scripts/install.sh
 
 browser: venv
 	bash scripts/install_browser.sh $(VENV)
+
+services:
+	bash scripts/install_services.sh
 
 models: venv
 	$(BIN)/worldplan models --fetch $(TEST_MODEL)
@@ -35,7 +38,7 @@ demo: venv
 
 ## make test: install everything, then lint, type-check and run the whole test suite
 ## (the real vLLM server with the test model and the real browser included).
-test: venv browser models lint
+test: venv browser services models lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: venv

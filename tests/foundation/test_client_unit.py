@@ -200,3 +200,26 @@ def test_several_urls_skip_a_dead_one() -> None:
                        transport=httpx.MockTransport(handler), backoff_s=0.001)
     gen = asyncio.run(client.chat(MSG))
     assert gen.url == "http://alive:1" and "dead" in calls
+
+
+def test_concurrency_is_bounded() -> None:
+    fake = FakeServer()
+    state = {"now": 0, "peak": 0}
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/v1/models"):
+            return fake.handle(request)
+        state["now"] += 1
+        state["peak"] = max(state["peak"], state["now"])
+        await asyncio.sleep(0.02)
+        state["now"] -= 1
+        return fake.handle(request)
+
+    client = LLMClient("http://fake:1", transport=httpx.MockTransport(handler),
+                       max_concurrency=3)
+
+    async def go() -> None:
+        await asyncio.gather(*(client.chat(MSG) for _ in range(12)))
+
+    asyncio.run(go())
+    assert state["peak"] == 3 and len(fake.requests) == 12

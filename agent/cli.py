@@ -7,7 +7,8 @@ import importlib
 from agent.cli_app import app
 
 # Each module registers its commands on `app` when imported.
-COMMAND_MODULES = ("agent.cli_serve", "agent.cli_traces")
+COMMAND_MODULES = ("agent.cli_serve", "agent.cli_traces", "agent.cli_web", "agent.cli_math",
+                   "agent.cli_controller")
 
 
 def main() -> None:

@@ -1,0 +1,116 @@
+"""`worldplan web`: run an agent on a web-task suite in a real browser, traces stored.
+
+    worldplan web --suite miniwob-dev --agent oracle --seeds 5
+    worldplan web --task click-test --task enter-text --agent random --seeds 3 --parallel 2
+
+A thin command over `envs.web.session.run_web`: it resolves the tasks and the agent, shows
+progress, and prints the per-task success table (also stored in the run's config). With
+`--agent oracle`, tasks without an oracle solver are skipped (and listed). Unknown suites,
+tasks or agents are one red line and exit code 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+from rich.text import Text
+
+from agent.cli_app import app
+from traces.store import TraceStore, default_db_url, make_engine
+
+DB_HELP = ("Trace database: a file path or SQLAlchemy URL "
+           "(default $WORLDPLAN_DB or runs/worldplan.db).")
+
+
+def _err(message: str) -> None:
+    Console(stderr=True, highlight=False).print(Text(f"error: {message}", style="red"))
+
+
+@app.command()
+def web(
+    suite: str = typer.Option("miniwob-dev", help="Task suite: miniwob-dev or miniwob-all."),
+    task: list[str] = typer.Option(None, "--task", help="Run these tasks instead of a suite."),
+    agent: str = typer.Option("oracle", help="Agent: oracle or random."),
+    strategy: str = typer.Option("", help="LLM agent through the graph instead of --agent: "
+                                 "reactive|best-of-n|revise|search|compute-optimal."),
+    budget: int = typer.Option(400, help="LLM agent: generated tokens per episode (0: none)."),
+    llm_url: list[str] = typer.Option([], help="LLM agent: model server URL (all roles)."),
+    world_model_url: list[str] = typer.Option([], help="LLM agent: world-model server URL."),
+    verifier_url: list[str] = typer.Option([], help="LLM agent: verifier server URL."),
+    seeds: int = typer.Option(5, min=1, help="Episodes per task (seeds start..start+N-1)."),
+    seed_start: int = typer.Option(0, help="First seed."),
+    parallel: int = typer.Option(2, min=1, help="Episodes at once (browser contexts)."),
+    max_steps: int = typer.Option(30, min=1, help="Steps per episode before truncation."),
+    max_attempts: int = typer.Option(3, min=1, help="Attempts per episode on browser crash."),
+    name: str = typer.Option("", help="Run name in the trace database."),
+    db: str = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Run an agent on MiniWoB++ tasks in Chromium; store runs, episodes and steps."""
+    from envs.web.agents import make_agent_factory
+    from envs.web.core import EnvConfig
+    from envs.web.oracles import ORACLES
+    from envs.web.session import run_web
+    from envs.web.tasks.registry import miniwob_task_names, suite_tasks
+
+    try:
+        names = list(task) if task else suite_tasks(suite)
+        unknown = sorted(set(names) - set(miniwob_task_names()))
+        if unknown:
+            raise KeyError(f"unknown task(s): {', '.join(unknown)}")
+        if strategy:
+            from agent.graph_control import make_controller
+            from agent.web_agent import connect_clients
+
+            make_controller(strategy)
+            clients = connect_clients(llm_url, world_model_url, verifier_url)
+        else:
+            factory = make_agent_factory(agent)
+    except (KeyError, ModuleNotFoundError, RuntimeError) as e:
+        _err(str(e.args[0]) if e.args else repr(e))
+        raise typer.Exit(1) from e
+    console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
+    if agent == "oracle" and not strategy:
+        skipped = [n for n in names if n not in ORACLES]
+        names = [n for n in names if n in ORACLES]
+        if skipped:
+            console.print(f"no oracle for {len(skipped)} task(s), skipped: {', '.join(skipped)}")
+    if not names:
+        _err("no tasks to run")
+        raise typer.Exit(1)
+    store = TraceStore(make_engine(db or default_db_url()))
+    seed_list = list(range(seed_start, seed_start + seeds))
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  console=console, transient=not sys.stdout.isatty()) as progress:
+        bar = progress.add_task("episodes", total=len(names) * len(seed_list))
+        if strategy:
+            from agent.web_agent import WebAgentConfig, run_web_agent
+
+            result = asyncio.run(run_web_agent(
+                store, tasks=names, seeds=seed_list, clients=clients, suite="" if task else suite,
+                config=WebAgentConfig(strategy=strategy, budget_tokens=budget or None,
+                                      max_steps=max_steps, max_attempts=max_attempts),
+                parallel=parallel, name=name, on_episode=lambda o: progress.advance(bar)))
+        else:
+            result = asyncio.run(run_web(
+                store, tasks=names, seeds=seed_list, make_agent=factory, agent_name=agent,
+                suite="" if task else suite, parallel=parallel, max_attempts=max_attempts,
+                env_config=EnvConfig(max_steps=max_steps), name=name,
+                on_episode=lambda o: progress.advance(bar)))
+    table = Table("task", "category", "success", "mean reward", "mean steps", "retried",
+                  "failed", title=f"run {result.run_id}: {strategy or agent} on "
+                                  f"{len(names)} task(s) x {len(seed_list)} seed(s)")
+    for r in result.summary:
+        table.add_row(r.task, r.category, f"{r.successes}/{r.episodes}",
+                      f"{r.mean_reward:.2f}", f"{r.mean_steps:.1f}", str(r.retried),
+                      str(r.failed))
+    total = sum(r.successes for r in result.summary)
+    n = sum(r.episodes for r in result.summary)
+    console.print(table)
+    console.print(f"success {total}/{n} ({total / n:.0%}); browser restarts: "
+                  f"{result.browser_restarts}; traces: run {result.run_id} in "
+                  f"{db or default_db_url()}")

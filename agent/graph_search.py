@@ -1,0 +1,243 @@
+"""Search over imagined web states: the proposer, beam search with the world model, and the
+revise-the-plan loop. Everything here is imagination: nothing touches the real page.
+
+- `Proposer.propose(obs, history, n)`: n candidate actions in one request, each read with
+  `prompts_web.extract_action` (allowlisted, never evaluated); unreadable ones are kept
+  (action None) so the trace shows them.
+- `beam_search(...)`: the root candidates are imagined by the world model (`samples`
+  predictions each) and scored by the progress verifier (mean over the samples, as
+  WebDreamer does); the best `beam` paths are expanded `depth - 1` more times (the proposer
+  proposes from the imagined state, each proposal is imagined and scored); a path's score is
+  its deepest state's. The first action of the best path is chosen. Width, depth, beam and
+  samples come from the controller's decision, sized to the step's allowance.
+- `revise_plan(...)`: imagine the plan's outcome, score it; while the score is below
+  `accept` and rounds are left, the proposer sees the plans so far with their predicted
+  outcomes and scores and proposes a revised action. The best-scored attempt is chosen
+  (selection over all attempts, not the last: Snell et al. saw revisions undo right answers).
+
+Every call draws from the step's budget (a `Budget.child` of the episode's); a call that
+does not fit raises `BudgetExceeded` before it is sent, and the search stops with what it
+has (`stop_reason="budget"`). Nodes are flat dicts (traces.schema.SearchNode fields).
+Not handled: MCTS (beam only), backtracking in the real environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from envs.web.actions import ActionError
+from worldmodel.accounting import Budget, BudgetExceeded
+from worldmodel.client import LLMClient
+from worldmodel.errors import ContextLengthExceeded
+from worldmodel.prompts_web import (
+    PlannedAttempt,
+    extract_action,
+    proposer_messages,
+    revision_messages,
+)
+from worldmodel.world_model import Progress, ProgressVerifier, WorldModel
+
+STOPPED = (BudgetExceeded, ContextLengthExceeded)
+# a beam-search frontier entry: (score, node key, path of (action, change), root node key)
+Entry = tuple[float, str, list[tuple[str, str]], str]
+
+
+def node(key: str, parent: str | None, kind: str, text: str, *, step: int, depth: int = 0,
+         score: float | None = None, scores: Sequence[float] = (), tokens: int = 0,
+         answer: str = "", info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A flat search-node record (the fields of traces.schema.SearchNode)."""
+    return {"key": key, "parent_key": parent, "kind": kind, "text": text, "answer": answer,
+            "score": score, "scores": list(scores), "depth": depth, "tokens": tokens,
+            "chosen": False, "info": {"step": step, **(info or {})}}
+
+
+@dataclass
+class Keys:
+    """Node keys unique within an episode: s{step}.{prefix}{n}."""
+
+    step: int
+    _n: itertools.count[int] = field(default_factory=itertools.count)
+
+    def __call__(self, prefix: str) -> str:
+        return f"s{self.step}.{prefix}{next(self._n)}"
+
+
+@dataclass(frozen=True)
+class Proposal:
+    action: str | None  # the parsed action, canonical (str(Action)); None if unreadable
+    raw: str
+    tokens: int
+    error: str = ""
+    entropy: float | None = None  # mean token entropy (nats), when logprobs were asked
+
+
+@dataclass
+class Proposer:
+    client: LLMClient
+    max_tokens: int = 32  # per proposed action (tokens)
+    temperature: float = 0.8
+    seed: int | None = None
+    tags: dict[str, Any] = field(default_factory=dict)
+
+    async def propose(self, obs: str, history: Sequence[str], n: int, *, budget: Budget,
+                      attempts: Sequence[PlannedAttempt] = ()) -> list[Proposal]:
+        messages = (revision_messages(obs, history, attempts) if attempts
+                    else proposer_messages(obs, history))
+        gen = await self.client.chat(
+            messages, role="proposer", n=n, max_tokens=self.max_tokens,
+            temperature=self.temperature if n > 1 or attempts else 0.0, seed=self.seed,
+            budget=budget, tags=self.tags)
+        share = gen.usage.completion_tokens // max(1, len(gen.choices))
+        out = []
+        for c in gen.choices:
+            try:
+                out.append(Proposal(str(extract_action(c.text)), c.text, share))
+            except ActionError as e:
+                out.append(Proposal(None, c.text, share, str(e)))
+        return out
+
+
+def majority(proposals: Sequence[Proposal]) -> str | None:
+    """The most frequent readable action (the first seen on ties)."""
+    counts = Counter(p.action for p in proposals if p.action)
+    return counts.most_common(1)[0][0] if counts else None
+
+
+@dataclass
+class SearchOutcome:
+    action: str | None  # the chosen action (None: nothing readable was found)
+    key: str | None  # the chosen node
+    score: float | None
+    prediction: str  # the world model's predicted change for the chosen action ('' if none)
+    nodes: list[dict[str, Any]]
+    stop_reason: str = "done"  # done | budget
+
+
+@dataclass
+class Imagination:
+    """The models used to imagine and judge, and the search's settings."""
+
+    world_model: WorldModel
+    verifier: ProgressVerifier
+    proposer: Proposer
+    goal: str
+    obs: str  # the real page's prompt text
+    history: list[str]  # the real actions taken so far
+
+
+async def _imagine_and_score(im: Imagination, path: list[tuple[str, str]], action: str,
+                             samples: int, budget: Budget
+                             ) -> tuple[list[str], Progress, int]:
+    """Predict `samples` changes after `path` + action, score each imagined trajectory."""
+    preds = await im.world_model.predict(im.obs, action, imagined=path, n=samples,
+                                         budget=budget)
+    trajectories = [[*path, (action, p.text)] for p in preds]
+    prog = await im.verifier.score(im.goal, im.obs, trajectories, budget=budget)
+    return [p.text for p in preds], prog, sum(p.tokens for p in preds)
+
+
+async def _expand(im: Imagination, keys: Keys, parent: str, path: list[tuple[str, str]],
+                  action: str, depth: int, samples: int, budget: Budget,
+                  nodes: list[dict[str, Any]]) -> tuple[str, float, str] | None:
+    """Imagine `action` after `path`; record the imagined state; (key, score, prediction)."""
+    try:
+        preds, prog, tokens = await _imagine_and_score(im, path, action, samples, budget)
+    except STOPPED:
+        return None
+    key = keys("w")
+    nodes.append(node(key, parent, "imagined_state", preds[0], step=keys.step, depth=depth,
+                      score=prog.score, scores=prog.samples, tokens=tokens, answer=action,
+                      info={"action": action, "predictions": preds,
+                            "path": [a for a, _ in path] + [action],
+                            "verifier_tokens": prog.completion_tokens}))
+    return key, prog.score, preds[0]
+
+
+async def beam_search(im: Imagination, roots: Sequence[tuple[str, str]], keys: Keys,
+                      budget: Budget, *, depth: int = 1, beam: int = 2, width: int = 2,
+                      samples: int = 1) -> SearchOutcome:
+    """Beam search over imagined states from root candidates (key, action)."""
+    nodes: list[dict[str, Any]] = []
+    stop = "done"
+    level: list[Entry] = []
+    made = await asyncio.gather(*[_expand(im, keys, k, [], a, 1, samples, budget, nodes)
+                                  for k, a in roots])
+    for (_, a), m in zip(roots, made, strict=True):
+        if m is None:
+            stop = "budget"
+        else:
+            level.append((m[1], m[0], [(a, m[2])], m[0]))
+    explored = list(level)
+    for d in range(2, depth + 1):
+        level.sort(key=lambda e: -e[0])
+        nxt: list[Entry] = []
+        for _score, key, path, root in level[:beam]:
+            try:
+                props = await im.proposer.propose(
+                    im.obs, im.history + [f"{a} (imagined: {c[:120]})" for a, c in path],
+                    width, budget=budget)
+            except STOPPED:
+                stop = "budget"
+                break
+            for p in props:
+                pk = keys("p")
+                nodes.append(node(pk, key, "proposal", p.raw, step=keys.step, depth=d,
+                                  tokens=p.tokens, answer=p.action or "",
+                                  info={"error": p.error, "imagined": True}))
+                if p.action is None:
+                    continue
+                m = await _expand(im, keys, pk, path, p.action, d, samples, budget, nodes)
+                if m is None:
+                    stop = "budget"
+                    continue
+                nxt.append((m[1], m[0], [*path, (p.action, m[2])], root))
+        if not nxt:
+            break
+        level = nxt
+        explored += nxt
+    if not explored:
+        return SearchOutcome(None, None, None, "", nodes, stop)
+    score, _key, path, root = max(explored, key=lambda e: e[0])  # first of equals
+    first_action, first_prediction = path[0]
+    return SearchOutcome(first_action, root, score, first_prediction, nodes, stop)
+
+
+async def revise_plan(im: Imagination, root: tuple[str, str], keys: Keys, budget: Budget, *,
+                      rounds: int = 2, accept: float = 0.7, samples: int = 1) -> SearchOutcome:
+    """Imagine the plan, and revise it while its score is below `accept`."""
+    nodes: list[dict[str, Any]] = []
+    attempts: list[tuple[str, str, float, str]] = []  # (node key, action, score, prediction)
+    stop = "done"
+    parent, action = root
+    for r in range(rounds + 1):
+        m = await _expand(im, keys, parent, [], action, 1, samples, budget, nodes)
+        if m is None:
+            stop = "budget"
+            break
+        attempts.append((m[0], action, m[1], m[2]))
+        if m[1] >= accept or r == rounds:
+            break
+        shown = [PlannedAttempt(a, pred, sc) for _, a, sc, pred in attempts]
+        try:
+            props = await im.proposer.propose(im.obs, im.history, 1, budget=budget,
+                                              attempts=shown)
+        except STOPPED:
+            stop = "budget"
+            break
+        p = props[0]
+        pk = keys("r")
+        nodes.append(node(pk, m[0], "revision", p.raw, step=keys.step, depth=r + 1,
+                          tokens=p.tokens, answer=p.action or "",
+                          info={"error": p.error, "round": r + 1}))
+        if p.action is None:
+            break  # an unreadable revision: keep the best plan so far
+        parent, action = pk, p.action
+    if not attempts:
+        return SearchOutcome(None, None, None, "", nodes, stop)
+    key, action, score, pred = max(attempts, key=lambda a: a[2])
+    return SearchOutcome(action, key, score, pred, nodes, stop)

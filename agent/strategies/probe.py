@@ -1,0 +1,98 @@
+"""The difficulty probe: a few first samples of a problem, judged, with token entropy.
+
+`run_probe(problem, ctx, n)` samples n full solutions in ONE request with logprobs (top 5
+per token, for the mean token entropy), judges each with the context's verifier, and returns
+the samples as search nodes (kind "probe") plus `Signals` (agent.difficulty). Everything is
+drawn from a `Budget.child` of the context's budget limited to `probe_cost(n, ctx)`
+generations, so the probe is charged to the problem's budget (Snell et al. left it out; we do
+not) and can never take more than that. What it spent is in the returned `Probe`.
+
+`probe_cost` is n samples + n verifier calls. Not handled: probing one step of a web task
+(the web agent builds `Signals` from its own proposals).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from agent.difficulty import Signals, token_entropy
+from agent.strategies.base import Counts, Ledger, Node, SearchContext
+from envs.math.answer import extract_answer
+from worldmodel.accounting import BudgetExceeded
+from worldmodel.client import Choice
+from worldmodel.errors import ContextLengthExceeded
+from worldmodel.prompts_math import solver_messages
+
+PROBE_TOP_LOGPROBS = 5
+PROBE_SEED_OFFSET = 7_919  # probe seeds differ from the strategy's (same base seed)
+
+
+@dataclass
+class Probe:
+    nodes: list[Node] = field(default_factory=list)
+    signals: Signals = field(default_factory=Signals)
+    ledger: Ledger = field(default_factory=Ledger)
+    note: str = ""
+
+    @property
+    def counts(self) -> Counts:
+        return self.ledger.solver + self.ledger.verifier
+
+
+def probe_cost(n: int, verify_cost: int) -> int:
+    """Generations a probe of n samples draws: n samples plus n judgements."""
+    return n * (1 + verify_cost)
+
+
+async def run_probe(problem: str, ctx: SearchContext, n: int) -> Probe:
+    """Sample and judge n solutions within a child budget of `probe_cost` generations."""
+    out = Probe()
+    if n < 1:
+        out.note = "no probe"
+        return out
+    sub = ctx.budget.child(max_generations=probe_cost(n, ctx.verify_cost))
+    pctx = SearchContext(ctx.client, ctx.verifier, sub, max_tokens=ctx.max_tokens,
+                         temperature=ctx.temperature, top_p=ctx.top_p,
+                         seed=None if ctx.seed is None else ctx.seed + PROBE_SEED_OFFSET,
+                         aggregation=ctx.aggregation, tags={**ctx.tags, "phase": "probe"},
+                         ledger=out.ledger)
+    max_tokens = pctx.tokens_each(n, n, ctx.max_tokens)
+    try:
+        gen = await ctx.client.chat(
+            solver_messages(problem), role="probe", n=n, max_tokens=max(1, max_tokens),
+            temperature=ctx.temperature, top_p=ctx.top_p, seed=pctx.next_seed(),
+            logprobs=True, top_logprobs=PROBE_TOP_LOGPROBS, budget=sub, tags=pctx.tags)
+    except (BudgetExceeded, ContextLengthExceeded) as e:
+        out.note = f"probe not run: {e}"
+        return out
+    out.ledger.add_generation(gen)
+    per_tokens = _split_tokens(gen.usage.completion_tokens, gen.choices)
+    for i, c in enumerate(gen.choices):
+        ents = [token_entropy(t.top) for t in (c.logprobs or [])]
+        node = Node(f"probe{i}", None, "probe", c.text, extract_answer(c.text, bare=False),
+                    tokens=per_tokens[i],
+                    info={"finish_reason": c.finish_reason, "phase": "probe",
+                          "entropy": sum(ents) / len(ents) if ents else 0.0})
+        out.nodes.append(node)
+    scores = await asyncio.gather(*[pctx.judge(problem, [nd.text], complete=True)
+                                    for nd in out.nodes])
+    for nd, sc in zip(out.nodes, scores, strict=True):
+        nd.score = sc
+        nd.scores = [] if sc is None else [sc]
+    out.signals = Signals(
+        scores=[nd.score for nd in out.nodes], answers=[nd.answer for nd in out.nodes],
+        entropies=[float(nd.info["entropy"]) for nd in out.nodes],
+        tokens=[nd.tokens for nd in out.nodes],
+        truncated=[nd.info["finish_reason"] == "length" for nd in out.nodes])
+    return out
+
+
+def _split_tokens(total: int, choices: Sequence[Choice]) -> list[int]:
+    """Completion tokens per choice: counted from logprobs when present, else shared."""
+    counted = [len(c.logprobs) if c.logprobs is not None else None for c in choices]
+    if all(k is not None for k in counted) and sum(k or 0 for k in counted) == total:
+        return [int(k or 0) for k in counted]
+    n = max(len(choices), 1)
+    return [total // n + (1 if i < total % n else 0) for i in range(len(choices))]

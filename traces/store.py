@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import event, func
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine, select
 
 from traces.schema import SCHEMA_VERSION, Episode, LLMCall, Meta, Run, SearchNode, Step
@@ -82,28 +83,55 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _check_version(engine: Engine, *, create: bool) -> None:
+    """Check the schema version, creating the tables if asked.
+
+    Several processes may open a new database at once (parallel runs, a test and its
+    subprocess): a half-created database is retried, never taken for an old one.
+    """
+    for attempt in range(60):
+        try:
+            if _check_version_once(engine, create=create):
+                return
+        except (OperationalError, IntegrityError):  # another process is creating it
+            pass
+        time.sleep(0.05 * min(attempt + 1, 10))
+    raise SchemaVersionError(f"{engine.url}: the trace tables could not be created (another "
+                             "process kept the database half-created for 25 s)")
+
+
+def _check_version_once(engine: Engine, *, create: bool) -> bool:
+    """True when done; False when another process is still creating the database."""
     from sqlalchemy import inspect
 
     tables = set(inspect(engine).get_table_names())
     if tables and "meta" not in tables:
         raise SchemaVersionError(
             f"{engine.url} is not a worldplan trace database of a known version "
-            f"(tables: {sorted(tables)[:8]}); this worldplan writes schema {SCHEMA_VERSION}")
+            f"(tables: {sorted(tables)[:8]}); this worldplan writes schema {SCHEMA_VERSION}. "
+            "If an older worldplan wrote it, `worldplan migrate PATH` upgrades it.")
     if "meta" in tables:
         with Session(engine) as s:
             row = s.get(Meta, "schema_version")
-        found = int(row.value) if row else 0
-        if found != SCHEMA_VERSION:
+        if row is None:
+            if tables <= {"meta"}:
+                return False
             raise SchemaVersionError(
-                f"{engine.url} has trace schema version {found}; this worldplan reads and "
+                f"{engine.url} has trace schema version 0; this worldplan reads and writes "
+                f"version {SCHEMA_VERSION}: `worldplan migrate PATH` upgrades it.")
+        if int(row.value) != SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{engine.url} has trace schema version {row.value}; this worldplan reads and "
                 f"writes version {SCHEMA_VERSION}. Upgrade worldplan, or export the old runs "
                 "with the worldplan version that wrote them.")
     if create:
-        SQLModel.metadata.create_all(engine)
+        # the version row first: a process that finds it knows the tables are ours
+        Meta.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
         with Session(engine) as s:
             if s.get(Meta, "schema_version") is None:
                 s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
                 s.commit()
+        SQLModel.metadata.create_all(engine)
+    return True
 
 
 def package_versions() -> dict[str, str]:

@@ -168,3 +168,16 @@ def test_resume_run_refuses_live_and_reopens_dead(tmp_path: Path) -> None:
     time.sleep(0.01)
     with pytest.raises(KeyError):
         store.resume_run(run_id + 100)
+
+
+def test_many_processes_create_one_database_at_once(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    script = (f"from traces.store import TraceStore, make_engine\n"
+              f"s = TraceStore(make_engine({str(db)!r}))\n"
+              f"s.finish_run(s.start_run(kind='x'))\n")
+    procs = [subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stderr=subprocess.PIPE,
+                              text=True) for _ in range(6)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, errors
+    with Session(make_engine(str(db))) as s:
+        assert len(s.exec(select(Run).where(Run.status == "completed")).all()) == 6

@@ -20,7 +20,6 @@ Not handled: writing (see traces.store), migrations (see traces.migrate).
 from __future__ import annotations
 
 import dataclasses
-import os
 import socket
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -31,6 +30,7 @@ from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.engine import Engine
 
 from traces.schema import Episode, LLMCall, Run, SearchNode, Step
+from worldmodel.procs import pid_alive
 
 E, L, R, S, N = (Episode.__table__, LLMCall.__table__, Run.__table__,  # type: ignore[attr-defined]
                  Step.__table__, SearchNode.__table__)  # type: ignore[attr-defined]
@@ -183,19 +183,9 @@ def rows_as_dicts(rows: Iterable[Any]) -> list[dict[str, Any]]:
             else dict(r) for r in rows]
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def effective_status(status: str, host: str, pid: int) -> str:
     """`running` runs whose local process is gone are shown as `interrupted`."""
-    if status == "running" and host == socket.gethostname() and pid and not _pid_alive(pid):
+    if status == "running" and host == socket.gethostname() and pid and not pid_alive(pid):
         return "interrupted"
     return status
 

@@ -34,6 +34,7 @@ from sqlmodel import Session, SQLModel, create_engine, select
 
 from traces.schema import SCHEMA_VERSION, Episode, LLMCall, Meta, Run, SearchNode, Step
 from worldmodel.client import CallRecord
+from worldmodel.procs import pid_alive
 
 current_episode: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "worldplan_current_episode", default=None)
@@ -160,16 +161,6 @@ def call_cache_key(endpoint: str, model: str, prompt: str, params: dict[str, Any
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class TraceStore:
     """Writes traces. Each method is one short transaction."""
 
@@ -196,7 +187,7 @@ class TraceStore:
             run = s.get(Run, run_id)
             if run is None:
                 raise KeyError(f"no run {run_id} in {self.engine.url}")
-            if run.status == "running" and _pid_alive(run.pid) and run.pid != os.getpid():
+            if run.status == "running" and pid_alive(run.pid) and run.pid != os.getpid():
                 raise RuntimeError(f"run {run_id} is still running (pid {run.pid})")
             run.status, run.pid, run.host = "running", os.getpid(), socket.gethostname()
             run.heartbeat_at, run.ended_at = time.time(), None
@@ -239,7 +230,7 @@ class TraceStore:
         fixed = []
         with Session(self.engine) as s:
             for run in s.exec(select(Run).where(Run.status == "running")):
-                if run.host == host and run.pid != os.getpid() and not _pid_alive(run.pid):
+                if run.host == host and run.pid != os.getpid() and not pid_alive(run.pid):
                     fixed.append(run.id)
         for run_id in fixed:
             assert run_id is not None

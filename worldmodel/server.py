@@ -30,6 +30,7 @@ from pathlib import Path
 import httpx
 
 from worldmodel.models import LocalModel, cache_dir
+from worldmodel.procs import pid_alive
 
 
 class ServerStartError(RuntimeError):
@@ -112,7 +113,7 @@ def find_server(port: int) -> ServerInfo | None:
         info = ServerInfo(**json.loads(state_path(port).read_text()))
     except (OSError, ValueError, TypeError):
         return None
-    if not _alive(info.pid) or not is_healthy(info.url):
+    if not pid_alive(info.pid) or not is_healthy(info.url):
         return None
     return info
 
@@ -197,16 +198,6 @@ def recorded_servers() -> list[ServerInfo]:
     return out
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _kill_group(pid: int, timeout_s: float = 30) -> None:
     """SIGTERM the process group, then SIGKILL it if it lingers."""
     for sig, wait in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 5.0)):
@@ -221,7 +212,7 @@ def _kill_group(pid: int, timeout_s: float = 30) -> None:
                 if done:
                     return
             except ChildProcessError:  # not our child: poll for it instead
-                if not _alive(pid):
+                if not pid_alive(pid):
                     return
             time.sleep(0.2)
 

@@ -138,7 +138,8 @@ class LLMClient:
         self.observers: list[Observer] = list(observers)
         self._transport = transport
         self._in_flight = {u: 0 for u in self.urls}
-        self._per_loop: dict[int, tuple[httpx.AsyncClient, asyncio.Semaphore]] = {}
+        self._per_loop: dict[asyncio.AbstractEventLoop,
+                            tuple[httpx.AsyncClient, asyncio.Semaphore]] = {}
 
     # ---- public API -------------------------------------------------------------------
 
@@ -223,13 +224,19 @@ class LLMClient:
     # ---- internals --------------------------------------------------------------------
 
     def _loop_state(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
-        """httpx clients and semaphores belong to one event loop: keep one pair per loop."""
-        key = id(asyncio.get_running_loop())
-        if key not in self._per_loop:
+        """httpx clients and semaphores belong to one event loop: keep one pair per loop.
+
+        Keyed by the loop object itself (an id can be reused by a later loop once the first
+        is gone), and pairs of closed loops are dropped.
+        """
+        loop = asyncio.get_running_loop()
+        for other in [lp for lp in self._per_loop if lp.is_closed()]:
+            del self._per_loop[other]
+        if loop not in self._per_loop:
             timeout = httpx.Timeout(self.timeout_s, connect=min(10.0, self.timeout_s))
             client = httpx.AsyncClient(timeout=timeout, transport=self._transport)
-            self._per_loop[key] = (client, asyncio.Semaphore(self.max_concurrency))
-        return self._per_loop[key]
+            self._per_loop[loop] = (client, asyncio.Semaphore(self.max_concurrency))
+        return self._per_loop[loop]
 
     async def _request(
         self,

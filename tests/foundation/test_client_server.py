@@ -70,7 +70,9 @@ def test_recorded_tokens_equal_server_metrics(llm_server: LLMServer) -> None:
 
     asyncio.run(go())
     after = server_counters(llm_server)
-    prompt = sum(r.generation.usage.prompt_tokens for r in seen)
+    # usage counts a request's prompt once; the engine's counter counts it once per sample
+    # (vLLM fans a request with n samples out into n sequences)
+    prompt = sum(r.generation.usage.prompt_tokens * r.params["n"] for r in seen)
     completion = sum(r.generation.usage.completion_tokens for r in seen)
     assert after["vllm:prompt_tokens_total"] - before["vllm:prompt_tokens_total"] == prompt
     assert after["vllm:generation_tokens_total"] - before["vllm:generation_tokens_total"] == (

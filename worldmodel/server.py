@@ -97,6 +97,9 @@ def server_env(kv_cache_gib: int = 2) -> dict[str, str]:
     if not has_cuda():
         env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(kv_cache_gib))
         env.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
+        # one engine step may take minutes on 2 busy cores (whole-prompt prefill of a batch):
+        # vLLM's default of 300 s killed a 1.5B engine here mid-benchmark
+        env.setdefault("VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS", "3600")
     return env
 
 

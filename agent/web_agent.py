@@ -31,7 +31,6 @@ from typing import Any, Protocol
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-from sqlmodel import Session
 
 from agent.difficulty import Estimate, PredictedDifficulty, Signals
 from agent.graph import run_graph, saved_state
@@ -51,12 +50,11 @@ from agent.graph_state import AgentState, Decision, initial_state
 from envs.web.browser import BrowserConfig, BrowserManager
 from envs.web.core import AsyncWebEnv, EnvConfig
 from envs.web.observation import WebObservation
-from envs.web.runner import EpisodeOutcome, summarize
+from envs.web.runner import EpisodeOutcome
 from envs.web.server import PageServer
-from envs.web.session import WebRunResult
+from envs.web.session import WebRunResult, store_summary
 from envs.web.tasks.base import WebTask
 from envs.web.tasks.registry import category_of, make_task, miniwob_html_dir
-from traces.schema import Run
 from traces.store import TraceStore, current_episode
 from worldmodel.accounting import Budget
 from worldmodel.client import LLMClient
@@ -359,14 +357,7 @@ async def run_web_agent(store: TraceStore, *, tasks: Sequence[str], seeds: Seque
         finally:
             for c in clients.distinct():
                 c.observers.remove(observer)
-        summary = summarize(outcomes)
-        with Session(store.engine) as s:
-            run = s.get(Run, run_id)
-            if run is not None:
-                run.config = {**run_config, "browser_restarts": restarts,
-                              "summary": [asdict(r) for r in summary]}
-                s.add(run)
-                s.commit()
+        summary = store_summary(store, run_id, run_config, outcomes, restarts)
     return WebRunResult(run_id, outcomes, summary, restarts)
 
 

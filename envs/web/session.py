@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from sqlmodel import Session
 
@@ -54,12 +55,19 @@ async def run_web(store: TraceStore, *, tasks: Sequence[str], seeds: Sequence[in
                                        max_attempts=max_attempts, strategy=agent_name,
                                        on_episode=on_episode)
             restarts = browser.restarts
-        summary = summarize(outcomes)
-        with Session(store.engine) as s:
-            run = s.get(Run, run_id)
-            if run is not None:
-                run.config = {**config, "browser_restarts": restarts,
-                              "summary": [asdict(r) for r in summary]}
-                s.add(run)
-                s.commit()
+        summary = store_summary(store, run_id, config, outcomes, restarts)
     return WebRunResult(run_id, outcomes, summary, restarts)
+
+
+def store_summary(store: TraceStore, run_id: int, config: dict[str, Any],
+                  outcomes: list[EpisodeOutcome], restarts: int) -> list[TaskSummary]:
+    """Summarise a web run per task and keep it, with the browser restarts, in Run.config."""
+    summary = summarize(outcomes)
+    with Session(store.engine) as s:
+        run = s.get(Run, run_id)
+        if run is not None:
+            run.config = {**config, "browser_restarts": restarts,
+                          "summary": [asdict(r) for r in summary]}
+            s.add(run)
+            s.commit()
+    return summary

@@ -2,11 +2,14 @@
 
     worldplan web --suite miniwob-dev --agent oracle --seeds 5
     worldplan web --task click-test --task enter-text --agent random --seeds 3 --parallel 2
+    worldplan web --suite miniwob-dev --strategy search --search mcts --llm-url URL
+    worldplan web --resume RUN_ID --llm-url URL      # an interrupted LLM agent run
 
 A thin command over `envs.web.session.run_web`: it resolves the tasks and the agent, shows
 progress, and prints the per-task success table (also stored in the run's config). With
 `--agent oracle`, tasks without an oracle solver are skipped (and listed). Unknown suites,
-tasks or agents are one red line and exit code 1.
+tasks or agents are one red line and exit code 1. LLM agent runs checkpoint every graph step
+(agent.web_resume.checkpoint_path), so `--resume` continues their interrupted episodes.
 """
 
 from __future__ import annotations
@@ -39,6 +42,13 @@ def web(
     strategy: str = typer.Option("", help="LLM agent through the graph instead of --agent: "
                                  "reactive|best-of-n|revise|search|compute-optimal."),
     budget: int = typer.Option(400, help="LLM agent: generated tokens per episode (0: none)."),
+    search: str = typer.Option("beam", help="LLM agent: tree search of branching steps: "
+                               "beam|mcts."),
+    simulations: int = typer.Option(4, min=1, help="LLM agent: MCTS simulations a step."),
+    policy: str = typer.Option("", help="LLM agent, compute-optimal: web policy file "
+                               "(default: the bundled prior agent/policies/web_prior.json)."),
+    resume: int = typer.Option(None, help="LLM agent: resume this interrupted run (its "
+                               "tasks, seeds and settings; finished episodes are kept)."),
     llm_url: list[str] = typer.Option([], help="LLM agent: model server URL (all roles)."),
     world_model_url: list[str] = typer.Option([], help="LLM agent: world-model server URL."),
     verifier_url: list[str] = typer.Option([], help="LLM agent: verifier server URL."),
@@ -57,7 +67,14 @@ def web(
     from envs.web.session import run_web
     from envs.web.tasks.registry import miniwob_task_names, suite_tasks
 
+    store = TraceStore(make_engine(db or default_db_url()))
+    spec = None
     try:
+        if resume is not None:
+            from agent.web_resume import load_web_run
+
+            spec = load_web_run(store, resume)
+            strategy, task = spec.config.strategy, spec.tasks
         names = list(task) if task else suite_tasks(suite)
         unknown = sorted(set(names) - set(miniwob_task_names()))
         if unknown:
@@ -66,11 +83,11 @@ def web(
             from agent.graph_control import make_controller
             from agent.web_agent import connect_clients
 
-            make_controller(strategy)
+            make_controller(strategy, search=search, policy=policy or None)
             clients = connect_clients(llm_url, world_model_url, verifier_url)
         else:
             factory = make_agent_factory(agent)
-    except (KeyError, ModuleNotFoundError, RuntimeError) as e:
+    except (KeyError, ValueError, ModuleNotFoundError, RuntimeError) as e:  # PolicyError too
         _err(str(e.args[0]) if e.args else repr(e))
         raise typer.Exit(1) from e
     console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
@@ -82,19 +99,27 @@ def web(
     if not names:
         _err("no tasks to run")
         raise typer.Exit(1)
-    store = TraceStore(make_engine(db or default_db_url()))
-    seed_list = list(range(seed_start, seed_start + seeds))
+    seed_list = spec.seeds if spec else list(range(seed_start, seed_start + seeds))
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   console=console, transient=not sys.stdout.isatty()) as progress:
         bar = progress.add_task("episodes", total=len(names) * len(seed_list))
         if strategy:
             from agent.web_agent import WebAgentConfig, run_web_agent
+            from agent.web_resume import checkpoint_path, plan_resume
 
+            config = spec.config if spec else WebAgentConfig(
+                strategy=strategy, budget_tokens=budget or None, max_steps=max_steps,
+                max_attempts=max_attempts, search=search, simulations=simulations,
+                policy=policy)
+            plan = (spec.run_id, plan_resume(store, spec.run_id)) if spec else None
+            if plan:
+                progress.advance(bar, len(plan[1].finished))
             result = asyncio.run(run_web_agent(
-                store, tasks=names, seeds=seed_list, clients=clients, suite="" if task else suite,
-                config=WebAgentConfig(strategy=strategy, budget_tokens=budget or None,
-                                      max_steps=max_steps, max_attempts=max_attempts),
-                parallel=parallel, name=name, on_episode=lambda o: progress.advance(bar)))
+                store, tasks=names, seeds=seed_list, clients=clients,
+                suite=spec.suite if spec else "" if task else suite, config=config,
+                parallel=spec.parallel if spec else parallel, name=spec.name if spec else name,
+                checkpoint_db=checkpoint_path(db or default_db_url()), resume=plan,
+                on_episode=lambda o: progress.advance(bar)))
         else:
             result = asyncio.run(run_web(
                 store, tasks=names, seeds=seed_list, make_agent=factory, agent_name=agent,

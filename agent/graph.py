@@ -43,12 +43,11 @@ def build_graph() -> StateGraph[AgentState, AgentContext, AgentState, AgentState
     return g
 
 
-def recursion_limit(max_steps: int, tokens: int | None = None,
-                    min_step_tokens: int = 8) -> int:
+def recursion_limit(max_steps: int, tokens: int | None = None) -> int:
     """Super-steps an episode may need: NODES_PER_STEP per real step, for as many steps as
-    the step limit and the token budget (at least `min_step_tokens` a step) allow, plus the
-    start and the last check."""
-    steps = max_steps if tokens is None else min(max_steps, tokens // max(1, min_step_tokens))
+    the step limit and the token budget allow (every step generates at least one token: its
+    proposal), plus the start and the last check."""
+    steps = max_steps if tokens is None else min(max_steps, tokens)
     return NODES_PER_STEP * max(1, steps) + 3
 
 
@@ -60,8 +59,7 @@ async def run_graph(ctx: AgentContext, init: AgentState | None, *, thread_id: st
     graph = build_graph().compile(checkpointer=checkpointer)
     config: RunnableConfig = {
         "configurable": {"thread_id": thread_id},
-        "recursion_limit": recursion_limit(max_steps, ctx.budget.tokens_left,
-                                           ctx.min_step_tokens)}
+        "recursion_limit": recursion_limit(max_steps, ctx.budget.tokens_left)}
     out = await graph.ainvoke(init, config=config, context=ctx)
     return cast(AgentState, out)
 

@@ -5,35 +5,42 @@ difficulty estimate of those proposals and the tokens left) which route to take:
 
 - `act`: execute the proposers' majority action directly (no imagination);
 - `revise`: imagine the plan's outcome, judge it, revise while it scores low (`rounds`);
-- `branch`: beam search over imagined states (`width` candidates, `depth` levels, `beam`
-  kept per level, `samples` world-model samples per state, averaged by the verifier).
+- `branch`: tree search over imagined states (`width` candidates, `depth` levels,
+  `samples` world-model samples per state, averaged by the verifier): beam search keeping
+  `beam` paths per level, or MCTS (agent.graph_mcts) when `simulations` > 0.
 
 Strategies (the CLI's `--strategy`): `reactive` (1 proposal, always act), `best-of-n` (N
 proposals, branch with depth 1: WebDreamer's imagine-and-rank), `revise`, `search` (branch
-with depth 2), and `compute-optimal`: the route comes from the difficulty bin
-(agent.difficulty: bin 1 easiest .. 5 hardest) through `policy` (bin -> route), as in Snell
-et al.: easy steps act, middling ones revise, hard ones branch. For MATH, `policy` may
-instead come from agent.controller (see `controller_route`).
+with depth 2; beam, or MCTS with `search="mcts"`), and `compute-optimal`: the route and
+its parameters come from agent.controller.decide(difficulty bin, step allowance, policy),
+the same pure controller MATH uses, with a web policy file whose strategies are routes and
+whose budgets are step allowances in tokens (default: the bundled prior
+agent/policies/web_prior.json: easy steps act, middling ones revise, hard ones branch, as
+in Snell et al.).
 
 Every decision is then fitted to the step's allowance of generated tokens
 (`step_allowance`: the tokens left shared over the next few steps): depth, then width, are
 cut until the plan's worst-case cost (`StepCosts`) fits, else the route falls back to a
 cheaper one. The search itself also draws from a child budget of that size, so the
 allowance holds even where the plan's estimate is wrong.
-Pure functions: no model is called here. Not handled: learned per-step policies for web.
+Pure functions: no model is called here. Not handled: fitting the web policy from web runs
+(the bundled one is a prior).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from agent.controller import decide as controller_decide
 from agent.difficulty import Estimate
 from agent.graph_state import Decision
+from agent.policy import Policy, PolicyError, load_policy
 
 ROUTES = ("act", "revise", "branch")
 STRATEGIES = ("reactive", "best-of-n", "revise", "search", "compute-optimal")
-DEFAULT_POLICY: dict[int, str] = {1: "act", 2: "act", 3: "revise", 4: "branch", 5: "branch"}
+WEB_POLICY = Path(__file__).resolve().parent / "policies" / "web_prior.json"
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,17 @@ class StepCosts:
     def branch(self, width: int, depth: int, beam: int, samples: int) -> int:
         deeper = (depth - 1) * beam * (width * self.proposal + width * self.imagined(samples))
         return width * self.imagined(samples) + deeper
+
+    def mcts(self, width: int, simulations: int, samples: int) -> int:
+        """The roots imagined, then per simulation `width` proposals imagined."""
+        per = width * self.proposal + width * self.imagined(samples)
+        return width * self.imagined(samples) + simulations * per
+
+    def plan(self, p: dict[str, int]) -> int:
+        """The worst-case cost of a branch plan (beam, or MCTS if it has simulations)."""
+        if p.get("simulations", 0) > 0:
+            return self.mcts(p["width"], p["simulations"], p["samples"])
+        return self.branch(p["width"], p["depth"], p["beam"], p["samples"])
 
     def revise(self, rounds: int, samples: int) -> int:
         return self.imagined(samples) + rounds * (self.proposal + self.imagined(samples))
@@ -69,21 +87,24 @@ class StepController:
     proposals: int = 1  # candidates the propose node samples
     route: str | None = None  # a fixed route; None: by difficulty through `policy`
     params: dict[str, int] = field(default_factory=dict)
-    policy: dict[int, str] = field(default_factory=lambda: dict(DEFAULT_POLICY))
+    policy: Policy | None = None  # compute-optimal: a web policy (routes x step allowances)
 
     def decide(self, difficulty: Estimate | None, *, readable: int | None,
                tokens_left: int | None, allowance: int | None, costs: StepCosts) -> Decision:
         """The route and its parameters for this step (see the module docstring)."""
-        if self.route is not None:
-            route, reason = self.route, f"strategy {self.strategy}"
-        elif difficulty is None or difficulty.bin is None:
-            route, reason = "act", "difficulty unknown"
+        chosen: dict[str, int] = {}
+        if self.route is not None or self.policy is None:
+            route, reason = self.route or "act", f"strategy {self.strategy}"
         else:
-            route = self.policy.get(int(difficulty.bin), "act")
-            reason = f"difficulty bin {difficulty.bin} ({difficulty.reason}) -> {route}"
+            bin_ = None if difficulty is None or difficulty.bin is None else int(difficulty.bin)
+            d = controller_decide(bin_, allowance, self.policy)
+            route, chosen = d.strategy, dict(d.params)
+            why = f" ({difficulty.reason})" if difficulty is not None and difficulty.reason else ""
+            reason = f"controller: {d.reason}{why}"
         if readable == 0 and route != "act":
             route, reason = "act", reason + "; no readable proposal to imagine, act"
-        params = {**default_params(route, self.proposals), **self.params}
+        base = default_params(route, self.proposals)
+        params = {**base, **{k: v for k, v in {**chosen, **self.params}.items() if k in base}}
         route, params, why = fit(route, params, allowance, costs, readable)
         return Decision(route=route, reason=reason + (f"; {why}" if why else ""),
                         difficulty=None if difficulty is None else difficulty.bin,
@@ -92,7 +113,8 @@ class StepController:
 
 def default_params(route: str, proposals: int) -> dict[str, int]:
     if route == "branch":
-        return {"width": max(2, proposals), "depth": 1, "beam": 2, "samples": 1}
+        return {"width": max(2, proposals), "depth": 1, "beam": 2, "samples": 1,
+                "simulations": 0}
     if route == "revise":
         return {"rounds": 2, "samples": 1}
     return {}
@@ -106,8 +128,10 @@ def fit(route: str, params: dict[str, int], allowance: int | None, costs: StepCo
     p = dict(params)
     if route == "branch":
         p["width"] = max(1, min(p["width"], p["width"] if readable is None else readable))
-        while costs.branch(p["width"], p["depth"], p["beam"], p["samples"]) > allowance:
-            if p["depth"] > 1:
+        while costs.plan(p) > allowance:
+            if p.get("simulations", 0) > 1:
+                p["simulations"] -= 1
+            elif p["depth"] > 1 and not p.get("simulations"):
                 p["depth"] -= 1
             elif p["samples"] > 1:
                 p["samples"] -= 1
@@ -126,10 +150,30 @@ def fit(route: str, params: dict[str, int], allowance: int | None, costs: StepCo
     return route, p, "" if p == params else f"cut to {p} to fit {allowance} tokens"
 
 
+SEARCHES = ("beam", "mcts")
+
+
+def load_web_policy(path: str | Path | None = None) -> Policy:
+    """A web policy file (default: the bundled prior); its strategies must be routes."""
+    policy = load_policy(path or WEB_POLICY)
+    bad = sorted({e.strategy for e in policy.entries} - set(ROUTES))
+    if policy.domain != "web" or bad:
+        raise PolicyError(f"{policy.source}: not a web policy (domain {policy.domain!r}"
+                          + (f", strategies {bad} are not routes {ROUTES}" if bad else "")
+                          + "): the web agent's controller chooses routes")
+    return policy
+
+
 def make_controller(strategy: str, *, n: int = 3, depth: int = 2, rounds: int = 2,
-                    policy: dict[int, str] | None = None) -> StepController:
+                    policy: Policy | str | Path | None = None, search: str = "beam",
+                    simulations: int = 4) -> StepController:
     """The controller of a `--strategy` name; `n` proposals for best-of-n / search /
-    compute-optimal (its difficulty probe), `depth` for search, `rounds` for revise."""
+    compute-optimal (its difficulty probe), `depth` for search, `rounds` for revise;
+    `search` ("beam" or "mcts" with `simulations`) for the branches of search and
+    compute-optimal."""
+    if search not in SEARCHES:
+        raise KeyError(f"unknown search {search!r}: choose one of {', '.join(SEARCHES)}")
+    tree = {"simulations": simulations, "depth": depth} if search == "mcts" else {}
     if strategy == "reactive":
         return StepController(strategy, 1, "act")
     if strategy == "best-of-n":
@@ -137,13 +181,10 @@ def make_controller(strategy: str, *, n: int = 3, depth: int = 2, rounds: int = 
     if strategy == "revise":
         return StepController(strategy, 1, "revise", {"rounds": rounds})
     if strategy == "search":
-        return StepController(strategy, n, "branch", {"width": n, "depth": depth})
+        return StepController(strategy, n, "branch", {"width": n, "depth": depth, **tree})
     if strategy == "compute-optimal":
-        table = dict(DEFAULT_POLICY if policy is None else policy)
-        bad = {r for r in table.values() if r not in ROUTES}
-        if bad:
-            raise ValueError(f"policy routes must be among {ROUTES}, got {sorted(bad)}")
-        return StepController(strategy, n, None, {}, table)
+        table = policy if isinstance(policy, Policy) else load_web_policy(policy)
+        return StepController(strategy, n, None, dict(tree), table)
     raise KeyError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
 
 

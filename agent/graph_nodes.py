@@ -131,6 +131,9 @@ async def propose(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str
         n = max(1, min(n, left // max(1, ctx.domain.costs.proposal)))
     keys = Keys(state["step"])
     cands = await ctx.domain.propose(state, n, ctx.budget, keys)
+    if not cands and n > 0 and ctx.domain.needs_candidates:  # the budget refused the call
+        return {"done": True, "stop_reason": "budget", "candidates": [],
+                "spent": _spent(ctx.budget)}
     return {"candidates": cands, "nodes": cands, "spent": _spent(ctx.budget),
             "info": {**state.get("info", {}), "t_step": t0}}
 

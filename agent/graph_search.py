@@ -18,7 +18,8 @@ revise-the-plan loop. Everything here is imagination: nothing touches the real p
 Every call draws from the step's budget (a `Budget.child` of the episode's); a call that
 does not fit raises `BudgetExceeded` before it is sent, and the search stops with what it
 has (`stop_reason="budget"`). Nodes are flat dicts (traces.schema.SearchNode fields).
-Not handled: MCTS (beam only), backtracking in the real environment.
+MCTS over the same imagined states is agent.graph_mcts (it uses `expand` and
+`propose_imagined` from here). Not handled: backtracking in the real environment.
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ async def _imagine_and_score(im: Imagination, path: list[tuple[str, str]], actio
     return [p.text for p in preds], prog, sum(p.tokens for p in preds)
 
 
-async def _expand(im: Imagination, keys: Keys, parent: str, path: list[tuple[str, str]],
+async def expand(im: Imagination, keys: Keys, parent: str, path: list[tuple[str, str]],
                   action: str, depth: int, samples: int, budget: Budget,
                   nodes: list[dict[str, Any]]) -> tuple[str, float, str] | None:
     """Imagine `action` after `path`; record the imagined state; (key, score, prediction)."""
@@ -158,6 +159,29 @@ async def _expand(im: Imagination, keys: Keys, parent: str, path: list[tuple[str
     return key, prog.score, preds[0]
 
 
+async def propose_imagined(im: Imagination, keys: Keys, parent: str,
+                           path: list[tuple[str, str]], width: int, depth: int, budget: Budget,
+                           nodes: list[dict[str, Any]]) -> list[tuple[str, str]] | None:
+    """Propose `width` next actions from the imagined state after `path`; record them as
+    proposal nodes under `parent`; the readable ones as (node key, action). None: the
+    budget stopped the proposal."""
+    try:
+        props = await im.proposer.propose(
+            im.obs, im.history + [f"{a} (imagined: {c[:120]})" for a, c in path], width,
+            budget=budget)
+    except STOPPED:
+        return None
+    out = []
+    for p in props:
+        pk = keys("p")
+        nodes.append(node(pk, parent, "proposal", p.raw, step=keys.step, depth=depth,
+                          tokens=p.tokens, answer=p.action or "",
+                          info={"error": p.error, "imagined": True}))
+        if p.action is not None:
+            out.append((pk, p.action))
+    return out
+
+
 async def beam_search(im: Imagination, roots: Sequence[tuple[str, str]], keys: Keys,
                       budget: Budget, *, depth: int = 1, beam: int = 2, width: int = 2,
                       samples: int = 1) -> SearchOutcome:
@@ -165,7 +189,7 @@ async def beam_search(im: Imagination, roots: Sequence[tuple[str, str]], keys: K
     nodes: list[dict[str, Any]] = []
     stop = "done"
     level: list[Entry] = []
-    made = await asyncio.gather(*[_expand(im, keys, k, [], a, 1, samples, budget, nodes)
+    made = await asyncio.gather(*[expand(im, keys, k, [], a, 1, samples, budget, nodes)
                                   for k, a in roots])
     for (_, a), m in zip(roots, made, strict=True):
         if m is None:
@@ -177,25 +201,16 @@ async def beam_search(im: Imagination, roots: Sequence[tuple[str, str]], keys: K
         level.sort(key=lambda e: -e[0])
         nxt: list[Entry] = []
         for _score, key, path, root in level[:beam]:
-            try:
-                props = await im.proposer.propose(
-                    im.obs, im.history + [f"{a} (imagined: {c[:120]})" for a, c in path],
-                    width, budget=budget)
-            except STOPPED:
+            props = await propose_imagined(im, keys, key, path, width, d, budget, nodes)
+            if props is None:
                 stop = "budget"
                 break
-            for p in props:
-                pk = keys("p")
-                nodes.append(node(pk, key, "proposal", p.raw, step=keys.step, depth=d,
-                                  tokens=p.tokens, answer=p.action or "",
-                                  info={"error": p.error, "imagined": True}))
-                if p.action is None:
-                    continue
-                m = await _expand(im, keys, pk, path, p.action, d, samples, budget, nodes)
+            for pk, action in props:
+                m = await expand(im, keys, pk, path, action, d, samples, budget, nodes)
                 if m is None:
                     stop = "budget"
                     continue
-                nxt.append((m[1], m[0], [*path, (p.action, m[2])], root))
+                nxt.append((m[1], m[0], [*path, (action, m[2])], root))
         if not nxt:
             break
         level = nxt
@@ -215,7 +230,7 @@ async def revise_plan(im: Imagination, root: tuple[str, str], keys: Keys, budget
     stop = "done"
     parent, action = root
     for r in range(rounds + 1):
-        m = await _expand(im, keys, parent, [], action, 1, samples, budget, nodes)
+        m = await expand(im, keys, parent, [], action, 1, samples, budget, nodes)
         if m is None:
             stop = "budget"
             break

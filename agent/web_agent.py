@@ -25,9 +25,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
@@ -35,6 +35,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from agent.difficulty import Estimate, PredictedDifficulty, Signals
 from agent.graph import run_graph, saved_state
 from agent.graph_control import StepController, StepCosts, make_controller
+from agent.graph_mcts import mcts_search
 from agent.graph_nodes import AgentContext, StepResult, budget_from_state
 from agent.graph_search import (
     STOPPED,
@@ -59,6 +60,9 @@ from traces.store import TraceStore, current_episode
 from worldmodel.accounting import Budget
 from worldmodel.client import LLMClient
 from worldmodel.world_model import ProgressVerifier, WorldModel, prediction_accuracy
+
+if TYPE_CHECKING:
+    from agent.web_resume import ResumePlan
 
 
 class WebEnvLike(Protocol):
@@ -140,9 +144,15 @@ class WebDomain:
                     seen.add(c["answer"])
                     roots.append((c["key"], c["answer"]))
             roots.sort(key=lambda r: r[1] != best)
-            out = await beam_search(im, roots[: p.get("width", 2)], keys, budget,
-                                    depth=p.get("depth", 1), beam=p.get("beam", 2),
-                                    width=p.get("width", 2), samples=p.get("samples", 1))
+            if p.get("simulations", 0) > 0:
+                out = await mcts_search(im, roots[: p.get("width", 2)], keys, budget,
+                                        simulations=p["simulations"],
+                                        depth=max(2, p.get("depth", 2)),
+                                        width=p.get("width", 2), samples=p.get("samples", 1))
+            else:
+                out = await beam_search(im, roots[: p.get("width", 2)], keys, budget,
+                                        depth=p.get("depth", 1), beam=p.get("beam", 2),
+                                        width=p.get("width", 2), samples=p.get("samples", 1))
         if out.action is None:  # nothing imagined (budget): act on the proposals
             fallback = self._act(cands, best)
             fallback.nodes, fallback.stop_reason = out.nodes, out.stop_reason
@@ -210,6 +220,9 @@ class WebAgentConfig:
     n: int = 3  # proposals per step (best-of-n, search, compute-optimal)
     depth: int = 2  # search depth (search)
     rounds: int = 2  # revisions per step (revise)
+    search: str = "beam"  # tree search of the branch route: beam | mcts
+    simulations: int = 4  # MCTS simulations per branching step (search="mcts")
+    policy: str = ""  # compute-optimal: web policy file ("": the bundled prior)
     proposer_tokens: int = 24  # per proposed action (tokens)
     world_model_tokens: int = 40  # per predicted change (tokens)
     temperature: float = 0.8
@@ -311,19 +324,45 @@ def episode_summary(state: AgentState) -> dict[str, Any]:
             "wm_change_agreement": sum(agree) / len(agree) if agree else None}
 
 
+@contextlib.contextmanager
+def _web_run_scope(store: TraceStore, resume_run: int | None, **fields: Any) -> Iterator[int]:
+    """A new run, or run `resume_run` reopened (ended completed, failed or interrupted)."""
+    if resume_run is None:
+        with store.run_scope(**fields) as run_id:
+            yield run_id
+        return
+    store.reconcile()  # a killed process left its run "running"
+    store.resume_run(resume_run)
+    try:
+        yield resume_run
+    except (KeyboardInterrupt, SystemExit) as e:
+        store.finish_run(resume_run, "interrupted", type(e).__name__)
+        raise
+    except BaseException as e:
+        store.finish_run(resume_run, "failed", f"{type(e).__name__}: {e}")
+        raise
+    store.finish_run(resume_run, "completed")
+
+
 async def run_web_agent(store: TraceStore, *, tasks: Sequence[str], seeds: Sequence[int],
                         clients: AgentClients, config: WebAgentConfig, suite: str = "",
                         parallel: int = 1, browser_config: BrowserConfig | None = None,
                         checkpoint_db: str | None = None, name: str = "",
-                        on_episode: Callable[[EpisodeOutcome], None] | None = None
-                        ) -> WebRunResult:
-    """`worldplan web --strategy ...`: every task x seed through the graph, traced."""
+                        on_episode: Callable[[EpisodeOutcome], None] | None = None,
+                        resume: tuple[int, ResumePlan] | None = None) -> WebRunResult:
+    """`worldplan web --strategy ...`: every task x seed through the graph, traced.
+    `resume=(run_id, plan)` (agent.web_resume) continues an interrupted run: finished
+    episodes are kept, interrupted ones continue from their checkpoint in `checkpoint_db`."""
     controller = make_controller(config.strategy, n=config.n, depth=config.depth,
-                                 rounds=config.rounds)
+                                 rounds=config.rounds, search=config.search,
+                                 simulations=config.simulations, policy=config.policy or None)
     run_config = {"suite": suite, "tasks": list(tasks), "seeds": list(seeds),
                   "agent": "graph", "parallel": parallel, **asdict(config)}
     urls = sorted({u for c in clients.distinct() for u in c.urls})
-    with PageServer(miniwob_html_dir()) as server, store.run_scope(
+    finished = dict(resume[1].finished) if resume else {}
+    interrupted = dict(resume[1].interrupted) if resume else {}
+    with PageServer(miniwob_html_dir()) as server, _web_run_scope(
+            store, resume[0] if resume else None,
             name=name or f"web {suite or 'tasks'} {config.strategy}", kind="web",
             env=suite or "miniwob", strategy=config.strategy,
             model=clients.proposer.model or "", llm_urls=urls, config=run_config) as run_id:
@@ -338,27 +377,44 @@ async def run_web_agent(store: TraceStore, *, tasks: Sequence[str], seeds: Seque
             async with BrowserManager(browser_config) as browser, saver_cm as saver:
 
                 async def one(task: WebTask, seed: int) -> EpisodeOutcome:
+                    if (task.name, seed) in finished:
+                        return finished[(task.name, seed)]
                     async with gate:
                         env = AsyncWebEnv(task, browser, EnvConfig(max_steps=config.max_steps))
                         try:
                             res = await run_agent_episode(
                                 env, task.name, seed, make_models(clients, config, seed),
                                 controller, store, run_id, config, checkpointer=saver,
-                                category=category_of(task.name))
+                                category=category_of(task.name),
+                                episode_id=interrupted.get((task.name, seed)))
                         finally:
                             await env.close()
                     if on_episode is not None:
                         on_episode(res)
                     return res
 
-                outcomes = list(await asyncio.gather(*(one(t, s) for t in task_objs
-                                                       for s in seeds)))
+                outcomes = await _all_or_cancel([one(t, s) for t in task_objs
+                                                 for s in seeds])
                 restarts = browser.restarts
         finally:
             for c in clients.distinct():
                 c.observers.remove(observer)
         summary = store_summary(store, run_id, run_config, outcomes, restarts)
     return WebRunResult(run_id, outcomes, summary, restarts)
+
+
+async def _all_or_cancel(coros: Sequence[Coroutine[Any, Any, EpisodeOutcome]]
+                         ) -> list[EpisodeOutcome]:
+    """Run the episodes; if one raises, cancel the others (running ones record themselves
+    interrupted), wait for them, and raise the first error."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def connect_clients(llm_url: Sequence[str] | None, world_model_url: Sequence[str] | None = None,

@@ -110,30 +110,22 @@ def run_math(config: MathRunConfig, *, client: LLMClient, verifier: Verifier | N
     problems = load_problems(config.dataset, fields=parse_field_map(config.fields),
                              offset=config.offset, limit=config.limit)
     get_strategy(config.strategy)  # fail before starting a run on a bad name
-    run_id = resume if resume is not None else store.start_run(
-        name=f"math {config.strategy}", kind="math", env=ENV_ID, strategy=config.strategy,
-        model=client.model or "", llm_urls=client.urls, config=asdict(config))
-    if resume is not None:
-        store.reconcile()  # a killed process left its run and episodes "running"
-        store.resume_run(run_id)
-    observer = store.observer(run_id)  # records every LLM call under the current episode
-    observed: list[list[Any]] = [client.observers]
-    if isinstance(verifier, PRMVerifier):
-        observed.append(verifier.observers)
-    for observers in observed:
-        observers.append(observer)
-    try:
-        asyncio.run(_run(config, problems, run_id, client, verifier, store, grader, progress))
-    except (KeyboardInterrupt, SystemExit) as e:
-        store.finish_run(run_id, "interrupted", type(e).__name__)
-        raise
-    except BaseException as e:
-        store.finish_run(run_id, "failed", f"{type(e).__name__}: {e}")
-        raise
-    finally:
+    # a resumed run is reopened (a killed process left it and its episodes "running")
+    with store.run_scope(resume=resume, name=f"math {config.strategy}", kind="math",
+                         env=ENV_ID, strategy=config.strategy, model=client.model or "",
+                         llm_urls=client.urls, config=asdict(config)) as run_id:
+        observer = store.observer(run_id)  # records every LLM call under the current episode
+        observed: list[list[Any]] = [client.observers]
+        if isinstance(verifier, PRMVerifier):
+            observed.append(verifier.observers)
         for observers in observed:
-            observers.remove(observer)
-    store.finish_run(run_id, "completed")
+            observers.append(observer)
+        try:
+            asyncio.run(_run(config, problems, run_id, client, verifier, store, grader,
+                             progress))
+        finally:
+            for observers in observed:
+                observers.remove(observer)
     return summarize(store, run_id)
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -324,26 +324,6 @@ def episode_summary(state: AgentState) -> dict[str, Any]:
             "wm_change_agreement": sum(agree) / len(agree) if agree else None}
 
 
-@contextlib.contextmanager
-def _web_run_scope(store: TraceStore, resume_run: int | None, **fields: Any) -> Iterator[int]:
-    """A new run, or run `resume_run` reopened (ended completed, failed or interrupted)."""
-    if resume_run is None:
-        with store.run_scope(**fields) as run_id:
-            yield run_id
-        return
-    store.reconcile()  # a killed process left its run "running"
-    store.resume_run(resume_run)
-    try:
-        yield resume_run
-    except (KeyboardInterrupt, SystemExit) as e:
-        store.finish_run(resume_run, "interrupted", type(e).__name__)
-        raise
-    except BaseException as e:
-        store.finish_run(resume_run, "failed", f"{type(e).__name__}: {e}")
-        raise
-    store.finish_run(resume_run, "completed")
-
-
 async def run_web_agent(store: TraceStore, *, tasks: Sequence[str], seeds: Sequence[int],
                         clients: AgentClients, config: WebAgentConfig, suite: str = "",
                         parallel: int = 1, browser_config: BrowserConfig | None = None,
@@ -361,8 +341,8 @@ async def run_web_agent(store: TraceStore, *, tasks: Sequence[str], seeds: Seque
     urls = sorted({u for c in clients.distinct() for u in c.urls})
     finished = dict(resume[1].finished) if resume else {}
     interrupted = dict(resume[1].interrupted) if resume else {}
-    with PageServer(miniwob_html_dir()) as server, _web_run_scope(
-            store, resume[0] if resume else None,
+    with PageServer(miniwob_html_dir()) as server, store.run_scope(
+            resume=resume[0] if resume else None,
             name=name or f"web {suite or 'tasks'} {config.strategy}", kind="web",
             env=suite or "miniwob", strategy=config.strategy,
             model=clients.proposer.model or "", llm_urls=urls, config=run_config) as run_id:

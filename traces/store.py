@@ -210,9 +210,14 @@ class TraceStore:
             s.commit()
 
     @contextmanager
-    def run_scope(self, **fields: Any) -> Iterator[int]:
-        """Start a run, yield its id, and end it completed, failed or interrupted."""
-        run_id = self.start_run(**fields)
+    def run_scope(self, *, resume: int | None = None, **fields: Any) -> Iterator[int]:
+        """Start a run (or reopen run `resume`, after marking the runs of dead processes
+        interrupted), yield its id, and end it completed, failed or interrupted."""
+        if resume is None:
+            run_id = self.start_run(**fields)
+        else:
+            self.reconcile()
+            run_id = self.resume_run(resume).id or resume
         try:
             yield run_id
         except (KeyboardInterrupt, SystemExit) as e:

@@ -22,13 +22,15 @@ from worldmodel.client import LLMClient
 @pytest.mark.server
 @pytest.mark.browser
 @pytest.mark.slow
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", [*STRATEGIES, "search+mcts"])
 def test_real_model_and_browser_traces_are_complete(strategy: str, llm_url: str,
                                                     tmp_path: Path) -> None:
     store = TraceStore(make_engine(f"sqlite:///{tmp_path / 't.db'}"))
     client = LLMClient(llm_url, timeout_s=300, retries=1)
+    strategy, _, search = strategy.partition("+")
     config = WebAgentConfig(strategy=strategy, budget_tokens=90, max_steps=2, n=2, depth=2,
-                            rounds=1, proposer_tokens=12, world_model_tokens=12)
+                            rounds=1, proposer_tokens=12, world_model_tokens=12,
+                            search=search or "beam", simulations=2)
     result = asyncio.run(run_web_agent(
         store, tasks=["click-test"], seeds=[0], clients=AgentClients(client, client, client),
         config=config, checkpoint_db=str(tmp_path / "ckpt.sqlite")))
@@ -63,3 +65,8 @@ def test_real_model_and_browser_traces_are_complete(strategy: str, llm_url: str,
             assert 0.0 <= st.info["world_model"]["f1"] <= 1.0
     if strategy == "reactive":
         assert set(n_by_role) == {"proposer"}
+    if search == "mcts":  # every imagined state of a branching step records its visits
+        branched = {st.index for st in steps if st.decision["route"] == "branch"}
+        assert all(n.info.get("visits", 0) >= 1 for n in imagined if n.step_index in branched)
+        assert all(st.decision["params"]["simulations"] >= 1 for st in steps
+                   if st.decision["route"] == "branch")

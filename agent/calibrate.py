@@ -7,7 +7,8 @@
   "oracle"); all K are graded, so pass@1 = correct / K (the oracle difficulty), and the
   probe's signals and the problem's text features are stored in Episode.info for the
   learned predictor;
-- one episode per (budget, grid configuration): exactly what compute-optimal would run if
+- one episode per (budget, grid configuration), all of a problem's at once (the server
+  batches them; each has its own budget and seed): exactly what compute-optimal would run if
   the controller chose that configuration (agent.strategies.compute_optimal.run_chosen): if
   the probe fits the budget (`probe_size`), the configuration gets the budget minus the
   probe's generations, and the probe's samples join the final selection. Episode.info holds
@@ -157,12 +158,13 @@ async def _run_all(config: CalibrationConfig, grid: list[GridEntry], problems: l
                                                store, grader)
             summary.pass_rates[p.uid] = rate
             summary.episodes += 1
-            for budget in config.budgets:
-                for entry in grid:
-                    ok = await _grid_episode(config, p, index, entry, budget, probe, rate,
-                                             run_id, client, verifier, store, grader)
-                    wins.setdefault(entry.key, {}).setdefault(budget, []).append(ok)
-                    summary.episodes += 1
+            cells = [(budget, entry) for budget in config.budgets for entry in grid]
+            oks = await asyncio.gather(*[  # concurrent: the server batches them
+                _grid_episode(config, p, index, entry, budget, probe, rate, run_id, client,
+                              verifier, store, grader) for budget, entry in cells])
+            for (budget, entry), ok in zip(cells, oks, strict=True):
+                wins.setdefault(entry.key, {}).setdefault(budget, []).append(ok)
+                summary.episodes += 1
         done += 1
         if progress is not None:
             progress(p.uid, done, len(problems))

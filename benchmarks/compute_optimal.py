@@ -61,37 +61,45 @@ async def problem_rows(p: MathProblem, client: LLMClient, policy: Policy, budget
                             max_tokens=s["max_tokens"], temperature=0.8, seed=s["seed"])
     oks = [await correct(extract_answer(c.text, bare=False)) for c in gen.choices]
     rate = sum(oks) / len(oks)
-    rows: list[dict[str, Any]] = []
     base = {"uid": p.uid, "level": p.level, "pass_at_1": rate}
     bon_top = s["bon_factor"] * max(budgets)
-    r = await best_of_n(p.problem, ctx(2 * bon_top, 0), n=bon_top, selection="weighted")
-    b = 1
-    while b <= bon_top:
-        node = select_prefix(r.candidates, b, selection="weighted", verify_cost=1)
-        n, verify = plan_best_of_n(b, selection="weighted", verify_cost=1)
-        tokens = sum(c.tokens for c in r.candidates[:n]) + (n if verify else 0)
-        rows.append({**base, "method": "best_of_n", "budget": b, "answer": node and node.answer,
-                     "correct": await correct(node.answer if node else None),
-                     "completion_tokens": tokens})
-        b *= 2
-    for budget in budgets:
-        for method in ("beam", "revisions", "co_oracle", "co_predicted"):
-            c = ctx(budget, budget * 10 + METHODS.index(method))
-            if method.startswith("co_"):
-                kw: dict[str, Any] = {"policy": policy}
-                if method == "co_oracle":
-                    kw |= {"difficulty": "oracle", "oracle": {text_key(p.problem): rate}}
-                res = await STRATEGIES["compute-optimal"](p.problem, c, **kw)
-            else:
-                res = await STRATEGIES[method](p.problem, c)
-            extra = {}
-            if method.startswith("co_"):
-                extra = {"chosen": res.params["decision"]["strategy"],
-                         "bin": res.params["decision"]["bin"]}
-            rows.append({**base, "method": method, "budget": budget, "answer": res.answer,
-                         "correct": await correct(res.answer),
-                         "generations": res.total.generations,
-                         "completion_tokens": res.total.completion_tokens, **extra})
+
+    async def bon_rows() -> list[dict[str, Any]]:
+        r = await best_of_n(p.problem, ctx(2 * bon_top, 0), n=bon_top, selection="weighted")
+        out, b = [], 1
+        while b <= bon_top:
+            node = select_prefix(r.candidates, b, selection="weighted", verify_cost=1)
+            n, verify = plan_best_of_n(b, selection="weighted", verify_cost=1)
+            tokens = sum(c.tokens for c in r.candidates[:n]) + (n if verify else 0)
+            out.append({**base, "method": "best_of_n", "budget": b,
+                        "answer": node and node.answer,
+                        "correct": await correct(node.answer if node else None),
+                        "completion_tokens": tokens})
+            b *= 2
+        return out
+
+    async def method_row(budget: int, method: str) -> list[dict[str, Any]]:
+        c = ctx(budget, budget * 10 + METHODS.index(method))
+        if method.startswith("co_"):
+            kw: dict[str, Any] = {"policy": policy}
+            if method == "co_oracle":
+                kw |= {"difficulty": "oracle", "oracle": {text_key(p.problem): rate}}
+            res = await STRATEGIES["compute-optimal"](p.problem, c, **kw)
+        else:
+            res = await STRATEGIES[method](p.problem, c)
+        extra = {}
+        if method.startswith("co_"):
+            extra = {"chosen": res.params["decision"]["strategy"],
+                     "bin": res.params["decision"]["bin"]}
+        return [{**base, "method": method, "budget": budget, "answer": res.answer,
+                 "correct": await correct(res.answer), "generations": res.total.generations,
+                 "completion_tokens": res.total.completion_tokens, **extra}]
+
+    # every method and budget at once: each has its own budget and seed; the server batches
+    parts = await asyncio.gather(bon_rows(), *[
+        method_row(budget, method) for budget in budgets
+        for method in ("beam", "revisions", "co_oracle", "co_predicted")])
+    rows = [row for part in parts for row in part]
     return rows
 
 

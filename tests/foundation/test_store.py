@@ -149,6 +149,35 @@ def test_sigterm_marks_run_interrupted(tmp_path: Path) -> None:
     assert run.status == "interrupted" and run.ended_at is not None
 
 
+def test_sigterm_inside_asyncio_marks_run_and_episode_interrupted(tmp_path: Path) -> None:
+    """asyncio.run answers the SystemExit with CancelledError inside the scopes: a stop,
+    not a failure (the calibration and the web agent run this way)."""
+    db = tmp_path / "t.db"
+    script = textwrap.dedent(f"""
+        import asyncio, signal, sys
+        from traces.store import TraceStore, make_engine
+        signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
+        store = TraceStore(make_engine({str(db)!r}))
+
+        async def main():
+            with store.run_scope(kind="calibrate") as run_id:
+                with store.episode_scope(run_id, task_id="p"):
+                    print("ready", flush=True)
+                    await asyncio.sleep(60)
+
+        asyncio.run(main())
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 143
+    with Session(make_engine(str(db))) as s:
+        run = s.exec(select(Run)).one()
+        ep = s.exec(select(Episode)).one()
+    assert run.status == "interrupted" and ep.status == "interrupted"
+
+
 def test_foreign_database_is_refused(tmp_path: Path) -> None:
     import sqlite3
 

@@ -339,13 +339,14 @@ async def run_web_agent(store: TraceStore, *, tasks: Sequence[str], seeds: Seque
     run_config = {"suite": suite, "tasks": list(tasks), "seeds": list(seeds),
                   "agent": "graph", "parallel": parallel, **asdict(config)}
     urls = sorted({u for c in clients.distinct() for u in c.urls})
+    model = await clients.proposer.served_model()  # the run records which model acted
     finished = dict(resume[1].finished) if resume else {}
     interrupted = dict(resume[1].interrupted) if resume else {}
     with PageServer(miniwob_html_dir()) as server, store.run_scope(
             resume=resume[0] if resume else None,
             name=name or f"web {suite or 'tasks'} {config.strategy}", kind="web",
             env=suite or "miniwob", strategy=config.strategy,
-            model=clients.proposer.model or "", llm_urls=urls, config=run_config) as run_id:
+            model=model, llm_urls=urls, config=run_config) as run_id:
         observer = store.observer(run_id)
         for c in clients.distinct():
             c.observers.append(observer)

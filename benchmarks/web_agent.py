@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--max-steps", type=int, default=6)
     ap.add_argument("--strategies", default="reactive,compute-optimal")
     ap.add_argument("--n", type=int, default=3, help="Proposals per step (probe).")
+    ap.add_argument("--search", default="beam", help="Tree search of branching steps: beam|mcts.")
     ap.add_argument("--proposer-tokens", type=int, default=24)
     ap.add_argument("--world-model-tokens", type=int, default=40)
     ap.add_argument("--parallel", type=int, default=1)
@@ -110,7 +111,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         config = WebAgentConfig(strategy=strategy, budget_tokens=args.budget,
                                 max_steps=args.max_steps, n=args.n,
                                 proposer_tokens=args.proposer_tokens,
-                                world_model_tokens=args.world_model_tokens)
+                                world_model_tokens=args.world_model_tokens,
+                                search=args.search)
         t0 = time.time()
         res = asyncio.run(run_web_agent(store, tasks=tasks, seeds=list(range(args.seeds)),
                                         clients=clients, config=config,
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out = {"benchmark": "web_agent", "model": clients.proposer.model,
            "urls": clients.proposer.urls, "tasks": tasks, "seeds": args.seeds,
            "budget_tokens_per_episode": args.budget, "max_steps": args.max_steps,
-           "n": args.n, "db": db, "rows": rows}
+           "n": args.n, "search": args.search, "db": db, "rows": rows}
     print(table(rows))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2))

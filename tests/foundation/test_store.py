@@ -128,6 +128,15 @@ def test_killed_run_is_marked_interrupted(tmp_path: Path) -> None:
     assert by_task == {"done": "completed", "open": "interrupted"}
 
 
+def sigterm_when_ready(script: str) -> None:
+    """Run `script` in a new Python; SIGTERM it once it prints "ready"; it exits 143."""
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 143
+
+
 def test_sigterm_marks_run_interrupted(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
     script = textwrap.dedent(f"""
@@ -139,11 +148,7 @@ def test_sigterm_marks_run_interrupted(tmp_path: Path) -> None:
             print("ready", flush=True)
             time.sleep(60)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE,
-                            text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 143
+    sigterm_when_ready(script)
     with Session(make_engine(str(db))) as s:
         run = s.exec(select(Run)).one()
     assert run.status == "interrupted" and run.ended_at is not None
@@ -167,11 +172,7 @@ def test_sigterm_inside_asyncio_marks_run_and_episode_interrupted(tmp_path: Path
 
         asyncio.run(main())
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE,
-                            text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 143
+    sigterm_when_ready(script)
     with Session(make_engine(str(db))) as s:
         run = s.exec(select(Run)).one()
         ep = s.exec(select(Episode)).one()

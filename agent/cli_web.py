@@ -81,9 +81,14 @@ def web(
             raise KeyError(f"unknown task(s): {', '.join(unknown)}")
         if strategy:
             from agent.graph_control import make_controller
-            from agent.web_agent import connect_clients
+            from agent.web_agent import WebAgentConfig, connect_clients
 
-            make_controller(strategy, search=search, policy=policy or None)
+            config = spec.config if spec else WebAgentConfig(
+                strategy=strategy, budget_tokens=budget or None, max_steps=max_steps,
+                max_attempts=max_attempts, search=search, simulations=simulations,
+                policy=policy)
+            make_controller(config.strategy, search=config.search,  # bad names fail here
+                            policy=config.policy or None)
             clients = connect_clients(llm_url, world_model_url, verifier_url)
         else:
             factory = make_agent_factory(agent)
@@ -104,16 +109,12 @@ def web(
                   console=console, transient=not sys.stdout.isatty()) as progress:
         bar = progress.add_task("episodes", total=len(names) * len(seed_list))
         if strategy:
-            from agent.web_agent import WebAgentConfig, run_web_agent
-            from agent.web_resume import checkpoint_path, plan_resume
+            from agent.web_agent import run_web_agent
+            from agent.web_resume import checkpoint_path
 
-            config = spec.config if spec else WebAgentConfig(
-                strategy=strategy, budget_tokens=budget or None, max_steps=max_steps,
-                max_attempts=max_attempts, search=search, simulations=simulations,
-                policy=policy)
-            plan = (spec.run_id, plan_resume(store, spec.run_id)) if spec else None
-            if plan:
-                progress.advance(bar, len(plan[1].finished))
+            plan = (spec.run_id, spec.plan) if spec else None
+            if spec:
+                progress.advance(bar, len(spec.plan.finished))
             result = asyncio.run(run_web_agent(
                 store, tasks=names, seeds=seed_list, clients=clients,
                 suite=spec.suite if spec else "" if task else suite, config=config,

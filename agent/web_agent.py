@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -51,7 +51,7 @@ from agent.graph_state import AgentState, Decision, initial_state
 from envs.web.browser import BrowserConfig, BrowserManager
 from envs.web.core import AsyncWebEnv, EnvConfig
 from envs.web.observation import WebObservation
-from envs.web.runner import EpisodeOutcome
+from envs.web.runner import EpisodeOutcome, gather_episodes
 from envs.web.server import PageServer
 from envs.web.session import WebRunResult, store_summary
 from envs.web.tasks.base import WebTask
@@ -374,28 +374,14 @@ async def run_web_agent(store: TraceStore, *, tasks: Sequence[str], seeds: Seque
                         on_episode(res)
                     return res
 
-                outcomes = await _all_or_cancel([one(t, s) for t in task_objs
-                                                 for s in seeds])
+                outcomes = await gather_episodes([one(t, s) for t in task_objs
+                                                  for s in seeds])
                 restarts = browser.restarts
         finally:
             for c in clients.distinct():
                 c.observers.remove(observer)
         summary = store_summary(store, run_id, run_config, outcomes, restarts)
     return WebRunResult(run_id, outcomes, summary, restarts)
-
-
-async def _all_or_cancel(coros: Sequence[Coroutine[Any, Any, EpisodeOutcome]]
-                         ) -> list[EpisodeOutcome]:
-    """Run the episodes; if one raises, cancel the others (running ones record themselves
-    interrupted), wait for them, and raise the first error."""
-    tasks = [asyncio.ensure_future(c) for c in coros]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
 
 
 def connect_clients(llm_url: Sequence[str] | None, world_model_url: Sequence[str] | None = None,

@@ -5,12 +5,13 @@ A web agent run keeps what it needs to resume in the trace database: its setting
 episode, its LangGraph thread id (`Episode.info["thread_id"]`), whose checkpoints are in the
 run's checkpoint file (`checkpoint_path`, next to a SQLite trace database).
 
-`load_web_run(store, run_id)` gives the run's settings back (`WebRunSpec`); `plan_resume`
-sorts its (task, seed) pairs into those already completed (kept: their outcome is rebuilt
-from the Episode row, nothing is rerun), those interrupted or failed mid-episode (continued
-from their last checkpoint under the same episode id) and those never started. A killed process left
-its run "running": `TraceStore.reconcile` marks it interrupted first. A completed run whose
-episodes failed (a model server outage) resumes the same way.
+`load_web_run(store, run_id)` gives the run's settings back (`WebRunSpec`) with the
+plan of `plan_resume`, which sorts its (task, seed) pairs into those already completed
+(kept: their outcome is rebuilt from the Episode row, nothing is rerun), those interrupted
+or failed mid-episode (continued from their last checkpoint under the same episode id) and
+those never started. A killed process left its run "running": `TraceStore.reconcile` marks
+it interrupted first. A completed run whose episodes failed (a model server outage) resumes
+the same way.
 Not handled: resuming a run of the scripted agents (oracle/random: rerun them, they are
 cheap), or a run whose checkpoint file was deleted (its interrupted episodes restart from
 the first step, under their old episode ids).
@@ -32,6 +33,13 @@ from traces.store import TraceStore
 
 
 @dataclass
+class ResumePlan:
+    finished: dict[tuple[str, int], EpisodeOutcome]  # completed: kept as they are
+    interrupted: dict[tuple[str, int], int]  # interrupted or failed -> the episode to continue
+    # the pairs in neither dict have not started
+
+
+@dataclass
 class WebRunSpec:
     run_id: int
     tasks: list[str]
@@ -40,13 +48,7 @@ class WebRunSpec:
     parallel: int
     config: WebAgentConfig
     name: str
-
-
-@dataclass
-class ResumePlan:
-    finished: dict[tuple[str, int], EpisodeOutcome]  # completed: kept as they are
-    interrupted: dict[tuple[str, int], int]  # interrupted or failed -> the episode to continue
-    # the pairs in neither dict have not started
+    plan: ResumePlan  # what is finished and what was interrupted, read when loaded
 
 
 def checkpoint_path(db_url: str) -> str:
@@ -71,9 +73,9 @@ def load_web_run(store: TraceStore, run_id: int) -> WebRunSpec:
     known = {f.name for f in fields(WebAgentConfig)}
     config = WebAgentConfig(**{k: v for k, v in cfg.items() if k in known})
     spec = WebRunSpec(run_id, list(cfg.get("tasks", [])), [int(x) for x in cfg.get("seeds", [])],
-                      str(cfg.get("suite", "")), int(cfg.get("parallel", 1)), config, run.name)
-    finished = plan_resume(store, run_id).finished
-    if all((t, seed) in finished for t in spec.tasks for seed in spec.seeds):
+                      str(cfg.get("suite", "")), int(cfg.get("parallel", 1)), config, run.name,
+                      plan_resume(store, run_id))
+    if all((t, seed) in spec.plan.finished for t in spec.tasks for seed in spec.seeds):
         raise ValueError(f"run {run_id} is {run.status} and all its episodes completed: "
                          "nothing to resume")
     return spec

@@ -223,7 +223,8 @@ class TraceStore:
             run_id = self.start_run(**fields)
         else:
             self.reconcile()
-            run_id = self.resume_run(resume).id or resume
+            self.resume_run(resume)
+            run_id = resume
         try:
             yield run_id
         except STOPS as e:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,7 +155,22 @@ async def run_suite(tasks: Sequence[WebTask], seeds: Sequence[int], make_agent: 
             on_episode(res)
         return res
 
-    return list(await asyncio.gather(*(one(t, s) for t in tasks for s in seeds)))
+    return await gather_episodes([one(t, s) for t in tasks for s in seeds])
+
+
+async def gather_episodes(coros: Sequence[Coroutine[Any, Any, EpisodeOutcome]]
+                          ) -> list[EpisodeOutcome]:
+    """Run the episodes, outcomes in order; if one raises, cancel the others (running ones
+    record themselves interrupted), wait for them, and raise the first error, so nothing
+    keeps using a browser that is being closed."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def summarize(outcomes: Sequence[EpisodeOutcome]) -> list[TaskSummary]:

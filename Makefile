@@ -43,6 +43,9 @@ test: venv browser services models lint
 
 lint: venv
 	$(BIN)/ruff check agent worldmodel envs traces tests benchmarks
+	$(BIN)/lint-imports
+	mkdir -p build/mypy/worldplan
+	for p in agent worldmodel envs traces; do ln -sfn ../../../$$p build/mypy/worldplan/$$p; done
 	$(BIN)/mypy
 
 unit: venv

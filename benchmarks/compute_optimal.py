@@ -28,18 +28,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agent.difficulty import text_key
-from agent.policy import Policy, load_policy
-from agent.strategies import STRATEGIES, SearchContext
-from agent.strategies.best_of_n import best_of_n, plan_best_of_n, select_prefix
-from envs.math.answer import extract_answer
-from envs.math.data import MathProblem, load_problems
-from envs.math.grader import Grader
-from worldmodel.accounting import Budget
-from worldmodel.client import LLMClient
-from worldmodel.connect import connect
-from worldmodel.prompts_math import solver_messages
-from worldmodel.verifier import GenerativeVerifier
+from worldplan.agent.control.difficulty import text_key
+from worldplan.agent.control.policy import Policy, load_policy
+from worldplan.agent.math.solvers import SOLVERS
+from worldplan.agent.strategies.base import SearchContext
+from worldplan.agent.strategies.best_of_n import best_of_n, plan_best_of_n, select_prefix
+from worldplan.envs.math.answer import extract_answer
+from worldplan.envs.math.data import MathProblem, load_problems
+from worldplan.envs.math.grader import Grader
+from worldplan.worldmodel.llm.accounting import Budget
+from worldplan.worldmodel.llm.client import LLMClient
+from worldplan.worldmodel.llm.connect import connect
+from worldplan.worldmodel.math.prompts import solver_messages
+from worldplan.worldmodel.math.verifier import GenerativeVerifier
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METHODS = ("co_oracle", "co_predicted", "best_of_n", "beam", "revisions")
@@ -84,9 +85,9 @@ async def problem_rows(p: MathProblem, client: LLMClient, policy: Policy, budget
             kw: dict[str, Any] = {"policy": policy}
             if method == "co_oracle":
                 kw |= {"difficulty": "oracle", "oracle": {text_key(p.problem): rate}}
-            res = await STRATEGIES["compute-optimal"](p.problem, c, **kw)
+            res = await SOLVERS["compute-optimal"](p.problem, c, **kw)
         else:
-            res = await STRATEGIES[method](p.problem, c)
+            res = await SOLVERS[method](p.problem, c)
         extra = {}
         if method.startswith("co_"):
             extra = {"chosen": res.params["decision"]["strategy"],

@@ -21,10 +21,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from worldmodel.client import Generation, LLMClient
-from worldmodel.connect import served_params
-from worldmodel.models import resolve_model
-from worldmodel.server import free_port, start_server, stop_server
+from worldplan.worldmodel.llm.client import Generation, LLMClient
+from worldplan.worldmodel.llm.connect import served_params
+from worldplan.worldmodel.llm.models import resolve_model
+from worldplan.worldmodel.llm.serving import free_port, start_server, stop_server
 
 RESULTS = Path(__file__).parent / "results"
 Q = [{"role": "user", "content": "Write a short story about a lighthouse keeper."}]

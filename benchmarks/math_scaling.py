@@ -22,14 +22,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agent.strategies import STRATEGIES, SearchContext
-from agent.strategies.best_of_n import best_of_n, select_prefix
-from envs.math.data import MathProblem, load_problems
-from envs.math.grader import Grader
-from worldmodel.accounting import Budget
-from worldmodel.client import LLMClient
-from worldmodel.connect import connect
-from worldmodel.verifier import GenerativeVerifier
+from worldplan.agent.math.solvers import SOLVERS
+from worldplan.agent.strategies.base import SearchContext
+from worldplan.agent.strategies.best_of_n import best_of_n, select_prefix
+from worldplan.envs.math.data import MathProblem, load_problems
+from worldplan.envs.math.grader import Grader
+from worldplan.worldmodel.llm.accounting import Budget
+from worldplan.worldmodel.llm.client import LLMClient
+from worldplan.worldmodel.llm.connect import connect
+from worldplan.worldmodel.math.verifier import GenerativeVerifier
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PREFIX_SELECTIONS = {"best_of_n": "weighted", "majority": "majority",
@@ -68,7 +69,7 @@ async def _problem_rows(p: MathProblem, client: LLMClient, budgets: list[int],
     async def search(name: str, b: int) -> dict[str, Any]:
         async with sem:
             c = ctx(b, 1 + b)
-            res = await STRATEGIES[name](p.problem, c)
+            res = await SOLVERS[name](p.problem, c)
         return {"uid": p.uid, "level": p.level, "strategy": name, "budget": b,
                 "answer": res.answer, "correct": await graded(res.answer),
                 "generations": res.total.generations,
@@ -127,7 +128,7 @@ def main(limit: int = typer.Option(10, help="Problems in the slice."),
     """Accuracy vs budget for each strategy on MATH-500[offset:offset+limit]."""
     budget_list = sorted(int(b) for b in budgets.split(","))
     names = [s.strip() for s in strategies.split(",") if s.strip()]
-    unknown = [s for s in names if s not in KNOWN or s not in STRATEGIES]
+    unknown = [s for s in names if s not in KNOWN or s not in SOLVERS]
     if unknown:
         raise typer.BadParameter(f"strategies {unknown} are not compared here: {', '.join(KNOWN)}")
     problems = load_problems("math500", offset=offset, limit=limit)

@@ -23,9 +23,9 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-import agent.cli_traces  # noqa: F401  (registers the commands)
-from agent.cli_app import app
-from traces.store import make_engine
+import worldplan.agent.cli.traces  # noqa: F401  (registers the commands)
+from worldplan.agent.cli.app import app
+from worldplan.traces.store import make_engine
 
 RESULTS = Path(__file__).resolve().parent / "results" / "traces_scale.json"
 LIMIT_S = 10.0

@@ -9,7 +9,7 @@ browser and the served model. Read back from the trace database, per strategy: s
 rate, mean reward, generated (completion) tokens per episode, prompt tokens per episode,
 wall time per real step (seconds), the routes taken, and the world model's prediction
 accuracy on executed actions that were imagined (word-overlap F1 with the real page change,
-and agreement on whether the page changes at all; see worldmodel.world_model). Prints a
+and agreement on whether the page changes at all; see worldmodel.web.world_model). Prints a
 table and writes benchmarks/results/web_agent.json (or --out).
 
 Not handled: several models in one invocation (run it once per model), screenshots.
@@ -27,10 +27,11 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from agent.web_agent import WebAgentConfig, connect_clients, run_web_agent
-from envs.web.tasks.registry import suite_tasks
-from traces.schema import Episode, Step
-from traces.store import TraceStore, make_engine
+from worldplan.agent.runs.web_agent import run_web_agent
+from worldplan.agent.web.config import WebAgentConfig, connect_clients
+from worldplan.envs.web.tasks.registry import suite_tasks
+from worldplan.traces.schema import Episode, Step
+from worldplan.traces.store import TraceStore, make_engine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

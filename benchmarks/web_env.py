@@ -26,11 +26,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from envs.web.agents import OracleAgent
-from envs.web.browser import BrowserManager
-from envs.web.core import AsyncWebEnv
-from envs.web.server import PageServer
-from envs.web.tasks.registry import make_task, miniwob_html_dir
+from worldplan.agent.web.scripted import OracleAgent
+from worldplan.envs.web.browser import BrowserManager
+from worldplan.envs.web.core import AsyncWebEnv
+from worldplan.envs.web.page_server import PageServer
+from worldplan.envs.web.tasks.registry import make_task, miniwob_html_dir
 
 TASKS = ("click-checkboxes", "enter-text", "login-user", "choose-list")
 RESULTS = Path(__file__).resolve().parent / "results" / "web_env.json"

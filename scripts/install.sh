@@ -21,4 +21,4 @@ $PIP install -q --no-deps "miniwob==1.1.0"
 if ! command -v nvidia-smi >/dev/null 2>&1; then
   $PIP uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
 fi
-"$VENV/bin/python" -c "import vllm, transformers, agent, worldmodel, envs, traces; print('worldplan installed, vllm', vllm.__version__)"
+"$VENV/bin/python" -c "import vllm, transformers, worldplan.agent, worldplan.worldmodel, worldplan.envs, worldplan.traces; print('worldplan installed, vllm', vllm.__version__)"

@@ -29,8 +29,8 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from traces.schema import LLMCall
-from traces.store import call_cache_key
+from worldplan.traces.schema import LLMCall
+from worldplan.traces.store import call_cache_key
 
 BODY_KEYS = {"chat": ("messages", "logprobs", "top_logprobs"),
              "completions": ("prompt", "logprobs", "prompt_logprobs")}

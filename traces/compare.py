@@ -22,8 +22,8 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from traces import query
-from traces.query import EpisodeRow, RunSummary, rows_as_dicts
+from worldplan.traces import query
+from worldplan.traces.query import EpisodeRow, RunSummary, rows_as_dicts
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
 
-from traces.query import CurvePoint, GroupRow
+from worldplan.traces.query import CurvePoint, GroupRow
 
 DPI = 90  # fixed margins instead of tight_layout: one draw per figure, not three
 

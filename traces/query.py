@@ -29,8 +29,8 @@ from typing import Any
 from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.engine import Engine
 
-from traces.schema import Episode, LLMCall, Run, SearchNode, Step
-from worldmodel.procs import pid_alive
+from worldplan.traces.schema import Episode, LLMCall, Run, SearchNode, Step
+from worldplan.worldmodel.llm.procs import pid_alive
 
 E, L, R, S, N = (Episode.__table__, LLMCall.__table__, Run.__table__,  # type: ignore[attr-defined]
                  Step.__table__, SearchNode.__table__)  # type: ignore[attr-defined]

@@ -26,8 +26,8 @@ from typing import Any
 import jinja2
 from sqlalchemy.engine import Engine
 
-from traces import plots, query
-from traces.query import EpisodeRow, NodeRow
+from worldplan.traces import plots, query
+from worldplan.traces.query import EpisodeRow, NodeRow
 
 TEMPLATE = "report_template.html.j2"
 GROUP_ROWS = 100  # rows per group table (per task can be thousands: export those to CSV)

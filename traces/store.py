@@ -33,9 +33,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine, select
 
-from traces.schema import SCHEMA_VERSION, Episode, LLMCall, Meta, Run, SearchNode, Step
-from worldmodel.client import CallRecord
-from worldmodel.procs import pid_alive
+from worldplan.traces.schema import SCHEMA_VERSION, Episode, LLMCall, Meta, Run, SearchNode, Step
+from worldplan.worldmodel.llm.client import CallRecord
+from worldplan.worldmodel.llm.procs import pid_alive
 
 current_episode: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "worldplan_current_episode", default=None)

@@ -25,10 +25,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from worldmodel.accounting import Budget, BudgetExceeded
-from worldmodel.client import Generation, LLMClient, Message
-from worldmodel.errors import ContextLengthExceeded
-from worldmodel.verifier import Judgement, Verifier
+from worldplan.worldmodel.llm.accounting import Budget, BudgetExceeded
+from worldplan.worldmodel.llm.client import Generation, LLMClient, Message
+from worldplan.worldmodel.llm.errors import ContextLengthExceeded
+from worldplan.worldmodel.math.verifier import Judgement, Verifier
 
 
 @dataclass
@@ -131,7 +131,7 @@ class SearchContext:
     temperature: float = 0.8
     top_p: float = 1.0
     seed: int | None = None
-    aggregation: str = "last"  # how step scores become one (worldmodel.verifier.aggregate)
+    aggregation: str = "last"  # how step scores become one (worldmodel.math.verifier.aggregate)
     tags: dict[str, Any] = field(default_factory=dict)
     ledger: Ledger = field(default_factory=Ledger)
     _counter: itertools.count[int] = field(default_factory=itertools.count, repr=False)

@@ -2,7 +2,7 @@
 
 A step ends at a blank line (the stop string "\\n\\n"). Round 0 samples N first steps from
 the problem; every later round keeps the top N / M active beams (by aggregated step score,
-worldmodel.verifier.aggregate with ctx.aggregation) and samples M next steps from each,
+worldmodel.math.verifier.aggregate with ctx.aggregation) and samples M next steps from each,
 so each round makes N candidates, each judged as a partial solution. A candidate whose step
 holds a \\boxed{} answer (or is empty) is finished and leaves the beam. The last round (round
 `max_rounds`, or earlier when the budget could not pay for another full round plus one
@@ -26,11 +26,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.strategies.base import Node, SearchContext, StrategyResult
-from agent.strategies.selection import select
-from envs.math.answer import extract_answer, extract_boxed
-from worldmodel.prompts_math import STEP_SEP, continuation, join_steps
-from worldmodel.verifier import aggregate
+from worldplan.agent.strategies.base import Node, SearchContext, StrategyResult
+from worldplan.agent.strategies.selection import select
+from worldplan.envs.math.answer import extract_answer, extract_boxed
+from worldplan.worldmodel.math.prompts import STEP_SEP, continuation, join_steps
+from worldplan.worldmodel.math.verifier import aggregate
 
 
 @dataclass

@@ -19,10 +19,10 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from agent.strategies.base import Node, SearchContext, StrategyResult
-from agent.strategies.selection import select
-from envs.math.answer import extract_answer
-from worldmodel.prompts_math import solver_messages
+from worldplan.agent.strategies.base import Node, SearchContext, StrategyResult
+from worldplan.agent.strategies.selection import select
+from worldplan.envs.math.answer import extract_answer
+from worldplan.worldmodel.math.prompts import solver_messages
 
 DEFAULT_N = 4
 

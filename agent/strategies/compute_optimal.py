@@ -4,10 +4,10 @@ strategy with what is left of the budget (Snell et al. 2024, with the probe's co
 1. Probe (agent.strategies.probe): if `probe_cost(n)` generations fit in `max_fraction` of
    the budget (the policy's `probe` settings), n first samples are drawn and judged from a
    child budget.
-2. Difficulty (agent.difficulty): "oracle" (measured pass@1 given in `oracle`, keyed by
+2. Difficulty (agent.control.difficulty): "oracle" (measured pass@1 given in `oracle`, keyed by
    `text_key(problem)`), "predicted" (fixed rule on the probe's signals), "learned" (the
    policy's fitted predictor) or "auto" (learned if the policy has one, else predicted).
-3. Decision (agent.controller.decide): a pure function of (bin, budget at entry, policy).
+3. Decision (agent.control.decide.decide): a pure function of (bin, budget at entry, policy).
 4. The chosen strategy runs on the same `Budget`, now reduced by the probe: nothing can
    exceed the problem's budget. The final answer is selected over the chosen strategy's
    candidates AND the probe's samples (they are paid for; the strategy's come first, so
@@ -27,12 +27,13 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from agent.controller import Decision, decide, make_estimator
-from agent.difficulty import Estimate
-from agent.policy import Policy, PolicyError, load_policy
-from agent.strategies.base import SearchContext, StrategyResult
-from agent.strategies.probe import Probe, probe_cost, run_probe
-from agent.strategies.selection import select
+from worldplan.agent.control.decide import Decision, decide, make_estimator
+from worldplan.agent.control.difficulty import Estimate
+from worldplan.agent.control.policy import Policy, PolicyError, load_policy
+from worldplan.agent.strategies.base import SearchContext, StrategyResult
+from worldplan.agent.strategies.fixed import get_fixed
+from worldplan.agent.strategies.probe import Probe, probe_cost, run_probe
+from worldplan.agent.strategies.selection import select
 
 NAME = "compute-optimal"
 
@@ -48,11 +49,12 @@ def probe_size(n: int, max_fraction: float, generations: int | None, verify_cost
 async def run_chosen(problem: str, ctx: SearchContext, strategy: str, params: dict[str, Any],
                      probe: Probe, *, name: str | None = None) -> StrategyResult:
     """Run `strategy` on what is left of ctx.budget and select over it and the probe."""
-    from agent.strategies import get_strategy  # the registry imports this module
-
-    fn = get_strategy(strategy)
     if strategy == NAME:
         raise PolicyError(f"a policy cannot choose {NAME!r} itself")
+    try:
+        fn = get_fixed(strategy)
+    except KeyError as e:
+        raise PolicyError(f"a policy chose {e.args[0]}") from e
     try:
         inspect.signature(fn).bind(problem, ctx, **params)
     except TypeError as e:

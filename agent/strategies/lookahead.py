@@ -11,10 +11,10 @@ budget planning with 1 + k + c generations per candidate) is agent.strategies.be
 
 from __future__ import annotations
 
-from agent.strategies.base import Node, SearchContext, StrategyResult
-from agent.strategies.beam import beam_search
-from envs.math.answer import extract_boxed
-from worldmodel.prompts_math import STEP_SEP, continuation
+from worldplan.agent.strategies.base import Node, SearchContext, StrategyResult
+from worldplan.agent.strategies.beam import beam_search
+from worldplan.envs.math.answer import extract_boxed
+from worldplan.worldmodel.math.prompts import STEP_SEP, continuation
 
 
 async def rollout(problem: str, ctx: SearchContext, steps: list[str], parent: str, k: int,

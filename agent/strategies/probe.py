@@ -2,7 +2,7 @@
 
 `run_probe(problem, ctx, n)` samples n full solutions in ONE request with logprobs (top 5
 per token, for the mean token entropy), judges each with the context's verifier, and returns
-the samples as search nodes (kind "probe") plus `Signals` (agent.difficulty). Everything is
+the samples as search nodes (kind "probe") plus `Signals` (agent.control.difficulty). Everything is
 drawn from a `Budget.child` of the context's budget limited to `probe_cost(n, ctx)`
 generations, so the probe is charged to the problem's budget (Snell et al. left it out; we do
 not) and can never take more than that. What it spent is in the returned `Probe`.
@@ -17,13 +17,13 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from agent.difficulty import Signals, token_entropy
-from agent.strategies.base import Counts, Ledger, Node, SearchContext
-from envs.math.answer import extract_answer
-from worldmodel.accounting import BudgetExceeded
-from worldmodel.client import Choice
-from worldmodel.errors import ContextLengthExceeded
-from worldmodel.prompts_math import solver_messages
+from worldplan.agent.control.difficulty import Signals, token_entropy
+from worldplan.agent.strategies.base import Counts, Ledger, Node, SearchContext
+from worldplan.envs.math.answer import extract_answer
+from worldplan.worldmodel.llm.accounting import BudgetExceeded
+from worldplan.worldmodel.llm.client import Choice
+from worldplan.worldmodel.llm.errors import ContextLengthExceeded
+from worldplan.worldmodel.math.prompts import solver_messages
 
 PROBE_TOP_LOGPROBS = 5
 PROBE_SEED_OFFSET = 7_919  # probe seeds differ from the strategy's (same base seed)

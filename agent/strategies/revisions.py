@@ -21,10 +21,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from agent.strategies.base import Node, SearchContext, StrategyResult
-from agent.strategies.selection import select
-from envs.math.answer import extract_answer
-from worldmodel.prompts_math import Attempt, revision_messages
+from worldplan.agent.strategies.base import Node, SearchContext, StrategyResult
+from worldplan.agent.strategies.selection import select
+from worldplan.envs.math.answer import extract_answer
+from worldplan.worldmodel.math.prompts import Attempt, revision_messages
 
 
 def plan_revisions(generations: int | None, *, verify_cost: int, chains: int | None,

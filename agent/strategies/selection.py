@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from envs.math.answer import normalize_answer
+from worldplan.envs.math.answer import normalize_answer
 
 
 class Scored(Protocol):

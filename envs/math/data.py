@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envs.math.answer import extract_boxed, gsm8k_answer
+from worldplan.envs.math.answer import extract_boxed, gsm8k_answer
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -23,9 +23,9 @@ from typing import Any
 import gymnasium as gym
 from gymnasium import spaces
 
-from envs.math.answer import extract_answer
-from envs.math.data import FieldMap, MathProblem, load_problems
-from envs.math.grader import Grader
+from worldplan.envs.math.answer import extract_answer
+from worldplan.envs.math.data import FieldMap, MathProblem, load_problems
+from worldplan.envs.math.grader import Grader
 
 MAX_TEXT = 20_000  # characters, for the Text spaces
 

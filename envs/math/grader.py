@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from envs.math.answer import normalize_answer
+from worldplan.envs.math.answer import normalize_answer
 
 WORKER = Path(__file__).resolve().with_name("grader_worker.py")  # a standalone script
 STARTUP_TIMEOUT_S = 120.0  # importing sympy on a busy machine can take a while

@@ -27,13 +27,13 @@ from typing import Any
 
 from playwright.async_api import BrowserContext, Page
 
-from envs.web.actions import ActionError, parse_action
-from envs.web.browser import BrowserCrashed, BrowserManager
-from envs.web.dispatch import ActionFailed, perform, target_closed
-from envs.web.guard import GuardLog, install_guard
-from envs.web.observation import WebObservation, observe
-from envs.web.settle import NetworkWatch, settle
-from envs.web.tasks.base import TaskResult, WebTask
+from worldplan.envs.web.actions import ActionError, parse_action
+from worldplan.envs.web.browser import BrowserCrashed, BrowserManager
+from worldplan.envs.web.dispatch import ActionFailed, perform, target_closed
+from worldplan.envs.web.guard import GuardLog, install_guard
+from worldplan.envs.web.observation import WebObservation, observe
+from worldplan.envs.web.settle import NetworkWatch, settle
+from worldplan.envs.web.tasks.base import TaskResult, WebTask
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator, Page
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from envs.web.actions import REF_RE, Action
+from worldplan.envs.web.actions import REF_RE, Action
 
 DEFAULT_TIMEOUT_MS = 3000.0  # per action, milliseconds
 

@@ -24,13 +24,18 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from envs.web.actions import MAX_ACTION_CHARS
-from envs.web.browser import BrowserConfig
-from envs.web.core import AsyncWebEnv, EnvConfig
-from envs.web.host import WebHost
-from envs.web.observation import AnyText, WebObservation, observation_space
-from envs.web.tasks.base import WebTask
-from envs.web.tasks.registry import make_task
+from worldplan.envs.web.actions import MAX_ACTION_CHARS
+from worldplan.envs.web.browser import BrowserConfig
+from worldplan.envs.web.core import AsyncWebEnv, EnvConfig
+from worldplan.envs.web.host import WebHost
+from worldplan.envs.web.observation import (
+    AnyText,
+    WebObservation,
+    observation_space,
+    screenshot_array,
+)
+from worldplan.envs.web.tasks.base import WebTask
+from worldplan.envs.web.tasks.registry import make_task
 
 MAX_SEED = 2**31 - 1
 
@@ -83,7 +88,6 @@ class WebEnv(gym.Env[dict[str, Any], str]):
     def render(self) -> np.ndarray | None:  # type: ignore[override]
         if self.render_mode != "rgb_array" or self.core._page is None:
             return None
-        from envs.web.observation import screenshot_array
 
         w, h = self.task.viewport
         return self.host.run(screenshot_array(self.core.page, (h, w)), timeout=60)

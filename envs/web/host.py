@@ -20,9 +20,9 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from envs.web.browser import BrowserConfig, BrowserManager
-from envs.web.server import PageServer
-from envs.web.tasks.registry import miniwob_html_dir
+from worldplan.envs.web.browser import BrowserConfig, BrowserManager
+from worldplan.envs.web.page_server import PageServer
+from worldplan.envs.web.tasks.registry import miniwob_html_dir
 
 T = TypeVar("T")
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from envs.web.axtree import AxNode, find, parse_tree
-from envs.web.observation import WebObservation
+from worldplan.envs.web.axtree import AxNode, find, parse_tree
+from worldplan.envs.web.observation import WebObservation
 
 Plan = list[str]
 

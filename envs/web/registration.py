@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from gymnasium.envs.registration import register, registry
 
-from envs.web.tasks.registry import miniwob_task_names
+from worldplan.envs.web.tasks.registry import miniwob_task_names
 
-ENTRY_POINT = "envs.web.gym_env:WebEnv"
+ENTRY_POINT = "worldplan.envs.web.gym_env:WebEnv"
 NAMESPACE = "worldplan"
 # Pages that show the time, animate, or keep widget state (MiniWoB++'s own list). Every
 # page's first observation is reproducible here (fresh context per episode) except

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from agent.rerun import cached_client
-from tests.foundation.fake_server import FakeServer
-from tests.traces.builders import call
-from traces.cache import CacheMiss
-from traces.store import TraceStore, make_engine
-from worldmodel.client import Generation, LLMClient
-from worldmodel.errors import ContextLengthExceeded, ServerError
+from tests.fakes.scripted_server import FakeServer
+from tests.fakes.trace_db import call
+from worldplan.agent.runs.rerun import cached_client
+from worldplan.traces.cache import CacheMiss
+from worldplan.traces.store import TraceStore, make_engine
+from worldplan.worldmodel.llm.client import Generation, LLMClient
+from worldplan.worldmodel.llm.errors import ContextLengthExceeded, ServerError
 
 Q = [{"role": "user", "content": "Name a colour. « unicode »"}]
 

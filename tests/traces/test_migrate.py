@@ -10,14 +10,14 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-import agent.cli_traces  # noqa: F401  (registers the commands)
-from agent.cli_app import app
-from traces import query
-from traces.migrate import detect_version, open_db
-from traces.replay import render_episode
-from traces.report import write_report
-from traces.schema import SCHEMA_VERSION
-from traces.store import SchemaVersionError, call_cache_key, make_engine
+import worldplan.agent.cli.traces  # noqa: F401  (registers the commands)
+from worldplan.agent.cli.app import app
+from worldplan.traces import query
+from worldplan.traces.migrate import detect_version, open_db
+from worldplan.traces.replay import render_episode
+from worldplan.traces.report import write_report
+from worldplan.traces.schema import SCHEMA_VERSION
+from worldplan.traces.store import SchemaVersionError, call_cache_key, make_engine
 
 V0_DDL = """
 CREATE TABLE run (id INTEGER PRIMARY KEY, name VARCHAR, kind VARCHAR, status VARCHAR,

@@ -9,11 +9,11 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from tests.conftest import TOY_CONFIG as CONFIG
 from tests.conftest import LLMServer
-from tests.traces import toy_runner
-from tests.traces.conftest import CONFIG
-from traces.store import TraceStore, make_engine
-from worldmodel.client import LLMClient
+from tests.fakes import toy_runner
+from worldplan.traces.store import TraceStore, make_engine
+from worldplan.worldmodel.llm.client import LLMClient
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from tests.traces.builders import Demo
-from traces import query
-from traces.compare import compare_runs, export_table
-from traces.replay import render_episode
+from tests.fakes.trace_db import Demo
+from worldplan.traces import query
+from worldplan.traces.compare import compare_runs, export_table
+from worldplan.traces.replay import render_episode
 
 
 def test_runs_summary_by_hand(demo: Demo) -> None:
@@ -103,7 +103,7 @@ def test_parquet_without_pyarrow_is_a_clear_error(demo: Demo, tmp_path: Path,
 
 
 def test_world_model_accuracy_reads_the_web_agents_record(tmp_path: Path) -> None:
-    from traces.store import TraceStore, make_engine
+    from worldplan.traces.store import TraceStore, make_engine
 
     engine = make_engine(str(tmp_path / "wm.db"))
     store = TraceStore(engine)

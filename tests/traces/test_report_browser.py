@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.traces.builders import XSS, build_demo
-from traces.report import write_report
+from tests.fakes.trace_db import XSS, build_demo
+from worldplan.traces.report import write_report
 
 pytestmark = pytest.mark.browser
 
@@ -80,8 +80,8 @@ def test_planted_script_in_model_output_does_not_run(tmp_path: Path,
 
 
 def test_report_of_a_killed_run_renders(tmp_path: Path, chromium_args: dict[str, object]) -> None:
-    from tests.traces.builders import make_killed_db
-    from traces.migrate import open_db
+    from tests.fakes.trace_db import make_killed_db
+    from worldplan.traces.migrate import open_db
 
     engine = open_db(str(make_killed_db(tmp_path / "killed.db"))).engine
     out = write_report(engine, [1], tmp_path / "killed.html").path

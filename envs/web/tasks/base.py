@@ -16,7 +16,7 @@ from typing import Any
 
 from playwright.async_api import Page
 
-from envs.web.guard import origin_of
+from worldplan.envs.web.guard import origin_of
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Any
 
 from playwright.async_api import Page
 
-from envs.web.tasks.base import TaskResult, WebTask
+from worldplan.envs.web.tasks.base import TaskResult, WebTask
 
 _START_JS = """([seed, mode, maxTimeMs]) => {
   Math.seedrandom(seed);

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # importing the task module imports Playwright; registration must not
-    from envs.web.tasks.miniwob import MiniWoBTask
+    from worldplan.envs.web.tasks.miniwob import MiniWoBTask
 
 DEV_SUITE: dict[str, tuple[str, ...]] = {
     "clicking": ("click-test", "click-button", "click-button-sequence", "click-dialog",
@@ -85,7 +85,7 @@ def category_of(task: str) -> str:
 
 def make_task(name: str, base_url: str, **kwargs: object) -> MiniWoBTask:
     """The MiniWoB++ task `name`, with pages served from `base_url` (the wheel's html/)."""
-    from envs.web.tasks.miniwob import MiniWoBTask
+    from worldplan.envs.web.tasks.miniwob import MiniWoBTask
 
     if name not in miniwob_task_names():
         raise KeyError(f"unknown MiniWoB++ task {name!r}")

@@ -16,7 +16,7 @@ from urllib.parse import urlencode, urlsplit
 
 from playwright.async_api import Page
 
-from envs.web.tasks.base import TaskResult, WebTask
+from worldplan.envs.web.tasks.base import TaskResult, WebTask
 
 Validator = Callable[[Page, "str | None"], Awaitable[TaskResult]]
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")

@@ -1,0 +1,139 @@
+"""`worldplan calibrate` and `worldplan fit-policy`: the compute-optimal controller's data.
+
+Thin commands: `calibrate` builds the client, verifier, grader and trace store once and
+delegates to agent.runs.calibration.calibrate (one run of kind "calibrate"); `fit-policy` reads
+calibration runs (agent.control.fitting.fit_from_runs) and writes a policy JSON (and,
+with --predictor-out, the learned difficulty predictor on its own). Errors are one red line
+and exit code 1. Use the policy with `worldplan math --strategy compute-optimal --policy F`.
+"""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from worldplan.agent.cli.app import app
+from worldplan.agent.control.fitting import fit_from_runs
+from worldplan.agent.control.policy import Policy, PolicyError
+from worldplan.agent.control.predictor import PredictorError, model_from_dict
+from worldplan.agent.runs.calibration import (
+    DEFAULT_GRID,
+    CalibrationConfig,
+    CalibrationSummary,
+    calibrate,
+)
+from worldplan.envs.math.data import DatasetUnavailable
+from worldplan.envs.math.grader import Grader
+from worldplan.traces.store import SchemaVersionError, TraceStore, make_engine
+from worldplan.worldmodel.llm.connect import NoServer, connect
+from worldplan.worldmodel.llm.errors import LLMError
+from worldplan.worldmodel.math.verifier import GenerativeVerifier
+
+console = Console()
+
+
+def parse_budgets(spec: str) -> list[int]:
+    try:
+        budgets = sorted({int(b) for b in spec.split(",") if b.strip()})
+    except ValueError as e:
+        raise typer.BadParameter(f"{spec!r}: use comma-separated integers, e.g. 1,4,16") from e
+    if not budgets or budgets[0] < 1:
+        raise typer.BadParameter(f"{spec!r}: budgets must be positive integers")
+    return budgets
+
+
+@app.command("calibrate")
+def calibrate_command(
+    dataset: str = typer.Option("math-train", help="math-train | math500 | a .jsonl path."),
+    budgets: str = typer.Option("1,4,16", help="Budgets in generations per problem."),
+    limit: int = typer.Option(20, help="Problems to calibrate on (0 = all)."),
+    offset: int = typer.Option(0, help="First problem's index."),
+    grid: str = typer.Option(DEFAULT_GRID, help="Strategy grid: 'name:key=v,key=v;name...'."),
+    oracle_samples: int = typer.Option(4, help="K samples per problem for pass@1."),
+    probe_n: int = typer.Option(2, help="Probe samples (judged) per problem."),
+    seed: int = typer.Option(0, help="Sampling seed."),
+    max_tokens: int = typer.Option(512, help="Max tokens of a full solution."),
+    step_max_tokens: int = typer.Option(160, help="Max tokens of one step (beam search)."),
+    temperature: float = typer.Option(0.8, help="Sampling temperature."),
+    concurrency: int = typer.Option(1, help="Problems calibrated at once."),
+    llm_url: list[str] = typer.Option([], help="Model server URL (repeat for several)."),
+    model: str = typer.Option("", help="Served model name (default: ask the server)."),
+    db: str = typer.Option("", help="Trace database URL or path (default $WORLDPLAN_DB)."),
+) -> None:
+    """Run the strategy grid over a dataset slice at several budgets; store it as a run."""
+    config = CalibrationConfig(
+        dataset=dataset, offset=offset, limit=limit or None, budgets=parse_budgets(budgets),
+        grid=grid, oracle_samples=oracle_samples, probe_n=probe_n, seed=seed,
+        max_tokens=max_tokens, step_max_tokens=step_max_tokens, temperature=temperature,
+        concurrency=concurrency)
+    try:
+        client = connect(llm_url or None, model=model or None)
+        store = TraceStore(make_engine(db or None))
+        with Grader() as grader:
+            summary = calibrate(config, client=client, verifier=GenerativeVerifier(client),
+                                store=store, grader=grader,
+                                progress=lambda uid, d, t: console.print(f"[{d}/{t}] {uid}"))
+    except (NoServer, LLMError, DatasetUnavailable, SchemaVersionError, KeyError,
+            ValueError) as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(1) from e
+    console.print(calibration_table(summary))
+    console.print(f"calibration run {summary.run_id}: fit a policy with "
+                  f"`worldplan fit-policy {summary.run_id} -o policy.json`")
+
+
+def calibration_table(s: CalibrationSummary) -> Table:
+    budgets = sorted({b for per in s.accuracy.values() for b in per})
+    table = Table(title=f"calibration run {s.run_id}: {s.problems} problems, "
+                        f"{s.episodes} episodes (accuracy)")
+    table.add_column("configuration")
+    for b in budgets:
+        table.add_column(f"B={b}")
+    for cfg, per in s.accuracy.items():
+        table.add_row(cfg, *[f"{per[b]:.2f}" if b in per else "" for b in budgets])
+    return table
+
+
+@app.command("fit-policy")
+def fit_policy_command(
+    run_ids: list[int] = typer.Argument(..., help="Calibration run ids."),
+    output: str = typer.Option("policy.json", "--output", "-o", help="Policy JSON to write."),
+    predictor_out: str = typer.Option("", help="Also write the learned predictor here."),
+    folds: int = typer.Option(2, help="Cross-validation folds."),
+    seed: int = typer.Option(0, help="Seed of the fold split."),
+    no_predictor: bool = typer.Option(False, help="Do not fit the learned predictor."),
+    note: str = typer.Option("", help="Free text stored in the policy's metadata."),
+    db: str = typer.Option("", help="Trace database URL or path (default $WORLDPLAN_DB)."),
+) -> None:
+    """Fit the (difficulty bin, budget) -> strategy table from calibration runs."""
+    try:
+        engine = make_engine(db or None, create=False)
+        policy = fit_from_runs(engine, run_ids, folds=folds, seed=seed, note=note,
+                               with_predictor=not no_predictor)
+        path = policy.save(output)
+        if predictor_out:
+            if policy.predictor is None:
+                raise PredictorError("too few calibration problems to fit a predictor")
+            model_from_dict(policy.predictor).save(predictor_out)
+    except (FileNotFoundError, SchemaVersionError, KeyError, ValueError, PolicyError,
+            PredictorError) as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(1) from e
+    console.print(policy_table(policy))
+    console.print(f"policy written to {path}")
+
+
+def policy_table(p: Policy) -> Table:
+    table = Table(title=f"policy: {p.metadata.get('fitted_on', '')}")
+    for col in ("budget", "bin", "strategy", "params", "accuracy", "n", "note"):
+        table.add_column(col)
+    for e in p.entries:
+        table.add_row(str(e.budget), "any" if e.bin is None else str(e.bin), e.strategy,
+                      ",".join(f"{k}={v}" for k, v in e.params.items()),
+                      "" if e.accuracy is None else f"{e.accuracy:.2f}", str(e.n), e.note)
+    cv = p.metadata.get("cv", {}).get("per_budget", {})
+    for budget, r in cv.items():
+        table.add_row(budget, "cv", "per-bin argmax vs best single", "",
+                      f"{r.get('binned')} vs {r.get('marginal')}", str(r.get("n")), "held out")
+    return table

@@ -1,0 +1,142 @@
+"""`worldplan math`: run a test-time-compute strategy over a math dataset slice.
+
+A thin command: it parses options, builds the client, the verifier, the grader and the
+trace store once, and delegates to agent.runs.math.run_math, showing a progress bar and
+a final table (accuracy per level and overall, tokens, FLOPs, wall time).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from worldplan.agent.cli.app import app
+from worldplan.agent.math.solvers import SOLVERS
+from worldplan.agent.runs.math import MathRunConfig, ProblemOutcome, RunSummary, run_math
+from worldplan.envs.math.data import DatasetUnavailable
+from worldplan.envs.math.grader import Grader
+from worldplan.traces.store import TraceStore, make_engine
+from worldplan.worldmodel.llm.connect import NoServer, connect
+from worldplan.worldmodel.llm.errors import LLMError
+from worldplan.worldmodel.math.verifier import (
+    AGGREGATIONS,
+    GenerativeVerifier,
+    PRMVerifier,
+    Verifier,
+)
+
+console = Console()
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """`key=value` strategy parameters; values read as int, float or text."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{item!r}: use key=value, e.g. n_beams=4")
+        value: Any = raw.strip()
+        for cast in (int, float):
+            try:
+                value = cast(raw)
+                break
+            except ValueError:
+                continue
+        out[key.strip()] = value
+    return out
+
+
+@app.command("math")
+def math_command(
+    dataset: str = typer.Option("math500", help="math500 | math-train | a .jsonl path | a "
+                                "Hugging Face dataset name."),
+    fields: str = typer.Option("", help="Field map for other JSONL: 'gsm8k' or "
+                               "'problem=question,answer=answer,delimiter=####'."),
+    limit: int = typer.Option(50, help="Problems to solve (0 = all)."),
+    offset: int = typer.Option(0, help="First problem's index."),
+    strategy: str = typer.Option("best_of_n", help=f"One of: {', '.join(SOLVERS)}."),
+    budget: int = typer.Option(16, help="Budget per problem in generations (0 = none)."),
+    budget_tokens: int = typer.Option(0, help="Budget per problem in generated tokens "
+                                      "(0 = none)."),
+    seed: int = typer.Option(0, help="Sampling seed."),
+    param: list[str] = typer.Option([], "--param", "-p", help="Strategy parameter key=value "
+                                    "(n, selection, chains, per_chain, n_beams, width, ...)."),
+    max_tokens: int = typer.Option(512, help="Max tokens of a full solution."),
+    step_max_tokens: int = typer.Option(160, help="Max tokens of one step (beam search)."),
+    temperature: float = typer.Option(0.8, help="Sampling temperature."),
+    aggregation: str = typer.Option("last", help=f"Step scores: {', '.join(AGGREGATIONS)}."),
+    verifier: str = typer.Option("generative", help="generative | prm | none."),
+    prm_url: str = typer.Option("", help="URL of a vLLM-served PRM (with --verifier prm)."),
+    concurrency: int = typer.Option(1, help="Problems solved at once."),
+    llm_url: list[str] = typer.Option([], help="Model server URL (repeat for several)."),
+    model: str = typer.Option("", help="Served model name (default: ask the server)."),
+    db: str = typer.Option("", help="Trace database URL or path (default $WORLDPLAN_DB)."),
+    resume: int = typer.Option(0, help="Resume this run id: skip its finished problems."),
+    policy: str = typer.Option("", help="Policy JSON for --strategy compute-optimal "
+                               "(default: the bundled agent/policies/default.json)."),
+) -> None:
+    """Solve math problems with a test-time-compute strategy; every search is traced."""
+    if strategy not in SOLVERS:
+        raise typer.BadParameter(f"unknown strategy {strategy!r}: {', '.join(SOLVERS)}")
+    if aggregation not in AGGREGATIONS:
+        raise typer.BadParameter(f"unknown aggregation {aggregation!r}")
+    config = MathRunConfig(
+        dataset=dataset, fields=fields or None, offset=offset, limit=limit or None,
+        strategy=strategy, budget_generations=budget or None,
+        params=parse_params(param) | ({"policy": str(Path(policy).resolve())} if policy else {}),
+        budget_tokens=budget_tokens or None, seed=seed, max_tokens=max_tokens,
+        step_max_tokens=step_max_tokens, temperature=temperature, aggregation=aggregation,
+        concurrency=concurrency)
+    try:
+        client = connect(llm_url or None, model=model or None)
+        judge: Verifier | None
+        if verifier == "generative":
+            judge = GenerativeVerifier(client)
+        elif verifier == "prm":
+            if not prm_url:
+                raise typer.BadParameter("--verifier prm needs --prm-url")
+            judge = PRMVerifier(prm_url)
+        elif verifier == "none":
+            judge = None
+        else:
+            raise typer.BadParameter(f"unknown verifier {verifier!r}: generative, prm or none")
+        store = TraceStore(make_engine(db or None))
+        with Grader() as grader, _progress() as bar:
+            task = bar.add_task("solving", total=None)
+
+            def on_problem(o: ProblemOutcome, done: int, total: int) -> None:
+                mark = "skip" if o.skipped else ("ok" if o.correct else "x")
+                bar.update(task, completed=done, total=total,
+                           description=f"{o.uid[-28:]} {mark}")
+
+            summary = run_math(config, client=client, verifier=judge, store=store,
+                               grader=grader, resume=resume or None, progress=on_problem)
+    except (NoServer, LLMError, DatasetUnavailable, KeyError, ValueError) as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(1) from e
+    console.print(summary_table(summary))
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console)
+
+
+def summary_table(s: RunSummary) -> Table:
+    table = Table(title=f"run {s.run_id}: {s.strategy}")
+    for col in ("level", "problems", "accuracy"):
+        table.add_column(col)
+    for level, st in s.per_level.items():
+        table.add_row(level, str(st.n), f"{st.accuracy:.3f}")
+    table.add_row("all", str(s.n), f"{s.accuracy:.3f}", end_section=True)
+    table.add_row("completion tokens", str(s.completion_tokens), "")
+    table.add_row("prompt tokens", str(s.prompt_tokens), "")
+    table.add_row("generations (verifier)", f"{s.generations} ({s.verifier_generations})", "")
+    table.add_row("FLOPs", f"{s.flops:.3g}" if s.flops else "unknown", "")
+    table.add_row("wall time (s)", f"{s.wall_time_s:.1f}", "")
+    return table

@@ -1,0 +1,170 @@
+"""Web agent runs: one episode through the graph, and a whole run, stored as traces.
+
+`run_agent_episode` stores one episode (Episode row, and through the graph's recorder its
+Steps and SearchNodes, and the LLM calls of the three roles), with a LangGraph
+checkpointer if given; `run_web_agent` is `worldplan web --strategy ...`: the page server,
+one browser, a Run, every task x seed, the per-task summary (the same `WebRunResult` as
+the scripted agents). `resume=(run_id, plan)` (agent.runs.web_resume) continues an
+interrupted run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+from worldplan.agent.graph.budgets import budget_from_state
+from worldplan.agent.graph.build import run_graph, saved_state
+from worldplan.agent.graph.nodes import AgentContext
+from worldplan.agent.graph.state import AgentState, initial_state
+from worldplan.agent.runs.recorder import EpisodeRecorder
+from worldplan.agent.runs.web_episodes import EpisodeOutcome, gather_episodes
+from worldplan.agent.runs.web_resume import ResumePlan
+from worldplan.agent.runs.web_scripted import WebRunResult, store_summary
+from worldplan.agent.web.config import AgentClients, WebAgentConfig, make_models
+from worldplan.agent.web.domain import WebDomain, WebEnvLike, WebModels
+from worldplan.agent.web.router import StepController, make_controller
+from worldplan.envs.web.browser import BrowserConfig, BrowserManager
+from worldplan.envs.web.core import AsyncWebEnv, EnvConfig
+from worldplan.envs.web.page_server import PageServer
+from worldplan.envs.web.tasks.base import WebTask
+from worldplan.envs.web.tasks.registry import category_of, make_task, miniwob_html_dir
+from worldplan.traces.store import TraceStore, current_episode
+from worldplan.worldmodel.llm.accounting import Budget
+
+
+def thread_id_of(run_id: int, task: str, seed: int) -> str:
+    return f"web-run{run_id}-{task}-seed{seed}"
+
+
+async def run_agent_episode(env: WebEnvLike, task: str, seed: int, models: WebModels,
+                            controller: StepController, store: TraceStore, run_id: int,
+                            config: WebAgentConfig, *,
+                            checkpointer: BaseCheckpointSaver[Any] | None = None,
+                            episode_id: int | None = None, category: str = ""
+                            ) -> EpisodeOutcome:
+    """One episode through the graph; `episode_id` continues an interrupted episode from
+    its checkpoint (same run, task and seed)."""
+    t0 = time.time()
+    thread = thread_id_of(run_id, task, seed)
+    saved = await saved_state(checkpointer, thread) if checkpointer is not None else None
+    if episode_id is None:
+        episode_id = store.start_episode(run_id, env="web", task_id=task, seed=seed,
+                                         strategy=config.strategy,
+                                         info={"category": category, "thread_id": thread})
+    out = EpisodeOutcome(task, seed, episode_id)
+    init = None if saved and not saved.get("done") else initial_state(
+        kind="web", task=task, seed=seed, max_steps=config.max_steps)
+    budget = (budget_from_state(saved, config.budget_generations, config.budget_tokens)
+              if init is None and saved else Budget(config.budget_generations,
+                                                    config.budget_tokens))
+    domain = WebDomain(env, models, seed=seed, max_attempts=config.max_attempts)
+    ctx = AgentContext(domain, controller, budget, EpisodeRecorder(store, episode_id),
+                       config.horizon)
+    token = current_episode.set(episode_id)
+    final: AgentState = saved or {}
+    try:
+        final = await run_graph(ctx, init, thread_id=thread, max_steps=config.max_steps,
+                                checkpointer=checkpointer)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        out.status = "interrupted"
+        raise
+    except Exception as e:  # a model or task failure: keep the record, fail the episode
+        out.status, out.error = "failed", f"{type(e).__name__}: {e}"
+    finally:
+        current_episode.reset(token)
+        out.reward = float(final.get("reward", 0.0))
+        out.steps = int(final.get("step", 0))
+        out.retries = domain.retries
+        out.attempts = 1 + len(domain.retries)
+        out.success = out.status == "completed" and out.reward >= config.success_threshold
+        out.wall_time_s = time.time() - t0
+        store.finish_episode(
+            episode_id, status=out.status, reward=out.reward, success=out.success,
+            answer=str(final.get("answer", "")), attempts=out.attempts, error=out.error,
+            wall_time_s=out.wall_time_s, strategy=config.strategy,
+            info={"category": category, "thread_id": thread, "steps": out.steps,
+                  "stop_reason": final.get("stop_reason", ""), "retries": out.retries,
+                  "budget": budget.summary(), "resumed": init is None,
+                  **episode_summary(final)})
+    return out
+
+
+def episode_summary(state: AgentState) -> dict[str, Any]:
+    """Routes taken and the world model's mean accuracy over imagined executed actions."""
+    hist = state.get("history", [])
+    routes: dict[str, int] = {}
+    for h in hist:
+        routes[str(h.get("route"))] = routes.get(str(h.get("route")), 0) + 1
+    acc = [h["world_model"]["f1"] for h in hist if h.get("world_model")]
+    agree = [h["world_model"]["change_agrees"] for h in hist if h.get("world_model")]
+    return {"routes": routes, "wm_predictions": len(acc),
+            "wm_f1": sum(acc) / len(acc) if acc else None,
+            "wm_change_agreement": sum(agree) / len(agree) if agree else None}
+
+
+async def run_web_agent(store: TraceStore, *, tasks: Sequence[str], seeds: Sequence[int],
+                        clients: AgentClients, config: WebAgentConfig, suite: str = "",
+                        parallel: int = 1, browser_config: BrowserConfig | None = None,
+                        checkpoint_db: str | None = None, name: str = "",
+                        on_episode: Callable[[EpisodeOutcome], None] | None = None,
+                        resume: tuple[int, ResumePlan] | None = None) -> WebRunResult:
+    """`worldplan web --strategy ...`: every task x seed through the graph, traced.
+    `resume=(run_id, plan)` (agent.runs.web_resume) continues an interrupted run: finished
+    episodes are kept, interrupted ones continue from their checkpoint in `checkpoint_db`."""
+    controller = make_controller(config.strategy, n=config.n, depth=config.depth,
+                                 rounds=config.rounds, search=config.search,
+                                 simulations=config.simulations, policy=config.policy or None)
+    run_config = {"suite": suite, "tasks": list(tasks), "seeds": list(seeds),
+                  "agent": "graph", "parallel": parallel, **asdict(config)}
+    urls = sorted({u for c in clients.distinct() for u in c.urls})
+    model = await clients.proposer.served_model()  # the run records which model acted
+    finished = dict(resume[1].finished) if resume else {}
+    interrupted = dict(resume[1].interrupted) if resume else {}
+    with PageServer(miniwob_html_dir()) as server, store.run_scope(
+            resume=resume[0] if resume else None,
+            name=name or f"web {suite or 'tasks'} {config.strategy}", kind="web",
+            env=suite or "miniwob", strategy=config.strategy,
+            model=model, llm_urls=urls, config=run_config) as run_id:
+        observer = store.observer(run_id)
+        for c in clients.distinct():
+            c.observers.append(observer)
+        task_objs = [make_task(t, server.base_url) for t in tasks]
+        gate = asyncio.Semaphore(max(1, parallel))
+        saver_cm: Any = (AsyncSqliteSaver.from_conn_string(checkpoint_db) if checkpoint_db
+                         else contextlib.nullcontext(None))
+        try:
+            async with BrowserManager(browser_config) as browser, saver_cm as saver:
+
+                async def one(task: WebTask, seed: int) -> EpisodeOutcome:
+                    if (task.name, seed) in finished:
+                        return finished[(task.name, seed)]
+                    async with gate:
+                        env = AsyncWebEnv(task, browser, EnvConfig(max_steps=config.max_steps))
+                        try:
+                            res = await run_agent_episode(
+                                env, task.name, seed, make_models(clients, config, seed),
+                                controller, store, run_id, config, checkpointer=saver,
+                                category=category_of(task.name),
+                                episode_id=interrupted.get((task.name, seed)))
+                        finally:
+                            await env.close()
+                    if on_episode is not None:
+                        on_episode(res)
+                    return res
+
+                outcomes = await gather_episodes([one(t, s) for t in task_objs
+                                                  for s in seeds])
+                restarts = browser.restarts
+        finally:
+            for c in clients.distinct():
+                c.observers.remove(observer)
+        summary = store_summary(store, run_id, run_config, outcomes, restarts)
+    return WebRunResult(run_id, outcomes, summary, restarts)

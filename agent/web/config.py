@@ -1,0 +1,73 @@
+"""The web agent's settings, and the clients and models of its three roles.
+
+`WebAgentConfig` holds every setting of a `worldplan web --strategy ...` run (stored in
+Run.config, so a run can be resumed with the same settings); `AgentClients` the proposer's,
+world model's and verifier's clients (one object when one server serves all three);
+`make_models` builds the roles for one episode's seed; `connect_clients` the clients from
+the CLI's URLs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from worldplan.agent.web.domain import WebModels
+from worldplan.agent.web.imagination import Proposer
+from worldplan.worldmodel.llm.client import LLMClient
+from worldplan.worldmodel.llm.connect import connect
+from worldplan.worldmodel.web.world_model import ProgressVerifier, WorldModel
+
+
+@dataclass
+class WebAgentConfig:
+    strategy: str = "reactive"
+    budget_tokens: int | None = 400  # generated tokens per episode, all roles (tokens)
+    budget_generations: int | None = None
+    max_steps: int = 8
+    n: int = 3  # proposals per step (best-of-n, search, compute-optimal)
+    depth: int = 2  # search depth (search)
+    rounds: int = 2  # revisions per step (revise)
+    search: str = "beam"  # tree search of the branch route: beam | mcts
+    simulations: int = 4  # MCTS simulations per branching step (search="mcts")
+    policy: str = ""  # compute-optimal: web policy file ("": the bundled prior)
+    proposer_tokens: int = 24  # per proposed action (tokens)
+    world_model_tokens: int = 40  # per predicted change (tokens)
+    temperature: float = 0.8
+    verifier_mode: str = "p_yes"  # p_yes | label
+    horizon: int = 3  # steps the tokens left are shared over (graph_control.step_allowance)
+    max_attempts: int = 3  # attempts of a step whose browser crashed
+    success_threshold: float = 1.0
+
+
+@dataclass
+class AgentClients:
+    """The three roles' clients (the same object for a single server)."""
+
+    proposer: LLMClient
+    world_model: LLMClient
+    verifier: LLMClient
+
+    def distinct(self) -> list[LLMClient]:
+        out: list[LLMClient] = []
+        for c in (self.proposer, self.world_model, self.verifier):
+            if all(c is not o for o in out):
+                out.append(c)
+        return out
+
+
+def make_models(clients: AgentClients, config: WebAgentConfig, seed: int) -> WebModels:
+    return WebModels(
+        Proposer(clients.proposer, config.proposer_tokens, config.temperature, seed),
+        WorldModel(clients.world_model, config.world_model_tokens, seed=seed),
+        ProgressVerifier(clients.verifier, config.verifier_mode))
+
+
+def connect_clients(llm_url: Sequence[str] | None, world_model_url: Sequence[str] | None = None,
+                    verifier_url: Sequence[str] | None = None, *,
+                    model: str | None = None) -> AgentClients:
+    """Clients of the three roles: `llm_url` for all, unless a role has its own URL."""
+    proposer = connect(llm_url or None, model=model)
+    world = connect(world_model_url) if world_model_url else proposer
+    judge = connect(verifier_url) if verifier_url else proposer
+    return AgentClients(proposer, world, judge)

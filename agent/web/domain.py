@@ -1,0 +1,199 @@
+"""The web domain of the agent graph: a web task's environment and the models that know it.
+
+`WebDomain` is the graph's view of a web task: the environment (an `envs.web.core.
+AsyncWebEnv`, or anything with its `reset(seed)` / `step(text)`), the proposer, the world
+model and the progress verifier. `act` executes the proposals' majority action; `revise`
+and `branch` search over imagined states (agent.web.imagination, agent.web.mcts). After
+every executed action that was imagined, the prediction is scored against the real next
+page (worldmodel.web.world_model.prediction_accuracy) and stored in the step's info.
+
+Crashes and resumes: the domain remembers the actions it executed; before each real step it
+checks them against the state's `actions` and, if they differ (a new process resuming from
+a checkpoint, or a browser that crashed), resets the page with the episode's seed and
+replays them (pages are seeded and deterministic). A crashed step is retried this way up to
+`max_attempts` times; `retries` lists why, and the episode's info keeps it.
+Not handled: running episodes and storing them (agent.runs.web_agent), screenshots in
+prompts, parallel candidates in several real browser tabs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from worldplan.agent.control.difficulty import Estimate, PredictedDifficulty, Signals
+from worldplan.agent.graph.budgets import StepCosts
+from worldplan.agent.graph.nodes import StepResult
+from worldplan.agent.graph.state import AgentState, Decision
+from worldplan.agent.graph.tree import Keys, SearchOutcome, node
+from worldplan.agent.web.imagination import STOPPED, Imagination, Proposer, beam_search, revise_plan
+from worldplan.agent.web.mcts import mcts_search
+from worldplan.envs.web.observation import WebObservation
+from worldplan.worldmodel.llm.accounting import Budget
+from worldplan.worldmodel.web.world_model import ProgressVerifier, WorldModel, prediction_accuracy
+
+if TYPE_CHECKING:
+    pass
+
+
+class WebEnvLike(Protocol):
+    async def reset(self, seed: int) -> tuple[WebObservation, dict[str, Any]]: ...
+
+    async def step(self, text: str
+                   ) -> tuple[WebObservation, float, bool, bool, dict[str, Any]]: ...
+
+
+@dataclass
+class WebModels:
+    proposer: Proposer
+    world_model: WorldModel
+    verifier: ProgressVerifier
+
+
+def _obs_dict(obs: WebObservation) -> dict[str, Any]:
+    return {k: v for k, v in obs.as_dict().items() if k != "screenshot"}
+
+
+class WebDomain:
+    kind = "web"
+    needs_candidates = True
+
+    def __init__(self, env: WebEnvLike, models: WebModels, *, seed: int,
+                 max_attempts: int = 3) -> None:
+        self.env, self.models, self.seed = env, models, seed
+        self.max_attempts = max_attempts
+        self.costs = StepCosts(models.proposer.max_tokens, models.world_model.max_tokens,
+                               models.verifier.tokens_per_sample)
+        self.executed: list[str] | None = None  # actions done on the live page since reset
+        self.retries: list[dict[str, Any]] = []
+
+    async def start(self, state: AgentState) -> dict[str, Any]:
+        obs, info = await self.env.reset(self.seed)
+        self.executed = []
+        return {"observation": _obs_dict(obs), "goal": obs.goal,
+                "info": {"reset": {k: v for k, v in info.items() if k != "blocked"}}}
+
+    def observation_text(self, observation: dict[str, Any]) -> str:
+        return WebObservation.from_dict(observation).to_prompt()
+
+    async def propose(self, state: AgentState, n: int, budget: Budget,
+                      keys: Keys) -> list[dict[str, Any]]:
+        obs = self.observation_text(state["observation"])
+        try:
+            props = await self.models.proposer.propose(obs, state["actions"], n, budget=budget)
+        except STOPPED:
+            return []
+        return [node(keys("c"), None, "proposal", p.raw, step=keys.step, tokens=p.tokens,
+                     answer=p.action or "", info={"error": p.error}) for p in props]
+
+    def estimate(self, goal: str, candidates: list[dict[str, Any]]) -> Estimate:
+        """Predicted difficulty from the proposals' agreement (no verifier scores yet)."""
+        signals = Signals(scores=[None] * len(candidates),
+                          answers=[c["answer"] or None for c in candidates],
+                          tokens=[int(c["tokens"]) for c in candidates],
+                          truncated=[False] * len(candidates))
+        return PredictedDifficulty().estimate(goal, signals)
+
+    async def search(self, route: str, state: AgentState, decision: Decision,
+                     budget: Budget, keys: Keys) -> SearchOutcome:
+        cands = state["candidates"]
+        best = majority_action(cands)
+        if route == "act" or best is None:
+            return self._act(cands, best)
+        p = decision.get("params", {})
+        im = Imagination(self.models.world_model, self.models.verifier,
+                         self.models.proposer, state.get("goal", ""),
+                         self.observation_text(state["observation"]), list(state["actions"]))
+        root_key = next(c["key"] for c in cands if c["answer"] == best)
+        if route == "revise":
+            out = await revise_plan(im, (root_key, best), keys, budget,
+                                    rounds=p.get("rounds", 2), samples=p.get("samples", 1))
+        else:
+            roots, seen = [], set()
+            for c in cands:  # distinct readable actions, most frequent first
+                if c["answer"] and c["answer"] not in seen:
+                    seen.add(c["answer"])
+                    roots.append((c["key"], c["answer"]))
+            roots.sort(key=lambda r: r[1] != best)
+            if p.get("simulations", 0) > 0:
+                out = await mcts_search(im, roots[: p.get("width", 2)], keys, budget,
+                                        simulations=p["simulations"],
+                                        depth=max(2, p.get("depth", 2)),
+                                        width=p.get("width", 2), samples=p.get("samples", 1))
+            else:
+                out = await beam_search(im, roots[: p.get("width", 2)], keys, budget,
+                                        depth=p.get("depth", 1), beam=p.get("beam", 2),
+                                        width=p.get("width", 2), samples=p.get("samples", 1))
+        if out.action is None:  # nothing imagined (budget): act on the proposals
+            fallback = self._act(cands, best)
+            fallback.nodes, fallback.stop_reason = out.nodes, out.stop_reason
+            return fallback
+        return out
+
+    @staticmethod
+    def _act(cands: list[dict[str, Any]], best: str | None) -> SearchOutcome:
+        if best is not None:
+            key = next(c["key"] for c in cands if c["answer"] == best)
+            return SearchOutcome(best, key, None, "", [])
+        if cands:  # nothing readable: send the first line, the env explains the error
+            raw = (cands[0]["text"].strip().splitlines() or [""])[0][:200]
+            return SearchOutcome(raw, cands[0]["key"], None, "", [])
+        return SearchOutcome("noop()", None, None, "", [])
+
+    async def _sync(self, actions: Sequence[str]) -> None:
+        """Bring the live page to the state after `actions` (reset + replay if needed)."""
+        if self.executed is not None and self.executed == list(actions):
+            return
+        await self.env.reset(self.seed)
+        self.executed = []
+        for a in actions:
+            await self.env.step(a)
+            self.executed.append(a)
+
+    async def execute(self, state: AgentState, action: str, prediction: str) -> StepResult:
+        before = str(state["observation"].get("axtree", ""))
+        for attempt in range(1, self.max_attempts + 1):
+            await self._sync(state["actions"])
+            obs, reward, term, trunc, info = await self.env.step(action)
+            if not info.get("browser_crashed"):
+                break
+            self.executed = None
+            self.retries.append({"attempt": attempt, "at": f"step {state['step']}",
+                                 "reason": info.get("crash", "")})
+        else:
+            info = {**info, "retries_exhausted": True}
+        if self.executed is not None:
+            self.executed.append(action)
+        if prediction:
+            info = {**info, "world_model": asdict(prediction_accuracy(prediction, before,
+                                                                      obs.axtree))}
+        answer = action.split("(", 1)[1].rstrip(")").strip("\"'") if (
+            action.startswith("stop(")) else ""
+        return StepResult(_obs_dict(obs), float(reward), bool(term), bool(trunc),
+                          obs.last_action_error, answer,
+                          {k: v for k, v in info.items() if k != "blocked"})
+
+
+def majority_action(cands: list[dict[str, Any]]) -> str | None:
+    counts: dict[str, int] = {}
+    for c in cands:
+        if c["answer"]:
+            counts[c["answer"]] = counts.get(c["answer"], 0) + 1
+    return max(counts, key=lambda a: counts[a]) if counts else None
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+

@@ -1,0 +1,160 @@
+"""The graph's per-step controller: from this step's difficulty and budget to a route.
+
+A `StepController` answers, at every step, how many candidates to propose, then (given the
+difficulty estimate of those proposals and the tokens left) which route to take:
+
+- `act`: execute the proposers' majority action directly (no imagination);
+- `revise`: imagine the plan's outcome, judge it, revise while it scores low (`rounds`);
+- `branch`: tree search over imagined states (`width` candidates, `depth` levels,
+  `samples` world-model samples per state, averaged by the verifier): beam search keeping
+  `beam` paths per level, or MCTS (agent.web.mcts) when `simulations` > 0.
+
+Strategies (the CLI's `--strategy`): `reactive` (1 proposal, always act), `best-of-n` (N
+proposals, branch with depth 1: WebDreamer's imagine-and-rank), `revise`, `search` (branch
+with depth 2; beam, or MCTS with `search="mcts"`), and `compute-optimal`: the route and
+its parameters come from agent.control.decide.decide(difficulty bin, step allowance, policy),
+the same pure controller MATH uses, with a web policy file whose strategies are routes and
+whose budgets are step allowances in tokens (default: the bundled prior
+agent/policies/web_prior.json: easy steps act, middling ones revise, hard ones branch, as
+in Snell et al.).
+
+Every decision is then fitted to the step's allowance of generated tokens
+(`step_allowance`: the tokens left shared over the next few steps): depth, then width, are
+cut until the plan's worst-case cost (`StepCosts`) fits, else the route falls back to a
+cheaper one. The search itself also draws from a child budget of that size, so the
+allowance holds even where the plan's estimate is wrong.
+Pure functions: no model is called here. Not handled: fitting the web policy from web runs
+(the bundled one is a prior).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from worldplan.agent.control.decide import decide as controller_decide
+from worldplan.agent.control.difficulty import Estimate
+from worldplan.agent.control.policy import POLICIES, Policy, PolicyError, load_policy
+from worldplan.agent.graph.budgets import StepCosts
+from worldplan.agent.graph.state import Decision
+
+ROUTES = ("act", "revise", "branch")
+STRATEGIES = ("reactive", "best-of-n", "revise", "search", "compute-optimal")
+WEB_POLICY = POLICIES / "web_prior.json"
+
+
+
+
+
+
+@dataclass(frozen=True)
+class StepController:
+    strategy: str
+    proposals: int = 1  # candidates the propose node samples
+    route: str | None = None  # a fixed route; None: by difficulty through `policy`
+    params: dict[str, int] = field(default_factory=dict)
+    policy: Policy | None = None  # compute-optimal: a web policy (routes x step allowances)
+
+    def decide(self, difficulty: Estimate | None, *, readable: int | None,
+               tokens_left: int | None, allowance: int | None, costs: StepCosts) -> Decision:
+        """The route and its parameters for this step (see the module docstring)."""
+        chosen: dict[str, int] = {}
+        if self.route is not None or self.policy is None:
+            route, reason = self.route or "act", f"strategy {self.strategy}"
+        else:
+            bin_ = None if difficulty is None or difficulty.bin is None else int(difficulty.bin)
+            d = controller_decide(bin_, allowance, self.policy)
+            route, chosen = d.strategy, dict(d.params)
+            why = f" ({difficulty.reason})" if difficulty is not None and difficulty.reason else ""
+            reason = f"controller: {d.reason}{why}"
+        if readable == 0 and route != "act":
+            route, reason = "act", reason + "; no readable proposal to imagine, act"
+        base = default_params(route, self.proposals)
+        params = {**base, **{k: v for k, v in {**chosen, **self.params}.items() if k in base}}
+        route, params, why = fit(route, params, allowance, costs, readable)
+        return Decision(route=route, reason=reason + (f"; {why}" if why else ""),
+                        difficulty=None if difficulty is None else difficulty.bin,
+                        budget_left=tokens_left, allowance=allowance, params=params)
+
+
+def default_params(route: str, proposals: int) -> dict[str, int]:
+    if route == "branch":
+        return {"width": max(2, proposals), "depth": 1, "beam": 2, "samples": 1,
+                "simulations": 0}
+    if route == "revise":
+        return {"rounds": 2, "samples": 1}
+    return {}
+
+
+def fit(route: str, params: dict[str, int], allowance: int | None, costs: StepCosts,
+        readable: int | None) -> tuple[str, dict[str, int], str]:
+    """Shrink the plan until its worst-case cost fits the allowance; say what was cut."""
+    if allowance is None or route == "act":
+        return route, params, ""
+    p = dict(params)
+    if route == "branch":
+        p["width"] = max(1, min(p["width"], p["width"] if readable is None else readable))
+        while costs.plan(p) > allowance:
+            if p.get("simulations", 0) > 1:
+                p["simulations"] -= 1
+            elif p["depth"] > 1 and not p.get("simulations"):
+                p["depth"] -= 1
+            elif p["samples"] > 1:
+                p["samples"] -= 1
+            elif p["width"] > 1:
+                p["width"] -= 1
+            else:
+                return fit("revise", default_params("revise", 1), allowance, costs, readable)
+        return route, p, "" if p == params else f"cut to {p} to fit {allowance} tokens"
+    while costs.revise(p["rounds"], p["samples"]) > allowance:
+        if p["samples"] > 1:
+            p["samples"] -= 1
+        elif p["rounds"] > 0:
+            p["rounds"] -= 1
+        else:
+            return "act", {}, f"nothing but acting fits {allowance} tokens"
+    return route, p, "" if p == params else f"cut to {p} to fit {allowance} tokens"
+
+
+SEARCHES = ("beam", "mcts")
+
+
+def load_web_policy(path: str | Path | None = None) -> Policy:
+    """A web policy file (default: the bundled prior); its strategies must be routes."""
+    policy = load_policy(path or WEB_POLICY)
+    bad = sorted({e.strategy for e in policy.entries} - set(ROUTES))
+    if policy.domain != "web" or bad:
+        raise PolicyError(f"{policy.source}: not a web policy (domain {policy.domain!r}"
+                          + (f", strategies {bad} are not routes {ROUTES}" if bad else "")
+                          + "): the web agent's controller chooses routes")
+    return policy
+
+
+def make_controller(strategy: str, *, n: int = 3, depth: int = 2, rounds: int = 2,
+                    policy: Policy | str | Path | None = None, search: str = "beam",
+                    simulations: int = 4) -> StepController:
+    """The controller of a `--strategy` name; `n` proposals for best-of-n / search /
+    compute-optimal (its difficulty probe), `depth` for search, `rounds` for revise;
+    `search` ("beam" or "mcts" with `simulations`) for the branches of search and
+    compute-optimal."""
+    if search not in SEARCHES:
+        raise KeyError(f"unknown search {search!r}: choose one of {', '.join(SEARCHES)}")
+    tree = {"simulations": simulations, "depth": depth} if search == "mcts" else {}
+    if strategy == "reactive":
+        return StepController(strategy, 1, "act")
+    if strategy == "best-of-n":
+        return StepController(strategy, n, "branch", {"width": n, "depth": 1})
+    if strategy == "revise":
+        return StepController(strategy, 1, "revise", {"rounds": rounds})
+    if strategy == "search":
+        return StepController(strategy, n, "branch", {"width": n, "depth": depth, **tree})
+    if strategy == "compute-optimal":
+        table = policy if isinstance(policy, Policy) else load_web_policy(policy)
+        return StepController(strategy, n, None, dict(tree), table)
+    raise KeyError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
+
+
+def decision_record(d: Decision) -> dict[str, Any]:
+    """The decision as stored in Step.decision."""
+    return dict(d)

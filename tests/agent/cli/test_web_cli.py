@@ -1,0 +1,58 @@
+"""`worldplan web` through Typer's CliRunner, with the real browser and a SQLite trace DB."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, col, select
+from typer.testing import CliRunner
+
+from worldplan.agent.cli.app import app
+from worldplan.agent.cli.main import COMMAND_MODULES
+from worldplan.traces.schema import Episode, Run, Step
+from worldplan.traces.store import make_engine
+
+runner = CliRunner()
+for _module in COMMAND_MODULES:  # the app as the `worldplan` script builds it
+    importlib.import_module(_module)
+
+
+@pytest.mark.browser
+def test_web_oracle_and_random(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 't.db'}"
+    res = runner.invoke(app, ["web", "--task", "click-test", "--task", "enter-text",
+                              "--agent", "oracle", "--seeds", "2", "--db", db])
+    assert res.exit_code == 0, res.output
+    assert "click-test" in res.output and "2/2" in res.output and "success 4/4" in res.output
+    res = runner.invoke(app, ["web", "--task", "click-checkboxes", "--agent", "random",
+                              "--seeds", "2", "--max-steps", "3", "--seed-start", "10",
+                              "--db", db])
+    assert res.exit_code == 0, res.output
+    engine = make_engine(db)
+    with Session(engine) as s:
+        runs = s.exec(select(Run).order_by(col(Run.id))).all()
+        assert [r.status for r in runs] == ["completed", "completed"]
+        assert [r.strategy for r in runs] == ["oracle", "random"]
+        summary = runs[0].config["summary"]
+        assert {row["task"]: row["successes"] for row in summary} == {"click-test": 2,
+                                                                       "enter-text": 2}
+        eps = s.exec(select(Episode).where(Episode.run_id == runs[1].id)).all()
+        assert sorted(e.seed or 0 for e in eps) == [10, 11]
+        for e in eps:
+            steps = s.exec(select(Step).where(Step.episode_id == e.id)).all()
+            assert 1 <= len(steps) <= 3 and e.status == "completed"
+            assert all("GOAL: Select" in st.observation for st in steps)
+
+
+def test_web_oracle_skips_tasks_without_oracle_and_bad_input(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 't.db'}"
+    res = runner.invoke(app, ["web", "--suite", "nope", "--db", db])
+    assert res.exit_code == 1 and "unknown suite" in res.output
+    res = runner.invoke(app, ["web", "--task", "no-such-task", "--db", db])
+    assert res.exit_code == 1 and "unknown task" in res.output
+    res = runner.invoke(app, ["web", "--task", "click-test", "--agent", "gpt", "--db", db])
+    assert res.exit_code == 1 and "unknown agent" in res.output
+    res = runner.invoke(app, ["web", "--task", "email-inbox", "--agent", "oracle", "--db", db])
+    assert res.exit_code == 1 and "no oracle" in res.output and "no tasks" in res.output

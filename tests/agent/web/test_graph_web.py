@@ -1,0 +1,191 @@
+"""The agent graph on a scripted web page with a scripted model (control flow only): routes
+follow the controller, budgets hold, the trace is complete, and checkpoints resume."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from sqlmodel import Session, select
+
+from tests.fakes.web import PLAN, FakeWebEnv, Killed, ScriptedWebLLM
+from worldplan.agent.runs.web_agent import run_agent_episode
+from worldplan.agent.runs.web_episodes import EpisodeOutcome
+from worldplan.agent.web.config import AgentClients, WebAgentConfig, make_models
+from worldplan.agent.web.router import StepController, make_controller
+from worldplan.traces.schema import Episode, LLMCall, SearchNode, Step
+from worldplan.traces.store import TraceStore
+from worldplan.worldmodel.llm.client import LLMClient
+
+
+def run_episode(llm: ScriptedWebLLM, env: FakeWebEnv, controller: StepController,
+                store: TraceStore, *, budget: int | None = 2000, max_steps: int = 6,
+                run_id: int | None = None, checkpoint: Path | None = None,
+                episode_id: int | None = None, **cfg: Any) -> tuple[EpisodeOutcome, int]:
+    client = LLMClient("http://scripted", transport=llm.transport(), retries=0)
+    config = WebAgentConfig(strategy=controller.strategy, budget_tokens=budget,
+                            max_steps=max_steps, **cfg)
+    run_id = run_id or store.start_run(kind="web", strategy=controller.strategy)
+    client.observers.append(store.observer(run_id))
+    models = make_models(AgentClients(client, client, client), config, seed=0)
+
+    async def go() -> EpisodeOutcome:
+        if checkpoint is None:
+            return await run_agent_episode(env, "fake-form", 0, models, controller, store,
+                                           run_id, config, episode_id=episode_id)
+        async with AsyncSqliteSaver.from_conn_string(str(checkpoint)) as saver:
+            return await run_agent_episode(env, "fake-form", 0, models, controller, store,
+                                           run_id, config, checkpointer=saver,
+                                           episode_id=episode_id)
+
+    return asyncio.run(go()), run_id
+
+
+def rows(store: TraceStore, model: Any, episode_id: int) -> list[Any]:
+    with Session(store.engine) as s:
+        return list(s.exec(select(model).where(model.episode_id == episode_id)
+                           .order_by(model.id)))
+
+
+@pytest.mark.parametrize("route", ["act", "revise", "branch"])
+def test_each_route_is_taken_when_the_controller_says_so(route: str,
+                                                         store: TraceStore) -> None:
+    llm, env = ScriptedWebLLM(), FakeWebEnv()
+    out, _ = run_episode(llm, env, StepController(f"fixed-{route}", 2, route), store)
+    assert out.status == "completed" and out.success and out.reward == 1.0
+    assert env.steps == PLAN  # the scripted plan, executed in the real (fake) env
+    steps = rows(store, Step, out.episode_id)
+    assert [st.decision["route"] for st in steps] == [route] * 3
+    roles = set(llm.roles())
+    if route == "act":
+        assert roles == {"proposer"}
+    else:
+        assert {"proposer", "world_model", "verifier"} <= roles
+        kinds = {n.kind for n in rows(store, SearchNode, out.episode_id)}
+        assert "imagined_state" in kinds
+
+
+def test_compute_optimal_routes_by_difficulty(store: TraceStore) -> None:
+    """4 proposals: all agree (bin 2: act), half agree (bin 3: revise), all differ (bin 4:
+    branch), with agent.control.difficulty's predicted estimator and the default policy."""
+    wrong = ["click('e1')", "hover('e2')", "check('e1')"]
+
+    def propose(done: int, prompt: str, n: int) -> list[str]:
+        right = PLAN[min(done, 2)]
+        if done == 0:
+            return [right] * n
+        if done == 1:
+            return [right, right, wrong[0], wrong[1]][:n]
+        return [right, *wrong][:n]
+
+    llm, env = ScriptedWebLLM(propose=propose), FakeWebEnv()
+    out, _ = run_episode(llm, env, make_controller("compute-optimal", n=4), store)
+    steps = rows(store, Step, out.episode_id)
+    assert [st.decision["route"] for st in steps] == ["act", "revise", "branch"]
+    assert [st.decision["difficulty"] for st in steps] == [2, 3, 4]
+    assert env.steps == PLAN and out.success  # the verifier steered branch to the right one
+    branch_step = steps[2]
+    assert branch_step.info["chosen_key"].startswith("s2.w")
+    wm = steps[1].info["world_model"]  # the revised plan's prediction vs the real page
+    assert wm["changed_real"] is True and wm["changed_predicted"] is True
+    assert "world_model" not in steps[0].info  # acting imagines nothing
+
+
+@pytest.mark.parametrize("strategy", ["reactive", "best-of-n", "revise", "search",
+                                      "compute-optimal"])
+@pytest.mark.parametrize("budget", [15, 60, 150])
+def test_budget_is_never_exceeded(strategy: str, budget: int, store: TraceStore) -> None:
+    def noisy(done: int, prompt: str, n: int) -> list[str]:  # long, disagreeing proposals
+        return [f"I think the best is {PLAN[(done + k) % 3]} because it helps"
+                for k in range(n)]
+
+    llm = ScriptedWebLLM(propose=noisy)
+    out, _ = run_episode(llm, FakeWebEnv(), make_controller(strategy, n=3), store,
+                         budget=budget)
+    served = sum(t for _, t in llm.served)
+    assert served <= budget
+    with Session(store.engine) as s:
+        episode = s.get(Episode, out.episode_id)
+    assert episode is not None and episode.completion_tokens == served
+    assert episode.info["budget"]["spent_tokens"] == served <= budget
+    assert out.status == "completed"
+    if not out.success:
+        assert episode.info["stop_reason"] in ("budget", "max_steps", "done")
+
+
+def test_trace_holds_every_candidate_imagined_state_score_and_action(
+        store: TraceStore) -> None:
+    llm, env = ScriptedWebLLM(), FakeWebEnv()
+    out, run_id = run_episode(llm, env, make_controller("search", n=2, depth=2), store)
+    assert out.success
+    steps = rows(store, Step, out.episode_id)
+    nodes = rows(store, SearchNode, out.episode_id)
+    calls = rows(store, LLMCall, out.episode_id)
+    by_role: dict[str, int] = {}
+    for c in calls:
+        by_role[c.role] = by_role.get(c.role, 0) + c.n
+    # every proposal the proposer produced is a node (root proposals and imagined ones)
+    proposer_samples = by_role["proposer"]
+    assert sum(n.kind == "proposal" for n in nodes) == proposer_samples
+    # every world-model sample is an imagined state; each has a verifier score
+    imagined = [n for n in nodes if n.kind == "imagined_state"]
+    assert len(imagined) == by_role["world_model"]
+    assert all(n.score is not None and len(n.scores) == 1 for n in imagined)
+    assert by_role["verifier"] == len(imagined)
+    keys = {n.key for n in nodes}
+    assert all(n.parent_key is None or n.parent_key in keys for n in nodes)
+    for st in steps:
+        assert {"route", "reason", "difficulty", "budget_left", "allowance", "params"} <= set(
+            st.decision)
+        chosen = [n for n in nodes if n.step_index == st.index and n.chosen]
+        assert len(chosen) == 1 and chosen[0].key == st.info["chosen_key"]
+        assert chosen[0].answer == st.action  # the chosen node's action was executed
+        assert st.observation.startswith("GOAL: ")
+    assert [st.action for st in steps] == PLAN
+    assert all(c.run_id == run_id and c.error == "" for c in calls)
+
+
+def test_interrupted_episode_resumes_from_its_checkpoint(tmp_path: Path,
+                                                         store: TraceStore) -> None:
+    ckpt = tmp_path / "ckpt.sqlite"
+    llm = ScriptedWebLLM()
+    env = FakeWebEnv(kill_at_step=2)  # the process "dies" executing the second action
+    out, run_id = run_episode(llm, env, make_controller("best-of-n", n=2), store,
+                              checkpoint=ckpt)
+    assert out.status == "failed" and Killed.__name__ in out.error
+    before = len(llm.requests)
+    assert [st.action for st in rows(store, Step, out.episode_id)] == PLAN[:1]
+    # a new process: a fresh page and models, the same run, episode and checkpoint
+    llm2, env2 = ScriptedWebLLM(), FakeWebEnv()
+    out2, _ = run_episode(llm2, env2, make_controller("best-of-n", n=2), store,
+                          run_id=run_id, checkpoint=ckpt, episode_id=out.episode_id)
+    assert out2.status == "completed" and out2.success
+    # the page was rebuilt by replaying the first action, then steps 2 and 3 ran
+    assert env2.resets == 1 and env2.steps == PLAN
+    # step 2's proposals and search were not redone: only step 3 asked the models
+    assert "proposer" in llm2.roles() and len(llm2.requests) < before
+    steps = rows(store, Step, out.episode_id)
+    assert [st.action for st in steps] == PLAN and [st.index for st in steps] == [0, 1, 2]
+    with Session(store.engine) as s:
+        ep = s.get(Episode, out.episode_id)
+    assert ep is not None and ep.info["resumed"] is True and ep.success
+
+
+def test_crashed_browser_step_is_replayed_and_recorded(store: TraceStore) -> None:
+    env = FakeWebEnv(crash_at_step=2)
+    out, _ = run_episode(ScriptedWebLLM(), env, make_controller("reactive"), store)
+    assert out.success and out.attempts == 2 and out.retries[0]["reason"] == "scripted crash"
+    assert env.resets == 2  # the page was reset and the first action replayed
+
+
+def test_unreadable_proposals_reach_the_env_as_an_error(store: TraceStore) -> None:
+    llm = ScriptedWebLLM(propose=lambda done, prompt, n: ["let me think"] * n)
+    out, _ = run_episode(llm, FakeWebEnv(), make_controller("compute-optimal", n=2), store,
+                         max_steps=2)
+    steps = rows(store, Step, out.episode_id)
+    assert len(steps) == 2 and all(st.decision["route"] == "act" for st in steps)
+    assert all("let me think" in st.action and st.error for st in steps)
+    assert out.status == "completed" and not out.success

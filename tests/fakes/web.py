@@ -1,0 +1,158 @@
+"""Scripted stand-ins for control-flow tests of the agent graph (never for capability).
+
+`ScriptedWebLLM` is an OpenAI-compatible chat server as an httpx transport; it tells the
+three roles apart by their system prompts (worldmodel.web.prompts) and answers:
+- proposer: `propose(done, prompt, n)` -> n texts (done: plan steps the page shows done);
+- world model: "the page shows <action>";
+- verifier (1 token, logprobs): P(Yes) = `judge(prompt)`.
+Completion tokens are the words of the text plus one end token, cut at max_tokens; every
+request and its usage is recorded. `FakeWebEnv` is a three-widget page whose goal needs
+`fill(e2, "Bob")`, `check(e4)`, `click(e3)` in that order; it can raise on a chosen step
+(a killed process) or report a browser crash.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from worldplan.envs.web.actions import ActionError, parse_action
+from worldplan.envs.web.observation import WebObservation
+from worldplan.worldmodel.web.prompts import PROPOSER_SYSTEM, VERIFIER_SYSTEM, WORLD_MODEL_SYSTEM
+
+PLAN = ["fill('e2', 'Bob')", "check('e4')", "click('e3')"]
+
+
+def page_progress(prompt: str) -> int:
+    """How much of PLAN the (real) page in the prompt shows done, plus imagined actions."""
+    done = 0
+    if 'textbox "Name" [ref=e2]: Bob' in prompt:
+        done = 2 if "[checked]" in prompt else 1
+    return done + prompt.count("(imagined:")
+
+
+def judged_actions(prompt: str) -> list[str]:
+    return re.findall(r"Action (\S+\(.*?\)) ->", prompt)
+
+
+def good_judge(prompt: str) -> float:
+    """High when the first imagined action is the plan's next one on the real page."""
+    want = PLAN[min(page_progress(prompt), 2)]
+    acts = judged_actions(prompt)
+    return 0.9 if acts and acts[0] == want else 0.2
+
+
+def planner(done: int, prompt: str, n: int) -> list[str]:
+    return [PLAN[min(done, 2)]] * n
+
+
+@dataclass
+class ScriptedWebLLM:
+    propose: Callable[[int, str, int], list[str]] = planner
+    judge: Callable[[str], float] = good_judge
+    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    served: list[tuple[str, int]] = field(default_factory=list)  # (role, completion tokens)
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/v1/models"):
+            return httpx.Response(200, json={"data": [{"id": "scripted"}]})
+        body = json.loads(request.content)
+        system = body["messages"][0]["content"]
+        prompt = "\n".join(m["content"] for m in body["messages"])
+        n, max_tokens = int(body.get("n", 1)), int(body["max_tokens"])
+        if system == VERIFIER_SYSTEM and body.get("logprobs"):
+            role = "verifier"
+            p = min(max(self.judge(prompt), 1e-6), 1 - 1e-6)
+            top = [{"token": "Yes", "logprob": math.log(p)},
+                   {"token": "No", "logprob": math.log(1 - p)}]
+            choices = [{"index": 0, "finish_reason": "length",
+                        "message": {"role": "assistant", "content": "Yes"},
+                        "logprobs": {"content": [{"token": "Yes", "logprob": math.log(p),
+                                                  "top_logprobs": top}]}}]
+            tokens = 1
+        else:
+            if system == PROPOSER_SYSTEM:
+                role, texts = "proposer", self.propose(page_progress(prompt), prompt, n)
+                if "Give a better next action" in prompt:
+                    texts = [PLAN[min(page_progress(prompt), 2)]] * n
+            elif system == WORLD_MODEL_SYSTEM:
+                action = re.findall(r"Action: (.*)", prompt)[-1]
+                role, texts = "world_model", [f"the page shows {action}"] * n
+            else:
+                role, texts = "other", ["?"] * n
+            choices, tokens = [], 0
+            for k, text in enumerate(texts):
+                words = text.split(" ")
+                cut = words[:max_tokens]
+                used = min(len(words) + 1, max_tokens)
+                tokens += used
+                choices.append({"index": k, "finish_reason": "stop" if used <= len(words) + 1
+                                and len(cut) == len(words) else "length",
+                                "message": {"role": "assistant", "content": " ".join(cut)}})
+        self.requests.append((role, body))
+        self.served.append((role, tokens))
+        usage = {"prompt_tokens": len(prompt.split()), "completion_tokens": tokens,
+                 "total_tokens": len(prompt.split()) + tokens}
+        return httpx.Response(200, json={"model": "scripted", "choices": choices,
+                                         "usage": usage})
+
+    def roles(self) -> list[str]:
+        return [r for r, _ in self.requests]
+
+
+class Killed(RuntimeError):
+    """The process 'dies' in the middle of a step."""
+
+
+@dataclass
+class FakeWebEnv:
+    kill_at_step: int | None = None  # raise Killed on this real step (1-based count)
+    crash_at_step: int | None = None  # report a browser crash once on this step
+    resets: int = 0
+    steps: list[str] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+    goal: str = "Enter Bob, tick the box, then press Submit."
+
+    def _obs(self, action: str = "", error: str = "") -> WebObservation:
+        name = f": {self.state['name']}" if self.state["name"] else ""
+        box = " [checked]" if self.state["checked"] else ""
+        tree = (f'- heading "Form" [ref=e1]\n- textbox "Name" [ref=e2]{name}\n'
+                f'- checkbox "Agree"{box} [ref=e4]\n- button "Submit" [ref=e3]')
+        return WebObservation(self.goal, "http://fake/form", tree, "", action, error)
+
+    async def reset(self, seed: int) -> tuple[WebObservation, dict[str, Any]]:
+        self.resets += 1
+        self.state = {"name": "", "checked": False, "n": 0}
+        return self._obs(), {"seed": seed}
+
+    async def step(self, text: str) -> tuple[WebObservation, float, bool, bool, dict[str, Any]]:
+        self.state["n"] += 1
+        self.steps.append(text)
+        if self.kill_at_step is not None and len(self.steps) == self.kill_at_step:
+            raise Killed(f"killed at step {len(self.steps)}")
+        if self.crash_at_step is not None and len(self.steps) == self.crash_at_step:
+            self.crash_at_step = None
+            return self._obs(text, "browser crashed"), 0.0, False, True, {
+                "browser_crashed": True, "crash": "scripted crash"}
+        try:
+            a = parse_action(text)
+        except ActionError as e:
+            return self._obs(text, str(e)), 0.0, False, False, {"action_ok": False}
+        reward, done = 0.0, False
+        if a.name == "fill" and a.args["ref"] == "e2":
+            self.state["name"] = a.args["text"]
+        elif a.name == "check" and a.args["ref"] == "e4":
+            self.state["checked"] = True
+        elif a.name == "click" and a.args["ref"] == "e3":
+            ok = self.state["name"] == "Bob" and self.state["checked"]
+            reward, done = (1.0 if ok else -1.0), True
+        return self._obs(str(a)), reward, done, False, {"action_ok": True}

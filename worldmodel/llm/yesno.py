@@ -1,0 +1,63 @@
+"""P("Yes") of a yes/no judgement from one generated token's top logprobs.
+
+The generative verifier's primitive: ask a question whose answer is "Yes" or "No", generate
+exactly one token with `top_logprobs`, and sum the probability mass of the top tokens that
+read as yes and as no (case, spaces and punctuation ignored: "Yes", " yes", "YES." count).
+
+`p_yes` is normalised over the yes/no mass: P(yes) / (P(yes) + P(no)). `mass` is that
+yes/no mass itself; a small mass means the model did not answer yes or no, and `p_yes` is
+then 0.5 (uninformative) when the mass is zero. Costs one generation of one token.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from worldplan.worldmodel.llm.accounting import Budget
+from worldplan.worldmodel.llm.client import Generation, LLMClient, Message, TokenLogprob
+
+YES = frozenset({"yes", "y", "true", "correct"})
+NO = frozenset({"no", "n", "false", "incorrect"})
+
+
+@dataclass(frozen=True)
+class YesNo:
+    p_yes: float  # in [0, 1], normalised over yes + no
+    mass: float  # P(yes) + P(no) among the top tokens, in [0, 1]
+    generation: Generation
+
+
+def _norm(token: str) -> str:
+    return token.strip().strip(".,:;!\"'*").lower()
+
+
+def yes_no_from_logprobs(token: TokenLogprob) -> tuple[float, float]:
+    """(p_yes normalised, yes+no mass) from one token's top logprobs (pure function)."""
+    top = dict(token.top) or {token.token: token.logprob}
+    top.setdefault(token.token, token.logprob)
+    p_y = sum(math.exp(lp) for t, lp in top.items() if _norm(t) in YES)
+    p_n = sum(math.exp(lp) for t, lp in top.items() if _norm(t) in NO)
+    mass = p_y + p_n
+    return (p_y / mass if mass > 0 else 0.5), min(mass, 1.0)
+
+
+async def p_yes(
+    client: LLMClient,
+    messages: Sequence[Message],
+    *,
+    role: str = "verifier",
+    top_logprobs: int = 20,
+    budget: Budget | None = None,
+    tags: dict[str, Any] | None = None,
+) -> YesNo:
+    """Ask a yes/no question and read P("Yes") from the first token's distribution."""
+    gen = await client.chat(messages, role=role, n=1, max_tokens=1, temperature=0.0,
+                            logprobs=True, top_logprobs=top_logprobs, budget=budget, tags=tags)
+    tokens = gen.choices[0].logprobs
+    if not tokens:
+        return YesNo(0.5, 0.0, gen)
+    p, mass = yes_no_from_logprobs(tokens[0])
+    return YesNo(p, mass, gen)

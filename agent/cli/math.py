@@ -17,7 +17,7 @@ from rich.table import Table
 
 from worldplan.agent.cli.app import app
 from worldplan.agent.math.solvers import SOLVERS
-from worldplan.agent.runs.math import MathRunConfig, ProblemOutcome, RunSummary, run_math
+from worldplan.agent.runs.math import MathRunConfig, MathRunSummary, ProblemOutcome, run_math
 from worldplan.envs.math.data import DatasetUnavailable
 from worldplan.envs.math.grader import Grader
 from worldplan.traces.store import TraceStore, make_engine
@@ -127,7 +127,7 @@ def _progress() -> Progress:
                     TimeElapsedColumn(), console=console)
 
 
-def summary_table(s: RunSummary) -> Table:
+def summary_table(s: MathRunSummary) -> Table:
     table = Table(title=f"run {s.run_id}: {s.strategy}")
     for col in ("level", "problems", "accuracy"):
         table.add_column(col)

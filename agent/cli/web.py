@@ -81,13 +81,13 @@ def web(
             raise KeyError(f"unknown task(s): {', '.join(unknown)}")
         if strategy:
             from worldplan.agent.web.config import WebAgentConfig, connect_clients
-            from worldplan.agent.web.router import make_controller
+            from worldplan.agent.web.router import make_router
 
             config = spec.config if spec else WebAgentConfig(
                 strategy=strategy, budget_tokens=budget or None, max_steps=max_steps,
                 max_attempts=max_attempts, search=search, simulations=simulations,
                 policy=policy)
-            make_controller(config.strategy, search=config.search,  # bad names fail here
+            make_router(config.strategy, search=config.search,  # bad names fail here
                             policy=config.policy or None)
             clients = connect_clients(llm_url, world_model_url, verifier_url)
         else:

@@ -5,7 +5,7 @@ One step of an episode: `propose` candidates -> `estimate` this step's difficult
 `revise`, `branch` -> `execute` the chosen action in the real environment, then loop or end.
 
 Dependencies come through LangGraph's runtime context (`AgentContext`): the `Domain` (the
-environment plus the models that know it: web or MATH), the `StepController`, the episode's
+environment plus the models that know it: web or MATH), the `WebRouter`, the episode's
 `Budget`, and optionally a `StepRecorder` (agent.runs.recorder writes trace rows). Nothing is
 global. The budget's
 spending is mirrored into the state (`spent`) after every node that spends, so a resumed
@@ -31,7 +31,7 @@ from langgraph.runtime import Runtime
 
 from worldplan.agent.control.difficulty import Estimate
 from worldplan.agent.graph.budgets import StepCosts, spent_of, step_allowance
-from worldplan.agent.graph.state import AgentState, Decision
+from worldplan.agent.graph.state import AgentState, StepDecision
 from worldplan.agent.graph.tree import Keys, SearchOutcome
 from worldplan.worldmodel.llm.accounting import Budget
 
@@ -65,15 +65,15 @@ class Domain(Protocol):
 
     def estimate(self, goal: str, candidates: list[dict[str, Any]]) -> Estimate: ...
 
-    async def search(self, route: str, state: AgentState, decision: Decision,
+    async def search(self, route: str, state: AgentState, decision: StepDecision,
                      budget: Budget, keys: Keys) -> SearchOutcome: ...
 
     async def execute(self, state: AgentState, action: str,
                       prediction: str) -> StepResult: ...
 
 
-class Controller(Protocol):
-    """Chooses the route (agent.web.router.StepController, agent.math.domain's)."""
+class Router(Protocol):
+    """Chooses the route (agent.web.router.WebRouter, agent.math.domain's)."""
 
     @property
     def strategy(self) -> str: ...
@@ -83,7 +83,7 @@ class Controller(Protocol):
 
     def decide(self, difficulty: Estimate | None, *, readable: int | None,
                tokens_left: int | None, allowance: int | None,
-               costs: StepCosts) -> Decision: ...
+               costs: StepCosts) -> StepDecision: ...
 
 
 class StepRecorder(Protocol):
@@ -98,7 +98,7 @@ class StepRecorder(Protocol):
 @dataclass
 class AgentContext:
     domain: Domain
-    controller: Controller
+    router: Router
     budget: Budget
     recorder: StepRecorder | None = None
     horizon: int = 3  # steps over which the tokens left are shared (step_allowance)
@@ -124,7 +124,7 @@ async def propose(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str
     left = ctx.budget.tokens_left
     if left is not None and left < ctx.min_step_tokens or not ctx.budget.can_afford(1):
         return {"done": True, "stop_reason": "budget", "candidates": []}
-    n = ctx.controller.proposals
+    n = ctx.router.proposals
     if left is not None and n > 0:
         n = max(1, min(n, left // max(1, ctx.domain.costs.proposal)))
     keys = Keys(state["step"])
@@ -152,7 +152,7 @@ async def decide(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str,
     steps_left = state["max_steps"] - state["step"]
     readable = (sum(1 for c in state["candidates"] if c["answer"])
                 if ctx.domain.needs_candidates else None)
-    decision = ctx.controller.decide(
+    decision = ctx.router.decide(
         est, readable=readable, tokens_left=left,
         allowance=step_allowance(left, steps_left, ctx.horizon), costs=ctx.domain.costs)
     return {"decision": decision}

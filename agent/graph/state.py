@@ -19,7 +19,7 @@ import operator
 from typing import Annotated, Any, TypedDict
 
 
-class Decision(TypedDict, total=False):
+class StepDecision(TypedDict, total=False):
     route: str  # act | revise | branch
     reason: str
     difficulty: float | None  # bin 1 (easy) .. 5 (hard), None when not estimated
@@ -38,7 +38,7 @@ class AgentState(TypedDict, total=False):
     observation: dict[str, Any]  # web: WebObservation texts; math: {"problem": ...}
     candidates: list[dict[str, Any]]  # this step's proposals (flat node records)
     difficulty: dict[str, Any]  # {"bin": float | None, "signals": {...}}
-    decision: Decision
+    decision: StepDecision
     chosen: dict[str, Any]  # {"action", "key", "score", "prediction"}
     nodes: Annotated[list[dict[str, Any]], operator.add]
     history: Annotated[list[dict[str, Any]], operator.add]

@@ -4,7 +4,7 @@
 - propose: agent.strategies.probe's probe (a few judged samples; `proposals` = its size,
   0 for fixed strategies), stored as proposal nodes;
 - estimate: agent.control.decide's estimator (predicted / learned) on the probe's signals;
-- decide (`MathController`): for `compute-optimal`, agent.control.decide.decide(bin,
+- decide (`MathRouter`): for `compute-optimal`, agent.control.decide.decide(bin,
   generations at entry, policy); a fixed mode maps to its strategy. The strategy's family
   is the route: best-of-N family -> `act` (reactive = one sample), revisions -> `revise`,
   beam / lookahead -> `branch`;
@@ -31,7 +31,7 @@ from worldplan.agent.control.policy import Policy, load_policy
 from worldplan.agent.graph.budgets import StepCosts
 from worldplan.agent.graph.build import run_graph
 from worldplan.agent.graph.nodes import AgentContext, StepRecorder, StepResult
-from worldplan.agent.graph.state import AgentState, Decision, initial_state
+from worldplan.agent.graph.state import AgentState, StepDecision, initial_state
 from worldplan.agent.graph.tree import Keys, SearchOutcome
 from worldplan.agent.strategies.base import SearchContext, StrategyResult
 from worldplan.agent.strategies.compute_optimal import probe_size, run_chosen
@@ -50,7 +50,7 @@ ROUTE_OF = {"best_of_n": "act", "best_of_n_naive": "act", "majority": "act",
 
 
 @dataclass
-class MathController:
+class MathRouter:
     strategy: str  # a MODES name or "compute-optimal"
     budget: Budget
     policy: Policy | None = None
@@ -68,7 +68,7 @@ class MathController:
 
     def decide(self, difficulty: Estimate | None, *, readable: int | None,
                tokens_left: int | None, allowance: int | None,
-               costs: StepCosts) -> Decision:
+               costs: StepCosts) -> StepDecision:
         left = self.budget.generations_left
         if self.strategy == "compute-optimal":
             if self.policy is None:
@@ -78,7 +78,7 @@ class MathController:
         else:
             name, params = MODES[self.strategy]
             reason = f"mode {self.strategy}"
-        return Decision(route=ROUTE_OF.get(name, "act"), reason=reason,
+        return StepDecision(route=ROUTE_OF.get(name, "act"), reason=reason,
                         difficulty=None if difficulty is None else difficulty.bin,
                         budget_left=left, allowance=None,
                         params={"strategy": name, "strategy_params": params})
@@ -113,7 +113,7 @@ class MathDomain:
         est = make_estimator("auto", self.policy or Policy([]))
         return est.estimate(self.problem, self.probe.signals if self.probe.nodes else None)
 
-    async def search(self, route: str, state: AgentState, decision: Decision,
+    async def search(self, route: str, state: AgentState, decision: StepDecision,
                      budget: Budget, keys: Keys) -> SearchOutcome:
         p = decision.get("params", {})
         res = await run_chosen(self.problem, self.ctx, str(p["strategy"]),
@@ -145,8 +145,8 @@ async def solve_with_graph(problem: str, ctx: SearchContext, *, mode: str = "com
     pol = (policy if isinstance(policy, Policy) or policy is None and mode != "compute-optimal"
            else load_policy(policy))
     domain = MathDomain(ctx, problem, pol, env)
-    controller = MathController(mode, ctx.budget, pol)
-    actx = AgentContext(domain, controller, ctx.budget, recorder)
+    router = MathRouter(mode, ctx.budget, pol)
+    actx = AgentContext(domain, router, ctx.budget, recorder)
     init = initial_state(kind="math", task="math", seed=ctx.seed or 0, max_steps=1,
                          goal=problem)
     final = await run_graph(actx, init, thread_id="math", max_steps=1)

@@ -132,13 +132,9 @@ async def _calibrate(config: CalibrationConfig, grid: list[GridEntry],
                              env=ENV_ID, strategy="grid", model=model, llm_urls=client.urls,
                              config=asdict(config)) as run_id:
             summary.run_id = run_id
-            observer = store.observer(run_id)
-            client.observers.append(observer)
-            try:
+            with store.recording(run_id, client):
                 await _run_all(config, grid, problems, run_id, client, verifier, store,
                                grader, summary, progress)
-            finally:
-                client.observers.remove(observer)
     finally:
         await client.aclose()
 

@@ -5,7 +5,7 @@ solves each with the named strategy (agent.strategies) under its own `Budget`, g
 answer in the `worldplan/Math-v0` environment, and stores, per problem, one episode, its
 single step (the decision: strategy, parameters, counts, budget), every search node and
 every LLM call (the client's observer records calls under the current episode). It returns
-a `RunSummary` read back from the trace database: accuracy, tokens, FLOPs, wall time,
+a `MathRunSummary` read back from the trace database: accuracy, tokens, FLOPs, wall time,
 accuracy per level.
 
 Resumable: `resume=RUN_ID` reloads that run's config and skips the problems it already
@@ -81,7 +81,7 @@ class LevelStats:
 
 
 @dataclass
-class RunSummary:
+class MathRunSummary:
     run_id: int
     strategy: str
     n: int
@@ -104,7 +104,7 @@ Progress = Callable[[ProblemOutcome, int, int], None]  # (outcome, done, total)
 
 def run_math(config: MathRunConfig, *, client: LLMClient, verifier: Verifier | None,
              store: TraceStore, grader: Grader, resume: int | None = None,
-             progress: Progress | None = None) -> RunSummary:
+             progress: Progress | None = None) -> MathRunSummary:
     """Solve the configured problems (or the rest of run `resume`); returns the summary."""
     if resume is not None:
         config = load_config(store, resume)
@@ -115,19 +115,11 @@ def run_math(config: MathRunConfig, *, client: LLMClient, verifier: Verifier | N
     with store.run_scope(resume=resume, name=f"math {config.strategy}", kind="math",
                          env=ENV_ID, strategy=config.strategy, model=client.model or "",
                          llm_urls=client.urls, config=asdict(config)) as run_id:
-        observer = store.observer(run_id)  # records every LLM call under the current episode
-        observed: list[list[Any]] = [client.observers]
-        if isinstance(verifier, PRMVerifier):
-            observed.append(verifier.observers)
-        for observers in observed:
-            observers.append(observer)
-        try:
+        observed = (client, verifier) if isinstance(verifier, PRMVerifier) else (client,)
+        with store.recording(run_id, *observed):  # every LLM call, under its episode
             asyncio.run(_run(config, problems, run_id, client, verifier, store, grader,
                              progress))
-        finally:
-            for observers in observed:
-                observers.remove(observer)
-    return summarize(store, run_id)
+    return summarize_math_run(store, run_id)
 
 
 def load_config(store: TraceStore, run_id: int) -> MathRunConfig:
@@ -213,7 +205,7 @@ def _decision(r: StrategyResult) -> dict[str, Any]:
             "candidates": len(r.candidates), "nodes": len(r.nodes)}
 
 
-def summarize(store: TraceStore, run_id: int) -> RunSummary:
+def summarize_math_run(store: TraceStore, run_id: int) -> MathRunSummary:
     """Totals of a run's completed episodes (the latest one per problem)."""
     with Session(store.engine) as s:
         run = s.get(Run, run_id)
@@ -222,7 +214,7 @@ def summarize(store: TraceStore, run_id: int) -> RunSummary:
                           .order_by(Episode.id)))  # type: ignore[arg-type]
     latest = {e.task_id: e for e in eps}
     per_level: dict[str, LevelStats] = {}
-    summary = RunSummary(run_id, run.strategy if run else "", 0, 0, 0, 0, 0, 0, 0.0, 0.0,
+    summary = MathRunSummary(run_id, run.strategy if run else "", 0, 0, 0, 0, 0, 0, 0.0, 0.0,
                          per_level)
     for e in latest.values():
         level = e.info.get("level")

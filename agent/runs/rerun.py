@@ -7,7 +7,7 @@ lazily, so runners plug in without this module importing them:
 
     def rerun(ctx: RerunContext) -> int:  # returns the new run's id
         ...run the command's core function with ctx.run["config"], ctx.client, ctx.store,
-        recording its calls with ctx.store.observer(new_run_id) (ctx.observe does it)...
+        recording its calls with ctx.store.recording(new_run_id, ctx.client)...
 
 `rerun_from_cache` builds the client (an `LLMClient` whose transport is the run's
 `traces.cache.CachedTransport`: no model server, no retries), calls the rerun function into
@@ -46,10 +46,6 @@ class RerunContext:
     client: LLMClient  # answers from the cache
     store: TraceStore  # write the new run here
     name: str  # a name for the new run
-
-    def observe(self, run_id: int) -> None:
-        """Record the client's calls under `run_id` (call once the new run is started)."""
-        self.client.observers.append(self.store.observer(run_id))
 
 
 RerunFn = Callable[[RerunContext], int]

@@ -30,7 +30,7 @@ from worldplan.agent.runs.web_resume import ResumePlan
 from worldplan.agent.runs.web_scripted import WebRunResult, store_summary
 from worldplan.agent.web.config import AgentClients, WebAgentConfig, make_models
 from worldplan.agent.web.domain import WebDomain, WebEnvLike, WebModels
-from worldplan.agent.web.router import StepController, make_controller
+from worldplan.agent.web.router import WebRouter, make_router
 from worldplan.envs.web.browser import BrowserConfig, BrowserManager
 from worldplan.envs.web.core import AsyncWebEnv, EnvConfig
 from worldplan.envs.web.page_server import PageServer
@@ -45,7 +45,7 @@ def thread_id_of(run_id: int, task: str, seed: int) -> str:
 
 
 async def run_agent_episode(env: WebEnvLike, task: str, seed: int, models: WebModels,
-                            controller: StepController, store: TraceStore, run_id: int,
+                            router: WebRouter, store: TraceStore, run_id: int,
                             config: WebAgentConfig, *,
                             checkpointer: BaseCheckpointSaver[Any] | None = None,
                             episode_id: int | None = None, category: str = ""
@@ -66,7 +66,7 @@ async def run_agent_episode(env: WebEnvLike, task: str, seed: int, models: WebMo
               if init is None and saved else Budget(config.budget_generations,
                                                     config.budget_tokens))
     domain = WebDomain(env, models, seed=seed, max_attempts=config.max_attempts)
-    ctx = AgentContext(domain, controller, budget, EpisodeRecorder(store, episode_id),
+    ctx = AgentContext(domain, router, budget, EpisodeRecorder(store, episode_id),
                        config.horizon)
     token = current_episode.set(episode_id)
     final: AgentState = saved or {}
@@ -119,7 +119,7 @@ async def run_web_agent(store: TraceStore, *, tasks: Sequence[str], seeds: Seque
     """`worldplan web --strategy ...`: every task x seed through the graph, traced.
     `resume=(run_id, plan)` (agent.runs.web_resume) continues an interrupted run: finished
     episodes are kept, interrupted ones continue from their checkpoint in `checkpoint_db`."""
-    controller = make_controller(config.strategy, n=config.n, depth=config.depth,
+    router = make_router(config.strategy, n=config.n, depth=config.depth,
                                  rounds=config.rounds, search=config.search,
                                  simulations=config.simulations, policy=config.policy or None)
     run_config = {"suite": suite, "tasks": list(tasks), "seeds": list(seeds),
@@ -133,14 +133,11 @@ async def run_web_agent(store: TraceStore, *, tasks: Sequence[str], seeds: Seque
             name=name or f"web {suite or 'tasks'} {config.strategy}", kind="web",
             env=suite or "miniwob", strategy=config.strategy,
             model=model, llm_urls=urls, config=run_config) as run_id:
-        observer = store.observer(run_id)
-        for c in clients.distinct():
-            c.observers.append(observer)
         task_objs = [make_task(t, server.base_url) for t in tasks]
         gate = asyncio.Semaphore(max(1, parallel))
         saver_cm: Any = (AsyncSqliteSaver.from_conn_string(checkpoint_db) if checkpoint_db
                          else contextlib.nullcontext(None))
-        try:
+        with store.recording(run_id, *clients.distinct()):
             async with BrowserManager(browser_config) as browser, saver_cm as saver:
 
                 async def one(task: WebTask, seed: int) -> EpisodeOutcome:
@@ -151,7 +148,7 @@ async def run_web_agent(store: TraceStore, *, tasks: Sequence[str], seeds: Seque
                         try:
                             res = await run_agent_episode(
                                 env, task.name, seed, make_models(clients, config, seed),
-                                controller, store, run_id, config, checkpointer=saver,
+                                router, store, run_id, config, checkpointer=saver,
                                 category=category_of(task.name),
                                 episode_id=interrupted.get((task.name, seed)))
                         finally:
@@ -163,8 +160,5 @@ async def run_web_agent(store: TraceStore, *, tasks: Sequence[str], seeds: Seque
                 outcomes = await gather_episodes([one(t, s) for t in task_objs
                                                   for s in seeds])
                 restarts = browser.restarts
-        finally:
-            for c in clients.distinct():
-                c.observers.remove(observer)
         summary = store_summary(store, run_id, run_config, outcomes, restarts)
     return WebRunResult(run_id, outcomes, summary, restarts)

@@ -9,7 +9,7 @@ which attempt), `Episode.attempts` counts attempts and `Episode.info["retries"]`
 An agent that raises fails its episode (status `failed`, the error kept), not the suite.
 
 `run_suite` runs tasks x seeds with at most `parallel` episodes at once, each in its own
-browser context of one shared browser. `summarize` makes the per-task success table.
+browser context of one shared browser. `summarize_tasks` makes the per-task success table.
 Not handled: the command line (agent.cli.web), LLM agents (agent package).
 """
 
@@ -173,7 +173,7 @@ async def gather_episodes(coros: Sequence[Coroutine[Any, Any, EpisodeOutcome]]
         raise
 
 
-def summarize(outcomes: Sequence[EpisodeOutcome]) -> list[TaskSummary]:
+def summarize_tasks(outcomes: Sequence[EpisodeOutcome]) -> list[TaskSummary]:
     by_task: dict[str, list[EpisodeOutcome]] = {}
     for o in outcomes:
         by_task.setdefault(o.task, []).append(o)

@@ -17,7 +17,12 @@ from typing import Any
 
 from sqlmodel import Session
 
-from worldplan.agent.runs.web_episodes import EpisodeOutcome, TaskSummary, run_suite, summarize
+from worldplan.agent.runs.web_episodes import (
+    EpisodeOutcome,
+    TaskSummary,
+    run_suite,
+    summarize_tasks,
+)
 from worldplan.agent.web.scripted import AgentFactory
 from worldplan.envs.web.browser import BrowserConfig, BrowserManager
 from worldplan.envs.web.core import EnvConfig
@@ -62,7 +67,7 @@ async def run_web(store: TraceStore, *, tasks: Sequence[str], seeds: Sequence[in
 def store_summary(store: TraceStore, run_id: int, config: dict[str, Any],
                   outcomes: list[EpisodeOutcome], restarts: int) -> list[TaskSummary]:
     """Summarise a web run per task and keep it, with the browser restarts, in Run.config."""
-    summary = summarize(outcomes)
+    summary = summarize_tasks(outcomes)
     with Session(store.engine) as s:
         run = s.get(Run, run_id)
         if run is not None:

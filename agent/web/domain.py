@@ -25,9 +25,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from worldplan.agent.control.difficulty import Estimate, PredictedDifficulty, Signals
 from worldplan.agent.graph.budgets import StepCosts
 from worldplan.agent.graph.nodes import StepResult
-from worldplan.agent.graph.state import AgentState, Decision
+from worldplan.agent.graph.state import AgentState, StepDecision
 from worldplan.agent.graph.tree import Keys, SearchOutcome, node
-from worldplan.agent.web.imagination import STOPPED, Imagination, Proposer, beam_search, revise_plan
+from worldplan.agent.web.imagination import (
+    STOPPED,
+    Imagination,
+    Proposer,
+    imagined_beam_search,
+    revise_plan,
+)
 from worldplan.agent.web.mcts import mcts_search
 from worldplan.envs.web.observation import WebObservation
 from worldplan.worldmodel.llm.accounting import Budget
@@ -95,7 +101,7 @@ class WebDomain:
                           truncated=[False] * len(candidates))
         return PredictedDifficulty().estimate(goal, signals)
 
-    async def search(self, route: str, state: AgentState, decision: Decision,
+    async def search(self, route: str, state: AgentState, decision: StepDecision,
                      budget: Budget, keys: Keys) -> SearchOutcome:
         cands = state["candidates"]
         best = majority_action(cands)
@@ -122,7 +128,7 @@ class WebDomain:
                                         depth=max(2, p.get("depth", 2)),
                                         width=p.get("width", 2), samples=p.get("samples", 1))
             else:
-                out = await beam_search(im, roots[: p.get("width", 2)], keys, budget,
+                out = await imagined_beam_search(im, roots[: p.get("width", 2)], keys, budget,
                                         depth=p.get("depth", 1), beam=p.get("beam", 2),
                                         width=p.get("width", 2), samples=p.get("samples", 1))
         if out.action is None:  # nothing imagined (budget): act on the proposals

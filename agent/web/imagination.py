@@ -4,7 +4,7 @@ revise-the-plan loop. Everything here is imagination: nothing touches the real p
 - `Proposer.propose(obs, history, n)`: n candidate actions in one request, each read with
   `prompts_web.extract_action` (allowlisted, never evaluated); unreadable ones are kept
   (action None) so the trace shows them.
-- `beam_search(...)`: the root candidates are imagined by the world model (`samples`
+- `imagined_beam_search(...)`: the root candidates are imagined by the world model (`samples`
   predictions each) and scored by the progress verifier (mean over the samples, as
   WebDreamer does); the best `beam` paths are expanded `depth - 1` more times (the proposer
   proposes from the imagined state, each proposal is imagined and scored); a path's score is
@@ -41,7 +41,7 @@ from worldplan.worldmodel.web.prompts import (
     proposer_messages,
     revision_messages,
 )
-from worldplan.worldmodel.web.world_model import Progress, ProgressVerifier, WorldModel
+from worldplan.worldmodel.web.world_model import ProgressJudgement, ProgressVerifier, WorldModel
 
 STOPPED = (BudgetExceeded, ContextLengthExceeded)
 # a beam-search frontier entry: (score, node key, path of (action, change), root node key)
@@ -109,7 +109,7 @@ class Imagination:
 
 async def _imagine_and_score(im: Imagination, path: list[tuple[str, str]], action: str,
                              samples: int, budget: Budget
-                             ) -> tuple[list[str], Progress, int]:
+                             ) -> tuple[list[str], ProgressJudgement, int]:
     """Predict `samples` changes after `path` + action, score each imagined trajectory."""
     preds = await im.world_model.predict(im.obs, action, imagined=path, n=samples,
                                          budget=budget)
@@ -158,7 +158,7 @@ async def propose_imagined(im: Imagination, keys: Keys, parent: str,
     return out
 
 
-async def beam_search(im: Imagination, roots: Sequence[tuple[str, str]], keys: Keys,
+async def imagined_beam_search(im: Imagination, roots: Sequence[tuple[str, str]], keys: Keys,
                       budget: Budget, *, depth: int = 1, beam: int = 2, width: int = 2,
                       samples: int = 1) -> SearchOutcome:
     """Beam search over imagined states from root candidates (key, action)."""

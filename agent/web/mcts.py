@@ -3,7 +3,7 @@
 
 The tree's nodes are imagined states: the root's children are the step's distinct proposed
 actions, each imagined by the world model and scored by the progress verifier (as in
-agent.web.imagination.beam_search's first level). Then `simulations` times:
+agent.web.imagination.imagined_beam_search's first level). Then `simulations` times:
 - select: from the root, descend to the child maximising UCT
   (mean value + c * sqrt(ln(parent visits) / visits)) until an unexpanded state;
 - expand: the proposer proposes `width` actions from that imagined state, each is imagined
@@ -64,7 +64,7 @@ def _expandable(s: TreeState, depth: int) -> bool:
         not s.expanded or any(_expandable(ch, depth) for ch in s.children))
 
 
-def select(roots: Sequence[TreeState], depth: int, c: float) -> list[TreeState]:
+def select_path(roots: Sequence[TreeState], depth: int, c: float) -> list[TreeState]:
     """The path from a root child down to the state to expand (empty: none is left)."""
     total = sum(r.visits for r in roots)
     level = [r for r in roots if _expandable(r, depth)]
@@ -95,7 +95,7 @@ async def mcts_search(im: Imagination, roots: Sequence[tuple[str, str]], keys: K
             tree.append(TreeState(m[0], [(a, m[2])], m[1], 1, value=m[1]))
     sims = 0
     while tree and sims < simulations:
-        path = select(tree, depth, c)
+        path = select_path(tree, depth, c)
         if not path:
             break  # every state is a leaf: the tree is complete to `depth`
         leaf = path[-1]

@@ -1,6 +1,6 @@
-"""The graph's per-step controller: from this step's difficulty and budget to a route.
+"""The web agent's per-step router: from this step's difficulty and budget to a route.
 
-A `StepController` answers, at every step, how many candidates to propose, then (given the
+A `WebRouter` answers, at every step, how many candidates to propose, then (given the
 difficulty estimate of those proposals and the tokens left) which route to take:
 
 - `act`: execute the proposers' majority action directly (no imagination);
@@ -37,7 +37,7 @@ from worldplan.agent.control.decide import decide as controller_decide
 from worldplan.agent.control.difficulty import Estimate
 from worldplan.agent.control.policy import POLICIES, Policy, PolicyError, load_policy
 from worldplan.agent.graph.budgets import StepCosts
-from worldplan.agent.graph.state import Decision
+from worldplan.agent.graph.state import StepDecision
 
 ROUTES = ("act", "revise", "branch")
 STRATEGIES = ("reactive", "best-of-n", "revise", "search", "compute-optimal")
@@ -49,7 +49,7 @@ WEB_POLICY = POLICIES / "web_prior.json"
 
 
 @dataclass(frozen=True)
-class StepController:
+class WebRouter:
     strategy: str
     proposals: int = 1  # candidates the propose node samples
     route: str | None = None  # a fixed route; None: by difficulty through `policy`
@@ -57,7 +57,7 @@ class StepController:
     policy: Policy | None = None  # compute-optimal: a web policy (routes x step allowances)
 
     def decide(self, difficulty: Estimate | None, *, readable: int | None,
-               tokens_left: int | None, allowance: int | None, costs: StepCosts) -> Decision:
+               tokens_left: int | None, allowance: int | None, costs: StepCosts) -> StepDecision:
         """The route and its parameters for this step (see the module docstring)."""
         chosen: dict[str, int] = {}
         if self.route is not None or self.policy is None:
@@ -73,7 +73,7 @@ class StepController:
         base = default_params(route, self.proposals)
         params = {**base, **{k: v for k, v in {**chosen, **self.params}.items() if k in base}}
         route, params, why = fit(route, params, allowance, costs, readable)
-        return Decision(route=route, reason=reason + (f"; {why}" if why else ""),
+        return StepDecision(route=route, reason=reason + (f"; {why}" if why else ""),
                         difficulty=None if difficulty is None else difficulty.bin,
                         budget_left=tokens_left, allowance=allowance, params=params)
 
@@ -131,9 +131,9 @@ def load_web_policy(path: str | Path | None = None) -> Policy:
     return policy
 
 
-def make_controller(strategy: str, *, n: int = 3, depth: int = 2, rounds: int = 2,
+def make_router(strategy: str, *, n: int = 3, depth: int = 2, rounds: int = 2,
                     policy: Policy | str | Path | None = None, search: str = "beam",
-                    simulations: int = 4) -> StepController:
+                    simulations: int = 4) -> WebRouter:
     """The controller of a `--strategy` name; `n` proposals for best-of-n / search /
     compute-optimal (its difficulty probe), `depth` for search, `rounds` for revise;
     `search` ("beam" or "mcts" with `simulations`) for the branches of search and
@@ -142,19 +142,19 @@ def make_controller(strategy: str, *, n: int = 3, depth: int = 2, rounds: int = 
         raise KeyError(f"unknown search {search!r}: choose one of {', '.join(SEARCHES)}")
     tree = {"simulations": simulations, "depth": depth} if search == "mcts" else {}
     if strategy == "reactive":
-        return StepController(strategy, 1, "act")
+        return WebRouter(strategy, 1, "act")
     if strategy == "best-of-n":
-        return StepController(strategy, n, "branch", {"width": n, "depth": 1})
+        return WebRouter(strategy, n, "branch", {"width": n, "depth": 1})
     if strategy == "revise":
-        return StepController(strategy, 1, "revise", {"rounds": rounds})
+        return WebRouter(strategy, 1, "revise", {"rounds": rounds})
     if strategy == "search":
-        return StepController(strategy, n, "branch", {"width": n, "depth": depth, **tree})
+        return WebRouter(strategy, n, "branch", {"width": n, "depth": depth, **tree})
     if strategy == "compute-optimal":
         table = policy if isinstance(policy, Policy) else load_web_policy(policy)
-        return StepController(strategy, n, None, dict(tree), table)
+        return WebRouter(strategy, n, None, dict(tree), table)
     raise KeyError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
 
 
-def decision_record(d: Decision) -> dict[str, Any]:
+def decision_record(d: StepDecision) -> dict[str, Any]:
     """The decision as stored in Step.decision."""
     return dict(d)

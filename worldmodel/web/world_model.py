@@ -42,7 +42,7 @@ class Prediction:
 
 
 @dataclass(frozen=True)
-class Progress:
+class ProgressJudgement:
     score: float  # mean over samples, in [0, 1]
     samples: list[float]  # one per imagined state judged
     generations: int
@@ -93,11 +93,11 @@ class ProgressVerifier:
         return 1 if self.mode == "p_yes" else self.label_tokens
 
     async def score(self, goal: str, obs: str, samples: Sequence[Sequence[Step]], *,
-                    budget: Budget | None = None) -> Progress:
+                    budget: Budget | None = None) -> ProgressJudgement:
         """Mean progress over imagined trajectories (each a list of imagined steps)."""
         outs = await asyncio.gather(*[self._one(goal, obs, s, budget) for s in samples])
         scores = [s for s, _ in outs]
-        return Progress(sum(scores) / len(scores) if scores else 0.0, scores, len(outs),
+        return ProgressJudgement(sum(scores) / len(scores) if scores else 0.0, scores, len(outs),
                         sum(t for _, t in outs))
 
     async def _one(self, goal: str, obs: str, steps: Sequence[Step],

@@ -15,13 +15,13 @@ from tests.fakes.web import PLAN, FakeWebEnv, Killed, ScriptedWebLLM
 from worldplan.agent.runs.web_agent import run_agent_episode
 from worldplan.agent.runs.web_episodes import EpisodeOutcome
 from worldplan.agent.web.config import AgentClients, WebAgentConfig, make_models
-from worldplan.agent.web.router import StepController, make_controller
+from worldplan.agent.web.router import WebRouter, make_router
 from worldplan.traces.schema import Episode, LLMCall, SearchNode, Step
 from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.client import LLMClient
 
 
-def run_episode(llm: ScriptedWebLLM, env: FakeWebEnv, controller: StepController,
+def run_episode(llm: ScriptedWebLLM, env: FakeWebEnv, controller: WebRouter,
                 store: TraceStore, *, budget: int | None = 2000, max_steps: int = 6,
                 run_id: int | None = None, checkpoint: Path | None = None,
                 episode_id: int | None = None, **cfg: Any) -> tuple[EpisodeOutcome, int]:
@@ -54,7 +54,7 @@ def rows(store: TraceStore, model: Any, episode_id: int) -> list[Any]:
 def test_each_route_is_taken_when_the_controller_says_so(route: str,
                                                          store: TraceStore) -> None:
     llm, env = ScriptedWebLLM(), FakeWebEnv()
-    out, _ = run_episode(llm, env, StepController(f"fixed-{route}", 2, route), store)
+    out, _ = run_episode(llm, env, WebRouter(f"fixed-{route}", 2, route), store)
     assert out.status == "completed" and out.success and out.reward == 1.0
     assert env.steps == PLAN  # the scripted plan, executed in the real (fake) env
     steps = rows(store, Step, out.episode_id)
@@ -82,7 +82,7 @@ def test_compute_optimal_routes_by_difficulty(store: TraceStore) -> None:
         return [right, *wrong][:n]
 
     llm, env = ScriptedWebLLM(propose=propose), FakeWebEnv()
-    out, _ = run_episode(llm, env, make_controller("compute-optimal", n=4), store)
+    out, _ = run_episode(llm, env, make_router("compute-optimal", n=4), store)
     steps = rows(store, Step, out.episode_id)
     assert [st.decision["route"] for st in steps] == ["act", "revise", "branch"]
     assert [st.decision["difficulty"] for st in steps] == [2, 3, 4]
@@ -103,7 +103,7 @@ def test_budget_is_never_exceeded(strategy: str, budget: int, store: TraceStore)
                 for k in range(n)]
 
     llm = ScriptedWebLLM(propose=noisy)
-    out, _ = run_episode(llm, FakeWebEnv(), make_controller(strategy, n=3), store,
+    out, _ = run_episode(llm, FakeWebEnv(), make_router(strategy, n=3), store,
                          budget=budget)
     served = sum(t for _, t in llm.served)
     assert served <= budget
@@ -119,7 +119,7 @@ def test_budget_is_never_exceeded(strategy: str, budget: int, store: TraceStore)
 def test_trace_holds_every_candidate_imagined_state_score_and_action(
         store: TraceStore) -> None:
     llm, env = ScriptedWebLLM(), FakeWebEnv()
-    out, run_id = run_episode(llm, env, make_controller("search", n=2, depth=2), store)
+    out, run_id = run_episode(llm, env, make_router("search", n=2, depth=2), store)
     assert out.success
     steps = rows(store, Step, out.episode_id)
     nodes = rows(store, SearchNode, out.episode_id)
@@ -153,14 +153,14 @@ def test_interrupted_episode_resumes_from_its_checkpoint(tmp_path: Path,
     ckpt = tmp_path / "ckpt.sqlite"
     llm = ScriptedWebLLM()
     env = FakeWebEnv(kill_at_step=2)  # the process "dies" executing the second action
-    out, run_id = run_episode(llm, env, make_controller("best-of-n", n=2), store,
+    out, run_id = run_episode(llm, env, make_router("best-of-n", n=2), store,
                               checkpoint=ckpt)
     assert out.status == "failed" and Killed.__name__ in out.error
     before = len(llm.requests)
     assert [st.action for st in rows(store, Step, out.episode_id)] == PLAN[:1]
     # a new process: a fresh page and models, the same run, episode and checkpoint
     llm2, env2 = ScriptedWebLLM(), FakeWebEnv()
-    out2, _ = run_episode(llm2, env2, make_controller("best-of-n", n=2), store,
+    out2, _ = run_episode(llm2, env2, make_router("best-of-n", n=2), store,
                           run_id=run_id, checkpoint=ckpt, episode_id=out.episode_id)
     assert out2.status == "completed" and out2.success
     # the page was rebuilt by replaying the first action, then steps 2 and 3 ran
@@ -176,14 +176,14 @@ def test_interrupted_episode_resumes_from_its_checkpoint(tmp_path: Path,
 
 def test_crashed_browser_step_is_replayed_and_recorded(store: TraceStore) -> None:
     env = FakeWebEnv(crash_at_step=2)
-    out, _ = run_episode(ScriptedWebLLM(), env, make_controller("reactive"), store)
+    out, _ = run_episode(ScriptedWebLLM(), env, make_router("reactive"), store)
     assert out.success and out.attempts == 2 and out.retries[0]["reason"] == "scripted crash"
     assert env.resets == 2  # the page was reset and the first action replayed
 
 
 def test_unreadable_proposals_reach_the_env_as_an_error(store: TraceStore) -> None:
     llm = ScriptedWebLLM(propose=lambda done, prompt, n: ["let me think"] * n)
-    out, _ = run_episode(llm, FakeWebEnv(), make_controller("compute-optimal", n=2), store,
+    out, _ = run_episode(llm, FakeWebEnv(), make_router("compute-optimal", n=2), store,
                          max_steps=2)
     steps = rows(store, Step, out.episode_id)
     assert len(steps) == 2 and all(st.decision["route"] == "act" for st in steps)

@@ -10,8 +10,8 @@ from tests.agent.web.test_graph_web import rows, run_episode
 from tests.fakes.web import FakeWebEnv, ScriptedWebLLM, judged_actions
 from worldplan.agent.control.difficulty import Estimate
 from worldplan.agent.graph.budgets import StepCosts
-from worldplan.agent.web.mcts import TreeState, select
-from worldplan.agent.web.router import StepController, fit, make_controller
+from worldplan.agent.web.mcts import TreeState, select_path
+from worldplan.agent.web.router import WebRouter, fit, make_router
 from worldplan.traces.schema import SearchNode, Step
 from worldplan.traces.store import TraceStore
 
@@ -34,7 +34,7 @@ def decoy_judge(prompt: str) -> float:
     return 0.1 if acts[0] == DECOY else 0.9
 
 
-def first_action(controller: StepController, store: TraceStore) -> tuple[str, int, int]:
+def first_action(controller: WebRouter, store: TraceStore) -> tuple[str, int, int]:
     llm = ScriptedWebLLM(propose=decoy_propose, judge=decoy_judge)
     env = FakeWebEnv()
     out, _ = run_episode(llm, env, controller, store, budget=None, max_steps=1)
@@ -43,9 +43,9 @@ def first_action(controller: StepController, store: TraceStore) -> tuple[str, in
 
 
 def test_mcts_lookahead_overrules_a_misleading_first_level(store: TraceStore) -> None:
-    one_level, _, _ = first_action(make_controller("best-of-n", n=2), store)
+    one_level, _, _ = first_action(make_router("best-of-n", n=2), store)
     assert one_level == DECOY  # WebDreamer's imagine-and-rank takes the decoy
-    mcts = make_controller("search", n=2, depth=3, search="mcts", simulations=4)
+    mcts = make_router("search", n=2, depth=3, search="mcts", simulations=4)
     chosen, episode_id, _ = first_action(mcts, store)
     assert chosen == RIGHT
     step = rows(store, Step, episode_id)[0]
@@ -70,8 +70,8 @@ def test_mcts_lookahead_overrules_a_misleading_first_level(store: TraceStore) ->
 def test_mcts_stops_when_the_tree_is_complete(store: TraceStore) -> None:
     """Depth 2, width 1: once both roots are expanded nothing is left to expand; asking for
     50 simulations runs 2 and stops (done, not budget)."""
-    mcts = make_controller("search", n=2, depth=2, search="mcts", simulations=50)
-    mcts = StepController(mcts.strategy, 2, "branch",
+    mcts = make_router("search", n=2, depth=2, search="mcts", simulations=50)
+    mcts = WebRouter(mcts.strategy, 2, "branch",
                           {**mcts.params, "width": 2}, mcts.policy)
     chosen, episode_id, _ = first_action(mcts, store)
     assert chosen == RIGHT
@@ -85,13 +85,13 @@ def test_mcts_stops_when_the_tree_is_complete(store: TraceStore) -> None:
 def test_select_prefers_unvisited_promise_and_skips_leaves() -> None:
     a = TreeState("a", [(DECOY, "")], 0.9, 1, visits=1, value=0.9)
     b = TreeState("b", [(RIGHT, "")], 0.1, 1, visits=5, value=0.5)
-    assert [s.key for s in select([a, b], depth=2, c=1.0)] == ["a"]
+    assert [s.key for s in select_path([a, b], depth=2, c=1.0)] == ["a"]
     a.expanded = True  # expanded with no children: a dead end
-    assert [s.key for s in select([a, b], depth=2, c=1.0)] == ["b"]
+    assert [s.key for s in select_path([a, b], depth=2, c=1.0)] == ["b"]
     b.expanded = True
-    assert select([a, b], depth=2, c=1.0) == []  # nothing left to expand
+    assert select_path([a, b], depth=2, c=1.0) == []  # nothing left to expand
     stop = TreeState("s", [("stop('done')", "")], 0.5, 1)
-    assert select([stop], depth=3, c=1.0) == []  # a finished task is a leaf
+    assert select_path([stop], depth=3, c=1.0) == []  # a finished task is a leaf
 
 
 def test_controller_cuts_simulations_to_fit_the_allowance() -> None:
@@ -106,7 +106,7 @@ def test_controller_cuts_simulations_to_fit_the_allowance() -> None:
 
 
 def test_compute_optimal_branches_with_mcts_and_revise_ignores_its_params() -> None:
-    c = make_controller("compute-optimal", n=3, search="mcts", simulations=3)
+    c = make_router("compute-optimal", n=3, search="mcts", simulations=3)
     costs = StepCosts(8, 8, 1)
     hard = c.decide(Estimate(5, 0.1, "predicted", ""), readable=3, tokens_left=None,
                     allowance=None, costs=costs)
@@ -115,13 +115,13 @@ def test_compute_optimal_branches_with_mcts_and_revise_ignores_its_params() -> N
                    allowance=None, costs=costs)
     assert mid["route"] == "revise" and "simulations" not in mid["params"]
     with pytest.raises(KeyError, match="unknown search"):
-        make_controller("search", search="astar")
+        make_router("search", search="astar")
 
 
 @pytest.mark.parametrize("budget", [20, 70, 200])
 def test_mcts_never_exceeds_the_budget(budget: int, store: TraceStore) -> None:
     llm = ScriptedWebLLM(propose=decoy_propose, judge=decoy_judge)
-    controller = make_controller("search", n=2, depth=3, search="mcts", simulations=8)
+    controller = make_router("search", n=2, depth=3, search="mcts", simulations=8)
     out, _ = run_episode(llm, FakeWebEnv(), controller, store, budget=budget, max_steps=3)
     assert out.status == "completed"
     assert sum(t for _, t in llm.served) <= budget

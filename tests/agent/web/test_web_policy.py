@@ -10,7 +10,7 @@ import pytest
 from worldplan.agent.control.difficulty import Estimate
 from worldplan.agent.control.policy import DEFAULT_POLICY, Policy, PolicyEntry, PolicyError
 from worldplan.agent.graph.budgets import StepCosts
-from worldplan.agent.web.router import load_web_policy, make_controller
+from worldplan.agent.web.router import load_web_policy, make_router
 
 COSTS = StepCosts(proposal=8, predict=16, judge=1)
 
@@ -30,7 +30,7 @@ def test_routes_follow_the_policy_rows_for_bin_and_allowance(tmp_path: Path) -> 
             PolicyEntry(None, 100, "revise", {"rounds": 1}),
             PolicyEntry(2, 100, "branch", {"width": 2, "depth": 1})]
     path = Policy(rows, domain="web").save(tmp_path / "web.json")
-    c = make_controller("compute-optimal", n=2, policy=str(path))
+    c = make_router("compute-optimal", n=2, policy=str(path))
     small = c.decide(est(2), readable=2, tokens_left=500, allowance=50, costs=COSTS)
     assert small["route"] == "act"  # the row of budget 1: 50 < 100
     big = c.decide(est(2), readable=2, tokens_left=500, allowance=150, costs=COSTS)
@@ -43,4 +43,4 @@ def test_routes_follow_the_policy_rows_for_bin_and_allowance(tmp_path: Path) -> 
 
 def test_math_policy_is_refused_for_the_web_agent() -> None:
     with pytest.raises(PolicyError, match="not a web policy"):
-        make_controller("compute-optimal", policy=str(DEFAULT_POLICY))
+        make_router("compute-optimal", policy=str(DEFAULT_POLICY))

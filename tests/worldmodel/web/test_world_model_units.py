@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from worldplan.agent.graph.budgets import StepCosts, step_allowance
-from worldplan.agent.graph.state import Decision
-from worldplan.agent.web.router import fit, make_controller
+from worldplan.agent.graph.state import StepDecision
+from worldplan.agent.web.router import fit, make_router
 from worldplan.envs.web.actions import ActionError
 from worldplan.worldmodel.web.prompts import extract_action, parse_label
 from worldplan.worldmodel.web.world_model import page_change, prediction_accuracy
@@ -72,9 +72,9 @@ def test_plans_are_cut_to_the_allowance() -> None:
 
 
 def test_controller_acts_without_readable_proposals() -> None:
-    d: Decision = make_controller("search").decide(None, readable=0, tokens_left=500,
+    d: StepDecision = make_router("search").decide(None, readable=0, tokens_left=500,
                                                    allowance=500,
                                                    costs=StepCosts(10, 20, 1))
     assert d["route"] == "act" and "no readable proposal" in d["reason"]
     with pytest.raises(KeyError):
-        make_controller("mcts")
+        make_router("mcts")

@@ -49,7 +49,7 @@ lint: venv
 	$(BIN)/mypy
 
 unit: venv
-	$(BIN)/pytest -m "not server and not browser" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not server and not browser and not network" $(PYTEST_ARGS)
 
 serve: venv
 	$(BIN)/worldplan serve --model $(DEMO_MODEL) --port $(PORT)

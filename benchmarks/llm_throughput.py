@@ -21,8 +21,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from worldplan.worldmodel.llm.client import Generation, LLMClient
+from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.connect import served_params
+from worldplan.worldmodel.llm.generation import Generation
 from worldplan.worldmodel.llm.models import resolve_model
 from worldplan.worldmodel.llm.serving import free_port, start_server, stop_server
 

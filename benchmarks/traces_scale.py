@@ -23,9 +23,8 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-import worldplan.agent.cli.traces  # noqa: F401  (registers the commands)
 from worldplan.agent.cli.app import app
-from worldplan.traces.store import make_engine
+from worldplan.traces.engine import make_engine
 
 RESULTS = Path(__file__).resolve().parent / "results" / "traces_scale.json"
 LIMIT_S = 10.0

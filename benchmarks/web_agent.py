@@ -30,8 +30,9 @@ from sqlmodel import Session, select
 from worldplan.agent.runs.web_agent import run_web_agent
 from worldplan.agent.web.config import WebAgentConfig, connect_clients
 from worldplan.envs.web.tasks.registry import suite_tasks
+from worldplan.traces.engine import make_engine
 from worldplan.traces.schema import Episode, Step
-from worldplan.traces.store import TraceStore, make_engine
+from worldplan.traces.store import TraceStore
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -27,7 +27,8 @@ from tests.fakes.trace_db import Demo, build_demo
 from worldplan.envs.math.grader import Grader
 from worldplan.envs.web.host import WebHost
 from worldplan.envs.web.page_server import PageServer
-from worldplan.traces.store import TraceStore, make_engine
+from worldplan.traces.engine import make_engine
+from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.client import LLMClient
 
 REPO = Path(__file__).resolve().parents[1]

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from worldplan.traces import query
-from worldplan.traces.query import EpisodeRow, RunRow, rows_as_dicts
+from worldplan.traces.rows import EpisodeRow, RunRow, rows_as_dicts
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,9 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
+from worldplan.traces.engine import SchemaVersionError, make_engine
 from worldplan.traces.schema import SCHEMA_VERSION, Episode, LLMCall, Meta, Run, SearchNode, Step
-from worldplan.traces.store import SchemaVersionError, call_cache_key, make_engine
+from worldplan.traces.store import call_cache_key
 
 MODELS: dict[str, type[SQLModel]] = {
     "run": Run, "episode": Episode, "step": Step, "searchnode": SearchNode, "llmcall": LLMCall,

@@ -1,6 +1,6 @@
 """Matplotlib figures of trace tables, and their encoding for a self-contained HTML file.
 
-Each function takes rows from `traces.query` and returns a `matplotlib.figure.Figure`
+Each function takes rows from `traces.aggregates` and returns a `matplotlib.figure.Figure`
 (built with the object API, no pyplot state, so it is safe in threads and notebooks).
 `to_data_uri` turns a figure into a base64 PNG `data:` URI and closes nothing global.
 Not handled: interactive plots.
@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
 
-from worldplan.traces.query import CurvePoint, GroupRow
+from worldplan.traces.aggregates import CurvePoint, GroupRow
 
 DPI = 90  # fixed margins instead of tight_layout: one draw per figure, not three
 

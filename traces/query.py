@@ -1,186 +1,31 @@
-"""The read side of the trace database: runs, episodes and the tables the reports show.
+"""The read side of the trace database: runs and episodes (with their steps, search nodes
+and LLM calls) as the rows of traces.rows.
 
-Everything returns plain frozen dataclasses (no pandas; `rows_as_dicts` turns any list of
-them into dicts for CSV/Parquet or a DataFrame). Aggregates are computed in SQL, so that a
-database of a million LLM calls is summarised in seconds.
-
-Conventions read here (written by the runners):
-- `Episode.info["level"]` (MATH level) and `Episode.info["subject"]`; `Episode.task_id`.
-- `Episode.difficulty`: a bin 1-5, or a continuous score (then split into 5 quantile bins).
-- `Run.config["budget"]` (else "budget_generations", else "budget_tokens"): the budget the
-  run was given (for compute curves).
-- World-model accuracy: `Step.info["world_model"]` with "score" (0-1) or the web agent's
-  "f1" and "change_agrees", and/or `SearchNode.info["wm_score"]` of imagined states.
+Sums are computed in SQL, so that a database of a million LLM calls is summarised in seconds.
+`Run.config["budget"]` (else "budget_generations", else "budget_tokens") is read as the
+budget the run was given (for compute curves).
 
 An interrupted run (its process is dead but its status still says `running`) is reported
 with status `interrupted`; its unfinished episodes' tokens come from their LLM calls.
-Not handled: writing (see traces.store), migrations (see traces.migrate).
+Not handled: tables, curves and world-model accuracy (traces.aggregates), writing
+(traces.store), migrations (traces.migrate).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import socket
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.engine import Engine
 
+from worldplan.traces.rows import CallRow, EpisodeDetail, EpisodeRow, NodeRow, RunRow, StepRow
 from worldplan.traces.schema import Episode, LLMCall, Run, SearchNode, Step
 from worldplan.worldmodel.llm.procs import pid_alive
 
 E, L, R, S, N = (Episode.__table__, LLMCall.__table__, Run.__table__,  # type: ignore[attr-defined]
                  Step.__table__, SearchNode.__table__)  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class RunRow:
-    id: int
-    name: str
-    kind: str
-    status: str  # as stored, or "interrupted" when the process died without closing it
-    env: str
-    strategy: str
-    model: str
-    budget: Any  # Run.config["budget"], if any
-    episodes: int
-    finished: int  # episodes with a known success
-    successes: int
-    accuracy: float | None  # successes / finished
-    prompt_tokens: int
-    completion_tokens: int
-    flops: float
-    llm_calls: int
-    wall_time_s: float  # ended (or last heartbeat) minus started
-    started_at: float
-
-
-@dataclass(frozen=True)
-class EpisodeRow:
-    id: int
-    run_id: int
-    task_id: str
-    seed: int | None
-    status: str
-    level: str
-    subject: str
-    difficulty: float | None
-    difficulty_source: str
-    strategy: str
-    answer: str
-    reference: str
-    reward: float | None
-    success: bool | None
-    prompt_tokens: int
-    completion_tokens: int
-    flops: float
-    llm_calls: int
-    wall_time_s: float
-    error: str
-
-    @property
-    def tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-
-@dataclass(frozen=True)
-class GroupRow:
-    """Results of one group of episodes (a level, a task, a difficulty bin)."""
-
-    run_id: int
-    key: str
-    episodes: int
-    finished: int
-    successes: int
-    accuracy: float | None
-    mean_tokens: float  # prompt + completion tokens per episode
-    mean_flops: float
-    mean_wall_time_s: float
-
-
-@dataclass(frozen=True)
-class CurvePoint:
-    """One run as a point of accuracy vs compute."""
-
-    run_id: int
-    label: str  # the curve it belongs to: strategy (and model)
-    budget: Any
-    episodes: int
-    accuracy: float | None
-    mean_tokens: float
-    mean_completion_tokens: float
-    mean_flops: float
-
-
-@dataclass(frozen=True)
-class WorldModelAccuracy:
-    run_id: int
-    predictions: int  # scored predictions
-    mean_score: float | None  # mean agreement 0-1
-    accuracy: float | None  # share with score >= 0.5
-
-
-@dataclass(frozen=True)
-class StepRow:
-    index: int
-    observation: str
-    action: str
-    reward: float
-    terminated: bool
-    truncated: bool
-    error: str
-    decision: dict[str, Any]
-    info: dict[str, Any]
-    wall_time_s: float
-
-
-@dataclass(frozen=True)
-class NodeRow:
-    step_index: int
-    key: str
-    parent_key: str | None
-    kind: str
-    text: str
-    answer: str
-    score: float | None
-    scores: list[float]
-    depth: int
-    tokens: int
-    chosen: bool
-    info: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class CallRow:
-    id: int
-    role: str
-    endpoint: str
-    model: str
-    prompt: str
-    completions: list[str]
-    n: int
-    prompt_tokens: int
-    completion_tokens: int
-    latency_s: float
-    error: str
-    tags: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class EpisodeDetail:
-    episode: EpisodeRow
-    steps: list[StepRow]
-    nodes: list[NodeRow]
-    calls: list[CallRow]
-
-
-def rows_as_dicts(rows: Iterable[Any]) -> list[dict[str, Any]]:
-    """Any list of these dataclasses as a list of dicts (for CSV, Parquet, DataFrames)."""
-    return [dataclasses.asdict(r) if dataclasses.is_dataclass(r) and not isinstance(r, type)
-            else dict(r) for r in rows]
 
 
 def effective_status(status: str, host: str, pid: int) -> str:
@@ -349,102 +194,3 @@ def episode_detail(engine: Engine, episode_id: int, row: EpisodeRow | None = Non
                                .order_by(L.c.started_at, L.c.id).limit(max_calls)).mappings()]
     ep = row if row is not None else episodes(engine, head[0], [episode_id])[0]
     return EpisodeDetail(ep, steps, nodes, calls)
-
-
-# ---- tables -------------------------------------------------------------------------------
-
-
-def difficulty_bins(eps: Sequence[EpisodeRow], n_bins: int = 5) -> dict[int, str]:
-    """Episode id -> bin label. Integer difficulties 1..n are bins; others quantile bins."""
-    known = [e for e in eps if e.difficulty is not None]
-    if not known:
-        return {}
-    values = [float(e.difficulty) for e in known if e.difficulty is not None]
-    if all(v.is_integer() and 1 <= v <= n_bins for v in values):
-        return {e.id: f"bin {int(e.difficulty or 0)}" for e in known}
-    ranked = sorted(known, key=lambda e: float(e.difficulty or 0.0))
-    return {e.id: f"bin {1 + i * n_bins // len(ranked)}" for i, e in enumerate(ranked)}
-
-
-def _group(run_id: int, keyed: Iterable[tuple[str, EpisodeRow]]) -> list[GroupRow]:
-    groups: dict[str, list[EpisodeRow]] = defaultdict(list)
-    for key, e in keyed:
-        groups[key].append(e)
-    out = []
-    for key in sorted(groups):
-        g = groups[key]
-        finished = [e for e in g if e.success is not None]
-        succ = sum(1 for e in finished if e.success)
-        out.append(GroupRow(
-            run_id=run_id, key=key, episodes=len(g), finished=len(finished), successes=succ,
-            accuracy=succ / len(finished) if finished else None,
-            mean_tokens=sum(e.tokens for e in g) / len(g),
-            mean_flops=sum(e.flops for e in g) / len(g),
-            mean_wall_time_s=sum(e.wall_time_s for e in g) / len(g)))
-    return out
-
-
-def table_by(engine: Engine, run_id: int, by: str,
-             eps: Sequence[EpisodeRow] | None = None) -> list[GroupRow]:
-    """Results grouped by "level", "subject", "task", "difficulty" or "strategy"."""
-    eps = episodes(engine, run_id) if eps is None else eps
-    if by == "difficulty":
-        bins = difficulty_bins(eps)
-        return _group(run_id, ((bins[e.id], e) for e in eps if e.id in bins))
-    attr = {"level": "level", "subject": "subject", "task": "task_id",
-            "strategy": "strategy"}.get(by)
-    if attr is None:
-        raise ValueError(f"cannot group by {by!r}; use level, subject, task, difficulty "
-                         "or strategy")
-    return _group(run_id, ((str(getattr(e, attr)) or "-", e) for e in eps))
-
-
-def compute_curve(summaries: Sequence[RunRow]) -> list[CurvePoint]:
-    """Each run as a point (accuracy vs mean tokens and FLOPs per episode)."""
-    out = []
-    for s in summaries:
-        n = max(s.episodes, 1)
-        label = s.strategy or s.kind or f"run {s.id}"
-        out.append(CurvePoint(
-            run_id=s.id, label=f"{label} ({s.model})" if s.model else label, budget=s.budget,
-            episodes=s.episodes, accuracy=s.accuracy,
-            mean_tokens=(s.prompt_tokens + s.completion_tokens) / n,
-            mean_completion_tokens=s.completion_tokens / n, mean_flops=s.flops / n))
-    return sorted(out, key=lambda p: (p.label, p.mean_tokens))
-
-
-def _wm_point(wm: Any) -> tuple[float, bool] | None:
-    """(score, correct) of one stored world-model check, or None if it holds none."""
-    if not isinstance(wm, dict):
-        return None
-    score = wm.get("score", wm.get("f1"))
-    if not isinstance(score, int | float) or isinstance(score, bool):
-        return None
-    agrees = wm.get("change_agrees")
-    return float(score), bool(agrees) if isinstance(agrees, bool) else score >= 0.5
-
-
-def world_model_accuracy(engine: Engine, run_id: int) -> WorldModelAccuracy:
-    """How well the world model's predictions matched what happened (where scored).
-
-    Reads `Step.info["world_model"]` ({"score"} or the web agent's {"f1", "change_agrees"})
-    and `SearchNode.info["wm_score"]` of imagined states. The score is the mean agreement
-    (0-1); the accuracy is the share of predictions that got the change right
-    (`change_agrees`), or else that scored at least 0.5.
-    """
-    points: list[tuple[float, bool]] = []
-    with engine.connect() as c:
-        for (info,) in c.execute(select(S.c.info).join(E, E.c.id == S.c.episode_id)
-                                 .where(E.c.run_id == run_id)):
-            p = _wm_point((info or {}).get("world_model"))
-            if p is not None:
-                points.append(p)
-        for (info,) in c.execute(select(N.c.info).join(E, E.c.id == N.c.episode_id)
-                                 .where(E.c.run_id == run_id, N.c.kind == "imagined_state")):
-            p = _wm_point({"score": (info or {}).get("wm_score")})
-            if p is not None:
-                points.append(p)
-    if not points:
-        return WorldModelAccuracy(run_id, 0, None, None)
-    return WorldModelAccuracy(run_id, len(points), sum(s for s, _ in points) / len(points),
-                              sum(1 for _, ok in points if ok) / len(points))

@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from worldplan.traces.query import EpisodeDetail, NodeRow, StepRow
+from worldplan.traces.rows import EpisodeDetail, NodeRow, StepRow
 
 DECISION_KEYS = ("difficulty", "budget_left", "allowance", "strategy", "route", "why",
                  "reason", "params")  # shown first, in this order

@@ -26,8 +26,8 @@ from typing import Any
 import jinja2
 from sqlalchemy.engine import Engine
 
-from worldplan.traces import plots, query
-from worldplan.traces.query import EpisodeRow, NodeRow
+from worldplan.traces import aggregates, plots, query
+from worldplan.traces.rows import EpisodeRow, NodeRow
 
 TEMPLATE = "report_template.html.j2"
 GROUP_ROWS = 100  # rows per group table (per task can be thousands: export those to CSV)
@@ -77,15 +77,15 @@ def build_context(engine: Engine, run_ids: Sequence[int], *, max_rows: int = 500
                   max_viewer: int = 25, max_calls: int = 20) -> dict[str, Any]:
     """Everything the template shows, as plain data and data-URI figures."""
     summaries = query.runs(engine, run_ids)
-    points = query.compute_curve(summaries)
+    points = aggregates.compute_curve(summaries)
     per_run: list[dict[str, Any]] = []
-    groups: dict[str, dict[str, list[query.GroupRow]]] = {
+    groups: dict[str, dict[str, list[aggregates.GroupRow]]] = {
         "difficulty": {}, "level": {}, "task": {}}
     for s in summaries:
         eps = query.episodes(engine, s.id)
         many_tasks = len({e.task_id for e in eps}) > MAX_TASKS
-        tables = {by: [] if by == "task" and many_tasks else query.table_by(engine, s.id, by, eps)
-                  for by in groups}
+        tables = {by: [] if by == "task" and many_tasks
+                  else aggregates.table_by(engine, s.id, by, eps) for by in groups}
         for by, rows in tables.items():
             if rows:
                 groups[by][f"run {s.id}"] = rows
@@ -103,7 +103,7 @@ def build_context(engine: Engine, run_ids: Sequence[int], *, max_rows: int = 500
         per_run.append({"summary": s, "episodes": eps[:max_rows], "cut": len(eps) - max_rows,
                         "tables": {by: (rows[:GROUP_ROWS], len(rows) - GROUP_ROWS)
                                    for by, rows in tables.items()},
-                        "wm": query.world_model_accuracy(engine, s.id), "viewer": viewer})
+                        "wm": aggregates.world_model_accuracy(engine, s.id), "viewer": viewer})
     figures = []
     if points:
         figures.append(("Accuracy vs tokens per episode", plots.plot_compute(points, "tokens")))

@@ -4,7 +4,7 @@ One row per thing that happened; search trees are flat node records (id, parent_
 nested object. JSON columns hold free-form data (configs, parameters, info dicts). Times are
 unix seconds (float), durations seconds, compute in tokens and FLOPs.
 
-`SCHEMA_VERSION` is stored in the `meta` table; `traces.store` refuses, with a clear message,
+`SCHEMA_VERSION` is stored in the `meta` table; `traces.engine` refuses, with a clear message,
 to write to a database of another version, and reads older ones where it knows how.
 """
 

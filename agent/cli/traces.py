@@ -4,7 +4,8 @@ Thin Typer commands over traces.query / replay / report / compare / migrate and
 agent.runs.rerun. Every command reads the database given by --db (default $WORLDPLAN_DB, else
 runs/worldplan.db); an older-schema database is read through a migrated copy (a note says
 so) and `worldplan migrate DB` upgrades the file itself. Errors (no database, unknown run,
-unknown schema) are one red line and exit code 1, never a traceback.
+unknown schema) are one red line and exit code 1, never a traceback. Plain command functions,
+registered in agent.cli.app.
 """
 
 from __future__ import annotations
@@ -20,21 +21,18 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.engine import Engine
 
-from worldplan.agent.cli.app import app
+from worldplan.agent.cli.common import DB_HELP, print_error
+from worldplan.agent.runs.rerun import rerun_from_cache
 from worldplan.traces import query
+from worldplan.traces.compare import compare_runs, export_table
+from worldplan.traces.engine import SchemaVersionError, default_db_url, make_engine
 from worldplan.traces.migrate import open_db
-from worldplan.traces.store import SchemaVersionError, default_db_url
-
-DB_HELP = ("Trace database: a file path or SQLAlchemy URL "
-           "(default $WORLDPLAN_DB or runs/worldplan.db).")
+from worldplan.traces.replay import replay as render_replay
+from worldplan.traces.report import write_report
 
 
 def _console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 200, highlight=False)
-
-
-def _err(message: str) -> None:
-    Console(stderr=True, highlight=False).print(Text(f"error: {message}", style="red"))
 
 
 @contextmanager
@@ -43,7 +41,7 @@ def _opened(db: str | None) -> Iterator[Engine]:
     try:
         opened = open_db(db or default_db_url())
     except (FileNotFoundError, SchemaVersionError) as e:
-        _err(str(e))
+        print_error(str(e))
         raise typer.Exit(1) from e
     if opened.note:
         Console(stderr=True, highlight=False).print(Text(f"note: {opened.note}", style="yellow"))
@@ -52,7 +50,7 @@ def _opened(db: str | None) -> Iterator[Engine]:
     except typer.Exit:
         raise
     except (KeyError, ValueError, RuntimeError, LookupError) as e:
-        _err(str(e.args[0]) if e.args else repr(e))
+        print_error(str(e.args[0]) if e.args else repr(e))
         raise typer.Exit(1) from e
     finally:
         opened.engine.dispose()
@@ -62,15 +60,12 @@ def _f(v: float | None, digits: int = 3) -> str:
     return "–" if v is None else f"{v:.{digits}g}"
 
 
-@app.command()
-def runs(
+def runs_command(
     db: str = typer.Option(None, "--db", help=DB_HELP),
     csv: Path = typer.Option(None, "--csv", help="Also export the table to this CSV file."),
     parquet: Path = typer.Option(None, "--parquet", help="Also export it to Parquet."),
 ) -> None:
     """List the runs: status, model, env, strategy, episodes, accuracy, tokens, wall time."""
-    from worldplan.traces.compare import export_table
-
     with _opened(db) as engine:
         rows = query.runs(engine)
         table = Table("run", "name", "kind", "status", "model", "env", "strategy", "budget",
@@ -88,16 +83,13 @@ def runs(
                 _console().print(f"wrote {export_table(rows, path)}")
 
 
-@app.command()
-def replay(
+def replay_command(
     run: int = typer.Argument(..., help="Run id."),
     episode: int = typer.Option(None, "--episode", "-e", help="Episode id (default: first)."),
     max_chars: int = typer.Option(400, help="Cut long texts to this many characters."),
     db: str = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Step through an episode: observations, candidates, scores, decisions, the tree."""
-    from worldplan.traces.replay import replay as show
-
     with _opened(db) as engine:
         eps = query.episodes(engine, run)
         query.run_config(engine, run)  # KeyError for an unknown run
@@ -112,12 +104,11 @@ def replay(
             console.print(f"run {run}: {len(ids)} episodes {ids[:20]}"
                           f"{'...' if len(ids) > 20 else ''}; showing {ids[0]} "
                           "(choose with --episode)")
-        show(query.episode_detail(engine, episode if episode is not None else ids[0]),
+        render_replay(query.episode_detail(engine, episode if episode is not None else ids[0]),
              console, max_chars)
 
 
-@app.command()
-def report(
+def report_command(
     run_ids: list[int] = typer.Argument(..., help="Run ids."),
     output: Path = typer.Option(Path("report.html"), "-o", "--output", help="HTML file."),
     max_viewer: int = typer.Option(25, help="Episodes per run in the episode viewer."),
@@ -125,16 +116,13 @@ def report(
     db: str = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Write one self-contained HTML report (plots, tables, episode viewer)."""
-    from worldplan.traces.report import write_report
-
     with _opened(db) as engine:
         res = write_report(engine, run_ids, output, max_rows=max_rows, max_viewer=max_viewer)
     _console().print(f"wrote {res.path} ({res.bytes / 1e6:.2f} MB: {res.runs} runs, "
                      f"{res.plots} plots, {res.episodes_in_viewer} episodes in the viewer)")
 
 
-@app.command()
-def compare(
+def compare_command(
     run_a: int = typer.Argument(..., help="First run id."),
     run_b: int = typer.Argument(..., help="Second run id."),
     csv: Path = typer.Option(None, "--csv", help="Export every pair to this CSV file."),
@@ -143,8 +131,6 @@ def compare(
     db: str = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Two runs on the same problems side by side, and where they differ."""
-    from worldplan.traces.compare import compare_runs, export_table
-
     with _opened(db) as engine:
         c = compare_runs(engine, run_a, run_b)
         console = _console()
@@ -167,30 +153,26 @@ def compare(
                 console.print(f"wrote {export_table(c.pairs, path)}")
 
 
-@app.command()
-def rerun(
+def rerun_command(
     run: int = typer.Argument(..., help="Run id."),
     from_cache: bool = typer.Option(False, "--from-cache",
                                     help="Answer every LLM request from the stored calls."),
     db: str = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Re-execute a run from its stored LLM responses into a new run, and compare."""
-    from worldplan.agent.runs.rerun import rerun_from_cache
-    from worldplan.traces.store import make_engine
-
     if not from_cache:
-        _err("only --from-cache re-execution is supported: pass --from-cache")
+        print_error("only --from-cache re-execution is supported: pass --from-cache")
         raise typer.Exit(2)
     try:  # the new run is written: open for writing (refuses an older schema clearly)
         engine = make_engine(db or default_db_url(), create=False)
     except (FileNotFoundError, SchemaVersionError) as e:
-        _err(f"{e} (run `worldplan migrate` first)" if isinstance(e, SchemaVersionError)
+        print_error(f"{e} (run `worldplan migrate` first)" if isinstance(e, SchemaVersionError)
              else str(e))
         raise typer.Exit(1) from e
     try:
         res = rerun_from_cache(engine, run)
     except (KeyError, LookupError) as e:
-        _err(str(e.args[0]) if e.args else repr(e))
+        print_error(str(e.args[0]) if e.args else repr(e))
         raise typer.Exit(1) from e
     finally:
         engine.dispose()
@@ -206,14 +188,13 @@ def rerun(
     raise typer.Exit(1)
 
 
-@app.command()
-def migrate(db: str = typer.Argument(..., help="Trace database file to upgrade in place.")
+def migrate_command(db: str = typer.Argument(..., help="Trace database file to upgrade in place.")
             ) -> None:
     """Upgrade an older trace database to this schema version (a backup is kept)."""
     try:
         opened = open_db(db, in_place=True)
     except (FileNotFoundError, SchemaVersionError) as e:
-        _err(str(e))
+        print_error(str(e))
         raise typer.Exit(1) from e
     opened.engine.dispose()
     _console().print(opened.note or f"{db} is already at the current schema version")

@@ -5,37 +5,39 @@
     worldplan web --suite miniwob-dev --strategy search --search mcts --llm-url URL
     worldplan web --resume RUN_ID --llm-url URL      # an interrupted LLM agent run
 
-A thin command over `agent.runs.web_scripted.run_web`: it resolves the tasks and the agent, shows
-progress, and prints the per-task success table (also stored in the run's config). With
-`--agent oracle`, tasks without an oracle solver are skipped (and listed). Unknown suites,
-tasks or agents are one red line and exit code 1. LLM agent runs checkpoint every graph step
+A thin command, a plain function registered in agent.cli.app: it parses the options into a
+`WebRunOptions` and delegates to agent.runs.web_command.run_web_command (which resolves the
+tasks, the agent or the LLM agent's clients, and a run to resume), shows progress, and prints
+the per-task success table (also stored in the run's config). With `--agent oracle`, tasks
+without an oracle solver are skipped (and listed). Unknown suites, tasks or agents are one
+red line and exit code 1. LLM agent runs checkpoint every graph step
 (agent.runs.web_resume.checkpoint_path), so `--resume` continues their interrupted episodes.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
-from rich.text import Text
 
-from worldplan.agent.cli.app import app
-from worldplan.traces.store import TraceStore, default_db_url, make_engine
+from worldplan.agent.cli.common import DB_HELP, print_error
+from worldplan.agent.runs.web_command import (
+    OnEpisode,
+    WebCommandResult,
+    WebRunError,
+    WebRunOptions,
+    run_web_command,
+)
+from worldplan.traces.engine import default_db_url, make_engine
+from worldplan.traces.store import TraceStore
 
-DB_HELP = ("Trace database: a file path or SQLAlchemy URL "
-           "(default $WORLDPLAN_DB or runs/worldplan.db).")
 
-
-def _err(message: str) -> None:
-    Console(stderr=True, highlight=False).print(Text(f"error: {message}", style="red"))
-
-
-@app.command()
-def web(
+def web_command(
     suite: str = typer.Option("miniwob-dev", help="Task suite: miniwob-dev or miniwob-all."),
     task: list[str] = typer.Option(None, "--task", help="Run these tasks instead of a suite."),
     agent: str = typer.Option("oracle", help="Agent: oracle or random."),
@@ -61,82 +63,54 @@ def web(
     db: str = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Run an agent on MiniWoB++ tasks in Chromium; store runs, episodes and steps."""
-    from worldplan.agent.runs.web_scripted import run_web
-    from worldplan.agent.web.scripted import make_agent_factory
-    from worldplan.envs.web.core import EnvConfig
-    from worldplan.envs.web.oracles import ORACLES
-    from worldplan.envs.web.tasks.registry import miniwob_task_names, suite_tasks
-
-    store = TraceStore(make_engine(db or default_db_url()))
-    spec = None
-    try:
-        if resume is not None:
-            from worldplan.agent.runs.web_resume import load_web_run
-
-            spec = load_web_run(store, resume)
-            strategy, task = spec.config.strategy, spec.tasks
-        names = list(task) if task else suite_tasks(suite)
-        unknown = sorted(set(names) - set(miniwob_task_names()))
-        if unknown:
-            raise KeyError(f"unknown task(s): {', '.join(unknown)}")
-        if strategy:
-            from worldplan.agent.web.config import WebAgentConfig, connect_clients
-            from worldplan.agent.web.router import make_router
-
-            config = spec.config if spec else WebAgentConfig(
-                strategy=strategy, budget_tokens=budget or None, max_steps=max_steps,
-                max_attempts=max_attempts, search=search, simulations=simulations,
-                policy=policy)
-            make_router(config.strategy, search=config.search,  # bad names fail here
-                            policy=config.policy or None)
-            clients = connect_clients(llm_url, world_model_url, verifier_url)
-        else:
-            factory = make_agent_factory(agent)
-    except (KeyError, ValueError, ModuleNotFoundError, RuntimeError) as e:  # PolicyError too
-        _err(str(e.args[0]) if e.args else repr(e))
-        raise typer.Exit(1) from e
+    db_url = db or default_db_url()
+    options = WebRunOptions(
+        suite=suite, tasks=tuple(task or ()), agent=agent, strategy=strategy,
+        budget_tokens=budget or None, search=search, simulations=simulations, policy=policy,
+        resume=resume, llm_urls=tuple(llm_url), world_model_urls=tuple(world_model_url),
+        verifier_urls=tuple(verifier_url), seeds=seeds, seed_start=seed_start,
+        parallel=parallel, max_steps=max_steps, max_attempts=max_attempts, name=name,
+        db_url=db_url)
+    store = TraceStore(make_engine(db_url))
     console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
-    if agent == "oracle" and not strategy:
-        skipped = [n for n in names if n not in ORACLES]
-        names = [n for n in names if n in ORACLES]
-        if skipped:
-            console.print(f"no oracle for {len(skipped)} task(s), skipped: {', '.join(skipped)}")
-    if not names:
-        _err("no tasks to run")
-        raise typer.Exit(1)
-    seed_list = spec.seeds if spec else list(range(seed_start, seed_start + seeds))
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  console=console, transient=not sys.stdout.isatty()) as progress:
-        bar = progress.add_task("episodes", total=len(names) * len(seed_list))
-        if strategy:
-            from worldplan.agent.runs.web_agent import run_web_agent
-            from worldplan.agent.runs.web_resume import checkpoint_path
+    try:
+        result = run_web_command(options, store, _Display(console))
+    except WebRunError as e:
+        print_error(str(e))
+        raise typer.Exit(1) from e
+    console.print(result_table(result))
+    total = sum(r.successes for r in result.run.summary)
+    n = sum(r.episodes for r in result.run.summary)
+    console.print(f"success {total}/{n} ({total / n:.0%}); browser restarts: "
+                  f"{result.run.browser_restarts}; traces: run {result.run.run_id} in {db_url}")
 
-            plan = (spec.run_id, spec.plan) if spec else None
-            if spec:
-                progress.advance(bar, len(spec.plan.finished))
-            result = asyncio.run(run_web_agent(
-                store, tasks=names, seeds=seed_list, clients=clients,
-                suite=spec.suite if spec else "" if task else suite, config=config,
-                parallel=spec.parallel if spec else parallel, name=spec.name if spec else name,
-                checkpoint_db=checkpoint_path(db or default_db_url()), resume=plan,
-                on_episode=lambda o: progress.advance(bar)))
-        else:
-            result = asyncio.run(run_web(
-                store, tasks=names, seeds=seed_list, make_agent=factory, agent_name=agent,
-                suite="" if task else suite, parallel=parallel, max_attempts=max_attempts,
-                env_config=EnvConfig(max_steps=max_steps), name=name,
-                on_episode=lambda o: progress.advance(bar)))
+
+class _Display:
+    """The CLI's WebDisplay: a line for the skipped tasks, a progress bar over the episodes."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def skipped(self, tasks: Sequence[str]) -> None:
+        self.console.print(f"no oracle for {len(tasks)} task(s), skipped: {', '.join(tasks)}")
+
+    @contextmanager
+    def episodes(self, total: int, finished: int) -> Iterator[OnEpisode]:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      console=self.console, transient=not sys.stdout.isatty()) as progress:
+            bar = progress.add_task("episodes", total=total)
+            if finished:
+                progress.advance(bar, finished)
+            yield lambda outcome: progress.advance(bar)
+
+
+def result_table(result: WebCommandResult) -> Table:
+    """Success, reward, steps, retries and failures per task."""
     table = Table("task", "category", "success", "mean reward", "mean steps", "retried",
-                  "failed", title=f"run {result.run_id}: {strategy or agent} on "
-                                  f"{len(names)} task(s) x {len(seed_list)} seed(s)")
-    for r in result.summary:
+                  "failed", title=f"run {result.run.run_id}: {result.label} on "
+                                  f"{len(result.tasks)} task(s) x {len(result.seeds)} seed(s)")
+    for r in result.run.summary:
         table.add_row(r.task, r.category, f"{r.successes}/{r.episodes}",
                       f"{r.mean_reward:.2f}", f"{r.mean_steps:.1f}", str(r.retried),
                       str(r.failed))
-    total = sum(r.successes for r in result.summary)
-    n = sum(r.episodes for r in result.summary)
-    console.print(table)
-    console.print(f"success {total}/{n} ({total / n:.0%}); browser restarts: "
-                  f"{result.browser_restarts}; traces: run {result.run_id} in "
-                  f"{db or default_db_url()}")
+    return table

@@ -13,7 +13,8 @@ best single configuration per budget; both are stored in `metadata["cv"]`.
 
 File format: {"format": FORMAT, "version": VERSION, "domain", "cuts", "probe", "predictor",
 "entries": [{"bin", "budget", "strategy", "params", "accuracy", "n", "tokens", "note"}],
-"metadata"}. `load_policy` raises `PolicyError` naming the file and what is wrong.
+"metadata"}, read and written by agent.control.versioned. `load_policy` raises `PolicyError`
+naming the file and what is wrong.
 Not handled: reading traces (agent.control.fitting), choosing at decision time
 (agent.control.decide).
 """
@@ -30,6 +31,13 @@ from typing import Any
 
 from worldplan.agent.control.difficulty import DEFAULT_CUTS, N_BINS, oracle_bins
 from worldplan.agent.control.predictor import PredictorError, model_from_dict
+from worldplan.agent.control.versioned import (
+    VersionedFormat,
+    check_versioned,
+    read_versioned,
+    stamped,
+    write_versioned,
+)
 
 FORMAT = "worldplan-policy"
 VERSION = 1
@@ -40,6 +48,10 @@ DEFAULT_POLICY = POLICIES / "default.json"
 
 class PolicyError(ValueError):
     """A policy file is missing, corrupt, or of another format or version."""
+
+
+POLICY_FILE = VersionedFormat(FORMAT, VERSION, "policy", "worldplan policy", PolicyError,
+                              "Refit it with `worldplan fit-policy`.")
 
 
 @dataclass(frozen=True)
@@ -75,28 +87,25 @@ class Policy:
                 return e
         return None
 
+    def _body(self) -> dict[str, Any]:
+        return {"domain": self.domain, "cuts": self.cuts, "probe": self.probe,
+                "predictor": self.predictor, "entries": [asdict(e) for e in self.entries],
+                "metadata": self.metadata}
+
     def to_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, "version": self.version, "domain": self.domain,
-                "cuts": self.cuts, "probe": self.probe, "predictor": self.predictor,
-                "entries": [asdict(e) for e in self.entries], "metadata": self.metadata}
+        return stamped(POLICY_FILE, self._body(), self.version)
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-        return path
+        return write_versioned(path, POLICY_FILE, self._body(), version=self.version)
 
 
 def policy_from_dict(d: Any, *, where: str = "policy") -> Policy:
     """Validate a policy's JSON object and build it (raises PolicyError)."""
-    if not isinstance(d, dict):
-        raise PolicyError(f"{where}: expected a JSON object, got {type(d).__name__}")
-    if d.get("format") != FORMAT:
-        raise PolicyError(f"{where}: not a worldplan policy (format {d.get('format')!r}, "
-                          f"expected {FORMAT!r})")
-    if d.get("version") != VERSION:
-        raise PolicyError(f"{where}: policy version {d.get('version')!r}; this worldplan reads "
-                          f"version {VERSION}. Refit it with `worldplan fit-policy`.")
+    return _policy(check_versioned(d, POLICY_FILE, where=where), where)
+
+
+def _policy(d: dict[str, Any], where: str) -> Policy:
+    """Build a policy from a JSON object of the right format and version."""
     try:
         entries = [_entry(e) for e in d["entries"]]
         cuts = [float(c) for c in d.get("cuts", DEFAULT_CUTS)]
@@ -142,13 +151,7 @@ def _entry(e: Any) -> PolicyEntry:
 def load_policy(path: str | Path | None = None) -> Policy:
     """Load a policy file (default: the bundled agent/policies/default.json)."""
     path = Path(path) if path else DEFAULT_POLICY
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise PolicyError(f"no policy file at {path}") from e
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise PolicyError(f"{path}: not a readable JSON file ({e})") from e
-    return policy_from_dict(data, where=str(path))
+    return _policy(read_versioned(path, POLICY_FILE), str(path))
 
 
 # ---- fitting ------------------------------------------------------------------------------

@@ -8,13 +8,13 @@ handful of features and at most a few thousand problems). The predicted p_solve 
 with the calibration's own quantile cuts (agent.control.difficulty.bin_of).
 
 File format (`FORMAT`, `VERSION`): {"format", "version", "features", "mean", "std",
-"weights", "bias", "l2", "cuts", "metadata"}. `load` refuses other formats and versions with
-a `PredictorError` that names the file. Not handled: ordinal regression, feature selection.
+"weights", "bias", "l2", "cuts", "metadata"}, read and written by agent.control.versioned.
+`load_predictor` refuses other formats and versions with a `PredictorError` that names the
+file. Not handled: ordinal regression, feature selection.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,12 +23,24 @@ from typing import Any
 
 import numpy as np
 
+from worldplan.agent.control.versioned import (
+    VersionedFormat,
+    check_versioned,
+    read_versioned,
+    stamped,
+    write_versioned,
+)
+
 FORMAT = "worldplan-difficulty-predictor"
 VERSION = 1
 
 
 class PredictorError(ValueError):
     """A predictor file is missing, corrupt, or of another format or version."""
+
+
+PREDICTOR_FILE = VersionedFormat(FORMAT, VERSION, "predictor", "difficulty predictor",
+                                 PredictorError, "Refit it with `worldplan fit-policy`.")
 
 
 @dataclass
@@ -50,16 +62,16 @@ class DifficultyModel:
         logit = float(np.dot(self.weights, z)) + self.bias
         return 1.0 / (1.0 + math.exp(-max(min(logit, 50.0), -50.0)))
 
+    def _body(self) -> dict[str, Any]:
+        return {"features": self.features, "mean": self.mean, "std": self.std,
+                "weights": self.weights, "bias": self.bias, "l2": self.l2, "cuts": self.cuts,
+                "metadata": self.metadata}
+
     def to_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, "version": self.version, "features": self.features,
-                "mean": self.mean, "std": self.std, "weights": self.weights,
-                "bias": self.bias, "l2": self.l2, "cuts": self.cuts, "metadata": self.metadata}
+        return stamped(PREDICTOR_FILE, self._body(), self.version)
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-        return path
+        return write_versioned(path, PREDICTOR_FILE, self._body(), version=self.version)
 
 
 def fit_predictor(rows: Sequence[Mapping[str, float]], targets: Sequence[float],
@@ -90,14 +102,11 @@ def fit_predictor(rows: Sequence[Mapping[str, float]], targets: Sequence[float],
 
 def model_from_dict(d: Any, *, where: str = "predictor") -> DifficultyModel:
     """Validate and build a predictor from its JSON object (raises PredictorError)."""
-    if not isinstance(d, dict):
-        raise PredictorError(f"{where}: expected a JSON object, got {type(d).__name__}")
-    if d.get("format") != FORMAT:
-        raise PredictorError(f"{where}: not a difficulty predictor (format {d.get('format')!r},"
-                             f" expected {FORMAT!r})")
-    if d.get("version") != VERSION:
-        raise PredictorError(f"{where}: predictor version {d.get('version')!r}; this worldplan "
-                             f"reads version {VERSION}. Refit it with `worldplan fit-policy`.")
+    return _model(check_versioned(d, PREDICTOR_FILE, where=where), where)
+
+
+def _model(d: dict[str, Any], where: str) -> DifficultyModel:
+    """Build a predictor from a JSON object of the right format and version."""
     try:
         feats = [str(f) for f in d["features"]]
         model = DifficultyModel(
@@ -114,11 +123,4 @@ def model_from_dict(d: Any, *, where: str = "predictor") -> DifficultyModel:
 
 
 def load_predictor(path: str | Path) -> DifficultyModel:
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise PredictorError(f"no predictor file at {path}") from e
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise PredictorError(f"{path}: not a readable JSON file ({e})") from e
-    return model_from_dict(data, where=str(path))
+    return _model(read_versioned(path, PREDICTOR_FILE), str(path))

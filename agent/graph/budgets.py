@@ -37,12 +37,6 @@ class StepCosts:
         per = width * self.proposal + width * self.imagined(samples)
         return width * self.imagined(samples) + simulations * per
 
-    def plan(self, p: dict[str, int]) -> int:
-        """The worst-case cost of a branch plan (beam, or MCTS if it has simulations)."""
-        if p.get("simulations", 0) > 0:
-            return self.mcts(p["width"], p["simulations"], p["samples"])
-        return self.branch(p["width"], p["depth"], p["beam"], p["samples"])
-
     def revise(self, rounds: int, samples: int) -> int:
         return self.imagined(samples) + rounds * (self.proposal + self.imagined(samples))
 

@@ -11,7 +11,8 @@
 - the route node runs agent.strategies.compute_optimal.run_chosen (the chosen strategy on
   what is left of the budget, selection over its candidates and the probe's);
 - execute: submits the selected solution to `worldplan/Math-v0` (graded reward) when an
-  env is given; without one (inside math_runner, which grades itself) it only records it.
+  env is given; without one (inside the math runner, agent.runs.math, which grades
+  itself) it only records it.
 
 `graph_strategy(problem, ctx, mode=...)` is the same graph as a strategy function
 (`worldplan math --strategy graph -p mode=compute-optimal`), returning a StrategyResult.

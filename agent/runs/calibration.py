@@ -77,7 +77,7 @@ def parse_grid(spec: str) -> list[GridEntry]:
     return out
 
 
-@dataclass
+@dataclass(frozen=True)
 class CalibrationConfig:
     dataset: str = "math-train"
     fields: str | None = None
@@ -106,6 +106,41 @@ class CalibrationSummary:
 
 
 Progress = Callable[[str, int, int], None]  # (problem uid, done, total)
+
+
+@dataclass(frozen=True)
+class GridCell:
+    """One cell of the grid: a configuration at a budget (generations per problem)."""
+
+    budget: int
+    entry: GridEntry
+
+
+@dataclass(frozen=True)
+class ProblemRun:
+    """What every episode of one problem shares: its run, its index and the heavy objects."""
+
+    config: CalibrationConfig
+    problem: MathProblem
+    index: int  # in the dataset (offset included)
+    run_id: int
+    client: LLMClient
+    verifier: Verifier | None
+    store: TraceStore
+    grader: Grader
+
+    @property
+    def seed(self) -> int:
+        """The sampling seed of every episode of this problem."""
+        return self.config.seed * 10_007 + self.index
+
+
+@dataclass(frozen=True)
+class ProbeOutcome:
+    """The probe episode's result: the probe (its samples and signals) and pass@1."""
+
+    probe: Probe
+    pass_rate: float  # correct / K over the probe's and the oracle's samples
 
 
 def calibrate(config: CalibrationConfig, *, client: LLMClient, verifier: Verifier | None,
@@ -146,20 +181,19 @@ async def _run_all(config: CalibrationConfig, grid: list[GridEntry], problems: l
     sem = asyncio.Semaphore(max(1, config.concurrency))
     done = 0
     wins: dict[str, dict[int, list[bool]]] = {}
+    cells = [GridCell(budget, entry) for budget in config.budgets for entry in grid]
 
     async def one(index: int, p: MathProblem) -> None:
         nonlocal done
         async with sem:
-            probe, rate = await _probe_episode(config, p, index, run_id, client, verifier,
-                                               store, grader)
-            summary.pass_rates[p.uid] = rate
+            problem = ProblemRun(config, p, index, run_id, client, verifier, store, grader)
+            probe = await _probe_episode(problem)
+            summary.pass_rates[p.uid] = probe.pass_rate
             summary.episodes += 1
-            cells = [(budget, entry) for budget in config.budgets for entry in grid]
             oks = await asyncio.gather(*[  # concurrent: the server batches them
-                _grid_episode(config, p, index, entry, budget, probe, rate, run_id, client,
-                              verifier, store, grader) for budget, entry in cells])
-            for (budget, entry), ok in zip(cells, oks, strict=True):
-                wins.setdefault(entry.key, {}).setdefault(budget, []).append(ok)
+                _grid_episode(problem, cell, probe) for cell in cells])
+            for cell, ok in zip(cells, oks, strict=True):
+                wins.setdefault(cell.entry.key, {}).setdefault(cell.budget, []).append(ok)
                 summary.episodes += 1
         done += 1
         if progress is not None:
@@ -170,35 +204,33 @@ async def _run_all(config: CalibrationConfig, grid: list[GridEntry], problems: l
                         for k, per in wins.items()}
 
 
-def _ctx(config: CalibrationConfig, client: LLMClient, verifier: Verifier | None,
-         budget: Budget, seed: int, uid: str) -> SearchContext:
-    return SearchContext(client, verifier, budget, max_tokens=config.max_tokens,
+def _ctx(problem: ProblemRun, budget: Budget) -> SearchContext:
+    config = problem.config
+    return SearchContext(problem.client, problem.verifier, budget, max_tokens=config.max_tokens,
                          step_max_tokens=config.step_max_tokens,
-                         temperature=config.temperature, seed=seed,
-                         aggregation=config.aggregation, tags={"task": uid})
+                         temperature=config.temperature, seed=problem.seed,
+                         aggregation=config.aggregation, tags={"task": problem.problem.uid})
 
 
-async def _probe_episode(config: CalibrationConfig, p: MathProblem, index: int, run_id: int,
-                         client: LLMClient, verifier: Verifier | None, store: TraceStore,
-                         grader: Grader) -> tuple[Probe, float]:
-    seed = config.seed * 10_007 + index
-    with store.episode_scope(run_id, env=ENV_ID, task_id=p.uid, seed=config.seed,
+async def _probe_episode(problem: ProblemRun) -> ProbeOutcome:
+    config, p, index, store = problem.config, problem.problem, problem.index, problem.store
+    with store.episode_scope(problem.run_id, env=ENV_ID, task_id=p.uid, seed=config.seed,
                              reference=p.answer, strategy="probe",
                              info={"phase": "probe", "index": index}) as ep_id:
-        ctx = _ctx(config, client, verifier, Budget(), seed, p.uid)
-        probe = await run_probe(p.problem, ctx, config.probe_n)
+        probe = await run_probe(p.problem, _ctx(problem, Budget()), config.probe_n)
         extra = max(0, config.oracle_samples - len(probe.nodes))
         nodes = [copy.deepcopy(n) for n in probe.nodes]
         if extra:
-            gen = await client.chat(solver_messages(p.problem), role="oracle", n=extra,
-                                    max_tokens=config.max_tokens,
-                                    temperature=config.temperature, seed=seed + 31,
-                                    tags={"task": p.uid, "phase": "oracle"})
+            gen = await problem.client.chat(
+                solver_messages(p.problem), role="oracle", n=extra,
+                max_tokens=config.max_tokens, temperature=config.temperature,
+                seed=problem.seed + 31, tags={"task": p.uid, "phase": "oracle"})
             nodes += [Node(f"oracle{i}", None, "oracle", c.text,
                            extract_answer(c.text, bare=False),
                            info={"finish_reason": c.finish_reason})
                       for i, c in enumerate(gen.choices)]
-        grades = [await asyncio.to_thread(grader.grade, n.answer, p.answer) for n in nodes]
+        grades = [await asyncio.to_thread(problem.grader.grade, n.answer, p.answer)
+                  for n in nodes]
         for n, g in zip(nodes, grades, strict=True):
             n.info["correct"] = g.correct
         rate = sum(g.correct for g in grades) / len(grades) if grades else 0.0
@@ -212,25 +244,23 @@ async def _probe_episode(config: CalibrationConfig, p: MathProblem, index: int, 
                   "features": {**probe.signals.features(), **text_features(p.problem)},
                   "probe_generations": probe.counts.generations,
                   "probe_tokens": probe.counts.completion_tokens})
-    return probe, rate
+    return ProbeOutcome(probe, rate)
 
 
-async def _grid_episode(config: CalibrationConfig, p: MathProblem, index: int, entry: GridEntry,
-                        budget: int, probe: Probe, rate: float, run_id: int,
-                        client: LLMClient, verifier: Verifier | None, store: TraceStore,
-                        grader: Grader) -> bool:
-    vcost = 0 if verifier is None else verifier.generations_per_call
+async def _grid_episode(problem: ProblemRun, cell: GridCell, probe: ProbeOutcome) -> bool:
+    config, p, index, store = problem.config, problem.problem, problem.index, problem.store
+    entry, budget = cell.entry, cell.budget
+    vcost = 0 if problem.verifier is None else problem.verifier.generations_per_call
     n = probe_size(config.probe_n, config.probe_max_fraction, budget, vcost)
-    used = copy.deepcopy(probe) if n and len(probe.nodes) == n else Probe()
+    used = copy.deepcopy(probe.probe) if n and len(probe.probe.nodes) == n else Probe()
     spent_g, spent_t = used.counts.generations, used.counts.completion_tokens
-    seed = config.seed * 10_007 + index
-    with store.episode_scope(run_id, env=ENV_ID, task_id=p.uid, seed=config.seed,
+    with store.episode_scope(problem.run_id, env=ENV_ID, task_id=p.uid, seed=config.seed,
                              reference=p.answer, strategy=entry.strategy,
                              info={"phase": "grid", "budget": budget, "config": entry.key,
                                    "index": index}) as ep_id:
-        ctx = _ctx(config, client, verifier, Budget(budget - spent_g), seed, p.uid)
+        ctx = _ctx(problem, Budget(budget - spent_g))
         res = await run_chosen(p.problem, ctx, entry.strategy, dict(entry.params), used)
-        grade = await asyncio.to_thread(grader.grade, res.answer, p.answer)
+        grade = await asyncio.to_thread(problem.grader.grade, res.answer, p.answer)
         own = [n for n in res.nodes if not n.key.startswith("probe")]
         store.add_nodes(ep_id, [n.record() for n in own])
         decision = {"strategy": entry.strategy, "params": entry.params, "budget": budget,
@@ -242,7 +272,7 @@ async def _grid_episode(config: CalibrationConfig, p: MathProblem, index: int, e
                        info={"grade_status": grade.status})
         store.finish_episode(
             ep_id, reward=float(grade.correct), success=grade.correct, answer=res.answer or "",
-            difficulty=1.0 - rate, difficulty_source="oracle",
+            difficulty=1.0 - probe.pass_rate, difficulty_source="oracle",
             info={"phase": "grid", "budget": budget, "config": entry.key,
                   "params": entry.params, "index": index, "level": p.level,
                   "probe_generations": spent_g, "probe_tokens": spent_t,

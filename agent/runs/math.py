@@ -39,7 +39,7 @@ from worldplan.worldmodel.math.verifier import PRMVerifier, Verifier
 ENV_ID = "worldplan/Math-v0"
 
 
-@dataclass
+@dataclass(frozen=True)
 class MathRunConfig:
     dataset: str = "math500"
     fields: str | None = None  # a field-map preset or spec (envs.math.data.parse_field_map)

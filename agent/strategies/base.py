@@ -26,8 +26,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from worldplan.worldmodel.llm.accounting import Budget, BudgetExceeded
-from worldplan.worldmodel.llm.client import Generation, LLMClient, Message
+from worldplan.worldmodel.llm.client import LLMClient, Message
 from worldplan.worldmodel.llm.errors import ContextLengthExceeded
+from worldplan.worldmodel.llm.generation import Generation
 from worldplan.worldmodel.math.verifier import Judgement, Verifier
 
 

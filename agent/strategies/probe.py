@@ -21,8 +21,8 @@ from worldplan.agent.control.difficulty import Signals, token_entropy
 from worldplan.agent.strategies.base import Counts, Ledger, Node, SearchContext
 from worldplan.envs.math.answer import extract_answer
 from worldplan.worldmodel.llm.accounting import BudgetExceeded
-from worldplan.worldmodel.llm.client import Choice
 from worldplan.worldmodel.llm.errors import ContextLengthExceeded
+from worldplan.worldmodel.llm.generation import Choice
 from worldplan.worldmodel.math.prompts import solver_messages
 
 PROBE_TOP_LOGPROBS = 5

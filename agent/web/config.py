@@ -35,7 +35,7 @@ class WebAgentConfig:
     world_model_tokens: int = 40  # per predicted change (tokens)
     temperature: float = 0.8
     verifier_mode: str = "p_yes"  # p_yes | label
-    horizon: int = 3  # steps the tokens left are shared over (graph_control.step_allowance)
+    horizon: int = 3  # steps the tokens left are shared over (agent.graph.budgets.step_allowance)
     max_attempts: int = 3  # attempts of a step whose browser crashed
     success_threshold: float = 1.0
 

@@ -35,6 +35,7 @@ from worldplan.agent.web.imagination import (
     revise_plan,
 )
 from worldplan.agent.web.mcts import mcts_search
+from worldplan.agent.web.plans import BranchPlan, RevisePlan, plan_of
 from worldplan.envs.web.observation import WebObservation
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.web.world_model import ProgressVerifier, WorldModel, prediction_accuracy
@@ -107,30 +108,31 @@ class WebDomain:
         best = majority_action(cands)
         if route == "act" or best is None:
             return self._act(cands, best)
-        p = decision.get("params", {})
+        plan = plan_of(route, decision.get("params"))
         im = Imagination(self.models.world_model, self.models.verifier,
                          self.models.proposer, state.get("goal", ""),
                          self.observation_text(state["observation"]), list(state["actions"]))
         root_key = next(c["key"] for c in cands if c["answer"] == best)
-        if route == "revise":
+        if isinstance(plan, RevisePlan):
             out = await revise_plan(im, (root_key, best), keys, budget,
-                                    rounds=p.get("rounds", 2), samples=p.get("samples", 1))
+                                    rounds=plan.rounds, samples=plan.samples)
         else:
+            assert isinstance(plan, BranchPlan), f"route {route!r} has no search plan"
             roots, seen = [], set()
             for c in cands:  # distinct readable actions, most frequent first
                 if c["answer"] and c["answer"] not in seen:
                     seen.add(c["answer"])
                     roots.append((c["key"], c["answer"]))
             roots.sort(key=lambda r: r[1] != best)
-            if p.get("simulations", 0) > 0:
-                out = await mcts_search(im, roots[: p.get("width", 2)], keys, budget,
-                                        simulations=p["simulations"],
-                                        depth=max(2, p.get("depth", 2)),
-                                        width=p.get("width", 2), samples=p.get("samples", 1))
+            if plan.mcts:
+                out = await mcts_search(im, roots[: plan.width], keys, budget,
+                                        simulations=plan.simulations,
+                                        depth=max(2, plan.depth), width=plan.width,
+                                        samples=plan.samples)
             else:
-                out = await imagined_beam_search(im, roots[: p.get("width", 2)], keys, budget,
-                                        depth=p.get("depth", 1), beam=p.get("beam", 2),
-                                        width=p.get("width", 2), samples=p.get("samples", 1))
+                out = await imagined_beam_search(im, roots[: plan.width], keys, budget,
+                                                 depth=plan.depth, beam=plan.beam,
+                                                 width=plan.width, samples=plan.samples)
         if out.action is None:  # nothing imagined (budget): act on the proposals
             fallback = self._act(cands, best)
             fallback.nodes, fallback.stop_reason = out.nodes, out.stop_reason

@@ -2,7 +2,7 @@
 revise-the-plan loop. Everything here is imagination: nothing touches the real page.
 
 - `Proposer.propose(obs, history, n)`: n candidate actions in one request, each read with
-  `prompts_web.extract_action` (allowlisted, never evaluated); unreadable ones are kept
+  `worldmodel.web.prompts.extract_action` (allowlisted, never evaluated); unreadable ones are kept
   (action None) so the trace shows them.
 - `imagined_beam_search(...)`: the root candidates are imagined by the world model (`samples`
   predictions each) and scored by the progress verifier (mean over the samples, as

@@ -29,7 +29,7 @@ Pure functions: no model is called here. Not handled: fitting the web policy fro
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from worldplan.agent.control.difficulty import Estimate
 from worldplan.agent.control.policy import POLICIES, Policy, PolicyError, load_policy
 from worldplan.agent.graph.budgets import StepCosts
 from worldplan.agent.graph.state import StepDecision
+from worldplan.agent.web.plans import BranchPlan, Plan, RevisePlan, plan_of
 
 ROUTES = ("act", "revise", "branch")
 STRATEGIES = ("reactive", "best-of-n", "revise", "search", "compute-optimal")
@@ -70,51 +71,40 @@ class WebRouter:
             reason = f"controller: {d.reason}{why}"
         if readable == 0 and route != "act":
             route, reason = "act", reason + "; no readable proposal to imagine, act"
-        base = default_params(route, self.proposals)
-        params = {**base, **{k: v for k, v in {**chosen, **self.params}.items() if k in base}}
-        route, params, why = fit(route, params, allowance, costs, readable)
+        base = default_plan(route, self.proposals)
+        if base is not None:
+            base = plan_of(route, {**asdict(base), **chosen, **self.params})
+        route, plan, why = fit(route, base, allowance, costs, readable)
         return StepDecision(route=route, reason=reason + (f"; {why}" if why else ""),
-                        difficulty=None if difficulty is None else difficulty.bin,
-                        budget_left=tokens_left, allowance=allowance, params=params)
+                            difficulty=None if difficulty is None else difficulty.bin,
+                            budget_left=tokens_left, allowance=allowance,
+                            params=asdict(plan) if plan is not None else {})
 
 
-def default_params(route: str, proposals: int) -> dict[str, int]:
+def default_plan(route: str, proposals: int) -> Plan | None:
+    """The route's plan before the policy's and the strategy's settings: branch as wide as
+    the proposals (at least 2)."""
     if route == "branch":
-        return {"width": max(2, proposals), "depth": 1, "beam": 2, "samples": 1,
-                "simulations": 0}
-    if route == "revise":
-        return {"rounds": 2, "samples": 1}
-    return {}
+        return BranchPlan(width=max(2, proposals))
+    return plan_of(route)
 
 
-def fit(route: str, params: dict[str, int], allowance: int | None, costs: StepCosts,
-        readable: int | None) -> tuple[str, dict[str, int], str]:
-    """Shrink the plan until its worst-case cost fits the allowance; say what was cut."""
-    if allowance is None or route == "act":
-        return route, params, ""
-    p = dict(params)
-    if route == "branch":
-        p["width"] = max(1, min(p["width"], p["width"] if readable is None else readable))
-        while costs.plan(p) > allowance:
-            if p.get("simulations", 0) > 1:
-                p["simulations"] -= 1
-            elif p["depth"] > 1 and not p.get("simulations"):
-                p["depth"] -= 1
-            elif p["samples"] > 1:
-                p["samples"] -= 1
-            elif p["width"] > 1:
-                p["width"] -= 1
-            else:
-                return fit("revise", default_params("revise", 1), allowance, costs, readable)
-        return route, p, "" if p == params else f"cut to {p} to fit {allowance} tokens"
-    while costs.revise(p["rounds"], p["samples"]) > allowance:
-        if p["samples"] > 1:
-            p["samples"] -= 1
-        elif p["rounds"] > 0:
-            p["rounds"] -= 1
-        else:
-            return "act", {}, f"nothing but acting fits {allowance} tokens"
-    return route, p, "" if p == params else f"cut to {p} to fit {allowance} tokens"
+def fit(route: str, plan: Plan | None, allowance: int | None, costs: StepCosts,
+        readable: int | None) -> tuple[str, Plan | None, str]:
+    """Cut the plan until its worst-case cost fits the allowance; say what was cut. A branch
+    plan that cannot fit falls back to revising, a revise plan to acting."""
+    if allowance is None or plan is None:
+        return route, plan, ""
+    p: Plan | None = plan
+    if isinstance(p, BranchPlan) and readable is not None:
+        p = replace(p, width=max(1, min(p.width, readable)))
+    while p is not None and p.cost(costs) > allowance:
+        p = p.cut()
+    if p is None and route == "branch":
+        return fit("revise", RevisePlan(), allowance, costs, readable)
+    if p is None:
+        return "act", None, f"nothing but acting fits {allowance} tokens"
+    return route, p, "" if p == plan else f"cut to {asdict(p)} to fit {allowance} tokens"
 
 
 SEARCHES = ("beam", "mcts")

@@ -1,23 +1,21 @@
-"""A scripted OpenAI-compatible chat server (an httpx transport) for strategy unit tests.
+"""A scripted chat model for strategy unit tests (control-flow tests only).
 
 Solver requests get `solve(prompt, body)`'s text, cut at the first stop string (finish
-"stop") and at max_tokens (finish "length"). Tokens are whitespace-delimited chunks, and a
-completion that ends by itself costs one more token (the end-of-sequence), like a real
-server. Verifier requests (max_tokens 1 with logprobs) get one token whose top logprobs
-give P(Yes) = `judge(prompt)`. Every served usage is recorded in `served`, so tests can
-compare a strategy's accounting with what the "server" reported. Control flow only.
+"stop") and at max_tokens (finish "length"), one call of `solve` per sample. Tokens are
+whitespace-delimited chunks, and a completion that ends by itself costs one more token (the
+end-of-sequence), like a real server; prompts cost the chunks of their messages. Verifier
+requests (max_tokens 1 with logprobs) get one token whose top logprobs give
+P(Yes) = `judge(prompt)`. The server's `served` holds every answered usage, so tests can
+compare a strategy's accounting with what the "server" reported.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+from tests.fakes.openai_server import Answer, OpenAIServer, Reply, Sample, yes_no
 
 CHUNK = re.compile(r"\s*\S+")
 
@@ -26,61 +24,29 @@ def prompt_text(body: dict[str, Any]) -> str:
     return "\n".join(m["content"] for m in body["messages"])
 
 
-def last_content(body: dict[str, Any]) -> str:
-    return str(body["messages"][-1]["content"])
+class ScriptedLLM(OpenAIServer):
+    def __init__(self, solve: Callable[[str, dict[str, Any]], str],
+                 judge: Callable[[str], float] = lambda _prompt: 0.5,
+                 model: str = "scripted") -> None:
+        super().__init__(self.answer, model=model)
+        self.solve, self.judge = solve, judge
 
-
-@dataclass
-class ScriptedLLM:
-    solve: Callable[[str, dict[str, Any]], str]
-    judge: Callable[[str], float] = lambda _prompt: 0.5
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    served: list[dict[str, int]] = field(default_factory=list)  # usage per answered request
-    model: str = "scripted"
-
-    def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self.handle)
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/v1/models"):
-            return httpx.Response(200, json={"data": [{"id": self.model}]})
-        body = json.loads(request.content)
-        self.requests.append(body)
+    def answer(self, body: dict[str, Any]) -> Answer:
         prompt = prompt_text(body)
         prompt_tokens = len(CHUNK.findall(prompt))
         if body.get("logprobs") and body.get("max_tokens") == 1:
-            p = min(max(self.judge(prompt), 1e-9), 1 - 1e-9)
-            top = [{"token": "Yes", "logprob": math.log(p)},
-                   {"token": "No", "logprob": math.log(1 - p)}]
-            choice = {"index": 0, "finish_reason": "length",
-                      "message": {"role": "assistant", "content": top[0]["token"]},
-                      "logprobs": {"content": [{"token": "Yes", "logprob": math.log(p),
-                                                "top_logprobs": top}]}}
-            return self._reply([choice], prompt_tokens, 1)
-        choices, completion = [], 0
-        for k in range(int(body.get("n", 1))):
-            text, finish, tokens = self._cut(self.solve(prompt, body), body)
-            completion += tokens
-            choices.append({"index": k, "finish_reason": finish,
-                            "message": {"role": "assistant", "content": text}})
-        return self._reply(choices, prompt_tokens, completion)
+            return yes_no(min(max(self.judge(prompt), 1e-9), 1 - 1e-9), prompt_tokens)
+        return Reply([cut(self.solve(prompt, body), body)
+                      for _ in range(int(body.get("n", 1)))], prompt_tokens)
 
-    def _reply(self, choices: list[dict[str, Any]], prompt_tokens: int,
-               completion_tokens: int) -> httpx.Response:
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                 "total_tokens": prompt_tokens + completion_tokens}
-        self.served.append(usage)
-        return httpx.Response(200, json={"model": self.model, "choices": choices,
-                                         "usage": usage})
 
-    @staticmethod
-    def _cut(text: str, body: dict[str, Any]) -> tuple[str, str, int]:
-        finish = "stop"
-        for s in body.get("stop") or []:
-            if s in text:
-                text = text[: text.index(s)]
-        chunks = CHUNK.findall(text)
-        max_tokens = int(body.get("max_tokens", 16))
-        if len(chunks) + 1 > max_tokens:
-            return "".join(chunks[:max_tokens]), "length", max_tokens
-        return text, finish, len(chunks) + 1
+def cut(text: str, body: dict[str, Any]) -> Sample:
+    """The text up to the first stop string, then at most max_tokens chunks."""
+    for s in body.get("stop") or []:
+        if s in text:
+            text = text[: text.index(s)]
+    chunks = CHUNK.findall(text)
+    max_tokens = int(body.get("max_tokens", 16))
+    if len(chunks) + 1 > max_tokens:
+        return Sample("".join(chunks[:max_tokens]), "length", max_tokens)
+    return Sample(text, "stop", len(chunks) + 1)

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from worldplan.traces.store import TraceStore, make_engine
+from worldplan.traces.engine import make_engine
+from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.accounting import Usage
-from worldplan.worldmodel.llm.client import CallRecord, Choice, Generation
+from worldplan.worldmodel.llm.generation import CallRecord, Choice, Generation
 
 XSS = ('<script>window.__xss = 1; document.title = "pwned"</script>'
        '<img src=x onerror="window.__xss=2">')
@@ -94,7 +95,8 @@ def build_demo(path: Path, completion: str = "The answer is 42.") -> Demo:
 KILLED_SCRIPT = """
 import os, signal, sys
 from tests.fakes.trace_db import call
-from worldplan.traces.store import TraceStore, make_engine
+from worldplan.traces.engine import make_engine
+from worldplan.traces.store import TraceStore
 store = TraceStore(make_engine(sys.argv[1]))
 run = store.start_run(name="killed", kind="demo", strategy="beam", model="demo-model",
                       config={"budget": 4})

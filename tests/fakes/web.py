@@ -1,20 +1,20 @@
 """Scripted stand-ins for control-flow tests of the agent graph (never for capability).
 
-`ScriptedWebLLM` is an OpenAI-compatible chat server as an httpx transport; it tells the
-three roles apart by their system prompts (worldmodel.web.prompts) and answers:
+`ScriptedWebLLM` answers through the one scripted server (tests.fakes.openai_server) as an
+httpx transport; it tells the three roles apart by their system prompts
+(worldmodel.web.prompts) and answers:
 - proposer: `propose(done, prompt, n)` -> n texts (done: plan steps the page shows done);
 - world model: "the page shows <action>";
 - verifier (1 token, logprobs): P(Yes) = `judge(prompt)`.
-Completion tokens are the words of the text plus one end token, cut at max_tokens; every
-request and its usage is recorded. `FakeWebEnv` is a three-widget page whose goal needs
-`fill(e2, "Bob")`, `check(e4)`, `click(e3)` in that order; it can raise on a chosen step
-(a killed process) or report a browser crash.
+Completion tokens are the words of the text plus one end token, cut at max_tokens; prompts
+cost their words; every answered request is recorded with its role and completion tokens.
+`FakeWebEnv` is a three-widget page whose goal needs `fill(e2, "Bob")`, `check(e4)`,
+`click(e3)` in that order; it can raise on a chosen step (a killed process) or report a
+browser crash.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from tests.fakes.openai_server import Answer, OpenAIServer, Reply, Sample, yes_no
 from worldplan.envs.web.actions import ActionError, parse_action
 from worldplan.envs.web.observation import WebObservation
 from worldplan.worldmodel.web.prompts import PROPOSER_SYSTEM, VERIFIER_SYSTEM, WORLD_MODEL_SYSTEM
@@ -52,58 +53,56 @@ def planner(done: int, prompt: str, n: int) -> list[str]:
     return [PLAN[min(done, 2)]] * n
 
 
+def role_of(body: dict[str, Any]) -> str:
+    """Which of the agent's roles sent the request, from its system prompt."""
+    system = body["messages"][0]["content"]
+    if system == VERIFIER_SYSTEM and body.get("logprobs"):
+        return "verifier"
+    return {PROPOSER_SYSTEM: "proposer", WORLD_MODEL_SYSTEM: "world_model"}.get(system, "other")
+
+
+def words_sample(text: str, max_tokens: int) -> Sample:
+    """The words of `text` (at most max_tokens), costing one token more for the end."""
+    words = text.split(" ")
+    cut = words[:max_tokens]
+    finish = "stop" if len(cut) == len(words) else "length"
+    return Sample(" ".join(cut), finish, min(len(words) + 1, max_tokens))
+
+
 @dataclass
 class ScriptedWebLLM:
     propose: Callable[[int, str, int], list[str]] = planner
     judge: Callable[[str], float] = good_judge
-    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (role, body)
     served: list[tuple[str, int]] = field(default_factory=list)  # (role, completion tokens)
+    server: OpenAIServer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.server = OpenAIServer(self.answer)
 
     def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self.handle)
+        return self.server.transport()
 
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/v1/models"):
-            return httpx.Response(200, json={"data": [{"id": "scripted"}]})
-        body = json.loads(request.content)
-        system = body["messages"][0]["content"]
+    def answer(self, body: dict[str, Any]) -> Answer:
+        role = role_of(body)
         prompt = "\n".join(m["content"] for m in body["messages"])
         n, max_tokens = int(body.get("n", 1)), int(body["max_tokens"])
-        if system == VERIFIER_SYSTEM and body.get("logprobs"):
-            role = "verifier"
-            p = min(max(self.judge(prompt), 1e-6), 1 - 1e-6)
-            top = [{"token": "Yes", "logprob": math.log(p)},
-                   {"token": "No", "logprob": math.log(1 - p)}]
-            choices = [{"index": 0, "finish_reason": "length",
-                        "message": {"role": "assistant", "content": "Yes"},
-                        "logprobs": {"content": [{"token": "Yes", "logprob": math.log(p),
-                                                  "top_logprobs": top}]}}]
-            tokens = 1
+        prompt_tokens = len(prompt.split())
+        if role == "verifier":
+            reply = yes_no(min(max(self.judge(prompt), 1e-6), 1 - 1e-6), prompt_tokens)
         else:
-            if system == PROPOSER_SYSTEM:
-                role, texts = "proposer", self.propose(page_progress(prompt), prompt, n)
+            if role == "proposer":
+                texts = self.propose(page_progress(prompt), prompt, n)
                 if "Give a better next action" in prompt:
                     texts = [PLAN[min(page_progress(prompt), 2)]] * n
-            elif system == WORLD_MODEL_SYSTEM:
-                action = re.findall(r"Action: (.*)", prompt)[-1]
-                role, texts = "world_model", [f"the page shows {action}"] * n
+            elif role == "world_model":
+                texts = [f"the page shows {re.findall(r'Action: (.*)', prompt)[-1]}"] * n
             else:
-                role, texts = "other", ["?"] * n
-            choices, tokens = [], 0
-            for k, text in enumerate(texts):
-                words = text.split(" ")
-                cut = words[:max_tokens]
-                used = min(len(words) + 1, max_tokens)
-                tokens += used
-                choices.append({"index": k, "finish_reason": "stop" if used <= len(words) + 1
-                                and len(cut) == len(words) else "length",
-                                "message": {"role": "assistant", "content": " ".join(cut)}})
+                texts = ["?"] * n
+            reply = Reply([words_sample(t, max_tokens) for t in texts], prompt_tokens)
         self.requests.append((role, body))
-        self.served.append((role, tokens))
-        usage = {"prompt_tokens": len(prompt.split()), "completion_tokens": tokens,
-                 "total_tokens": len(prompt.split()) + tokens}
-        return httpx.Response(200, json={"model": "scripted", "choices": choices,
-                                         "usage": usage})
+        self.served.append((role, reply.completion_tokens))
+        return reply
 
     def roles(self) -> list[str]:
         return [r for r, _ in self.requests]

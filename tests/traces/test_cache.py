@@ -15,9 +15,11 @@ from tests.fakes.scripted_server import FakeServer
 from tests.fakes.trace_db import call
 from worldplan.agent.runs.rerun import cached_client
 from worldplan.traces.cache import CacheMiss
-from worldplan.traces.store import TraceStore, make_engine
-from worldplan.worldmodel.llm.client import Generation, LLMClient
+from worldplan.traces.engine import make_engine
+from worldplan.traces.store import TraceStore
+from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.errors import ContextLengthExceeded, ServerError
+from worldplan.worldmodel.llm.generation import Generation
 
 Q = [{"role": "user", "content": "Name a colour. « unicode »"}]
 

@@ -10,14 +10,14 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-import worldplan.agent.cli.traces  # noqa: F401  (registers the commands)
 from worldplan.agent.cli.app import app
-from worldplan.traces import query
+from worldplan.traces import aggregates, query
+from worldplan.traces.engine import SchemaVersionError, make_engine
 from worldplan.traces.migrate import detect_version, open_db
 from worldplan.traces.replay import render_episode
 from worldplan.traces.report import write_report
 from worldplan.traces.schema import SCHEMA_VERSION
-from worldplan.traces.store import SchemaVersionError, call_cache_key, make_engine
+from worldplan.traces.store import call_cache_key
 
 V0_DDL = """
 CREATE TABLE run (id INTEGER PRIMARY KEY, name VARCHAR, kind VARCHAR, status VARCHAR,
@@ -72,7 +72,7 @@ def test_v0_is_read_through_a_migrated_copy_and_left_untouched(tmp_path: Path) -
     assert (run.prompt_tokens, run.completion_tokens, run.llm_calls) == (50, 16, 2)
     eps = query.episodes(eng, 1)
     assert eps[1].status == "running" and eps[1].prompt_tokens == 20  # from its calls
-    assert [g.key for g in query.table_by(eng, 1, "level")] == ["2", "5"]
+    assert [g.key for g in aggregates.table_by(eng, 1, "level")] == ["2", "5"]
     detail = query.episode_detail(eng, 1)
     assert detail.steps[0].decision == {} and [n.key for n in detail.nodes] == ["a", "a.1"]
     console = Console(record=True, width=120)

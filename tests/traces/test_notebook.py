@@ -12,7 +12,8 @@ from nbclient import NotebookClient
 from tests.conftest import TOY_CONFIG as CONFIG
 from tests.conftest import LLMServer
 from tests.fakes import toy_runner
-from worldplan.traces.store import TraceStore, make_engine
+from worldplan.traces.engine import make_engine
+from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.client import LLMClient
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]

@@ -18,8 +18,9 @@ import pytest
 from sqlmodel import Session, select
 
 from tests.fakes.scripted_server import FakeServer
+from worldplan.traces.engine import make_engine
 from worldplan.traces.schema import Episode, LLMCall, Run
-from worldplan.traces.store import TraceStore, make_engine
+from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.serving import free_port
 

@@ -11,9 +11,10 @@ import pytest
 from rich.console import Console
 
 from tests.fakes.trace_db import Demo
-from worldplan.traces import query
+from worldplan.traces import aggregates, query
 from worldplan.traces.compare import compare_runs, export_table
 from worldplan.traces.replay import render_episode
+from worldplan.traces.rows import EpisodeRow
 
 
 def test_runs_summary_by_hand(demo: Demo) -> None:
@@ -27,32 +28,32 @@ def test_runs_summary_by_hand(demo: Demo) -> None:
 
 def test_tables_by_level_difficulty_task(demo: Demo) -> None:
     run = demo.runs[0]  # successes on p0 (level 1), p1 (level 2), p2 (level 3)
-    by_level = {g.key: (g.episodes, g.successes) for g in query.table_by(demo.engine, run,
-                                                                          "level")}
+    by_level = {g.key: (g.episodes, g.successes)
+                for g in aggregates.table_by(demo.engine, run, "level")}
     assert by_level == {"1": (2, 1), "2": (2, 1), "3": (2, 1)}
-    bins = {g.key: g.successes for g in query.table_by(demo.engine, run, "difficulty")}
+    bins = {g.key: g.successes for g in aggregates.table_by(demo.engine, run, "difficulty")}
     assert bins == {"bin 1": 1, "bin 2": 1, "bin 3": 1, "bin 4": 0, "bin 5": 0}  # k%5+1
-    tasks = query.table_by(demo.engine, run, "task")
+    tasks = aggregates.table_by(demo.engine, run, "task")
     assert [t.key for t in tasks] == [f"p{k}" for k in range(6)]
     assert tasks[5].mean_tokens == 10 + 30
     with pytest.raises(ValueError, match="cannot group by"):
-        query.table_by(demo.engine, run, "colour")
+        aggregates.table_by(demo.engine, run, "colour")
 
 
 def test_continuous_difficulty_gets_quantile_bins() -> None:
-    rows = [query.EpisodeRow(k, 1, f"t{k}", 0, "completed", "", "", d, "", "", "", "", None,
-                             None, 0, 0, 0.0, 0, 0.0, "")
+    rows = [EpisodeRow(k, 1, f"t{k}", 0, "completed", "", "", d, "", "", "", "", None,
+                       None, 0, 0, 0.0, 0, 0.0, "")
             for k, d in enumerate([0.9, 0.1, 0.5, 0.3, 0.7, 0.2, 0.8, 0.4, 0.6, 0.0])]
-    bins = query.difficulty_bins(rows)
+    bins = aggregates.difficulty_bins(rows)
     assert bins[9] == "bin 1" and bins[1] == "bin 1" and bins[0] == "bin 5"
     assert sorted(bins.values()).count("bin 3") == 2
 
 
 def test_compute_curve_and_world_model_accuracy(demo: Demo) -> None:
-    points = query.compute_curve(query.runs(demo.engine))
+    points = aggregates.compute_curve(query.runs(demo.engine))
     assert {p.label for p in points} == {"best-of-n (demo-model)", "beam (demo-model)"}
     assert all(p.mean_tokens == 165 / 6 for p in points)
-    wm = query.world_model_accuracy(demo.engine, demo.runs[0])
+    wm = aggregates.world_model_accuracy(demo.engine, demo.runs[0])
     # 6 step scores (3 x 1.0, 3 x 0.0) and 6 imagined states at 0.5
     assert wm.predictions == 12 and wm.mean_score == pytest.approx(0.5)
     assert wm.accuracy == pytest.approx(9 / 12)
@@ -82,7 +83,7 @@ def test_compare_by_hand(demo: Demo, tmp_path: Path) -> None:
     pq = pytest.importorskip("pyarrow.parquet")
     table = pq.read_table(export_table(c.pairs, tmp_path / "pairs.parquet"))
     assert table.num_rows == 6 and table.column("task_id").to_pylist()[3] == "p3"
-    export_table(query.table_by(demo.engine, demo.runs[0], "level"), tmp_path / "lv.csv")
+    export_table(aggregates.table_by(demo.engine, demo.runs[0], "level"), tmp_path / "lv.csv")
     with pytest.raises(ValueError, match="csv or .parquet"):
         export_table(c.pairs, tmp_path / "pairs.xlsx")
 
@@ -103,7 +104,8 @@ def test_parquet_without_pyarrow_is_a_clear_error(demo: Demo, tmp_path: Path,
 
 
 def test_world_model_accuracy_reads_the_web_agents_record(tmp_path: Path) -> None:
-    from worldplan.traces.store import TraceStore, make_engine
+    from worldplan.traces.engine import make_engine
+    from worldplan.traces.store import TraceStore
 
     engine = make_engine(str(tmp_path / "wm.db"))
     store = TraceStore(engine)
@@ -112,6 +114,6 @@ def test_world_model_accuracy_reads_the_web_agents_record(tmp_path: Path) -> Non
     for f1, agrees in ((1.0, True), (0.2, True), (0.6, False)):
         store.add_step(ep, info={"world_model": {"f1": f1, "change_agrees": agrees}})
     store.add_step(ep, info={"world_model": None})  # a step without a prediction
-    wm = query.world_model_accuracy(engine, run)
+    wm = aggregates.world_model_accuracy(engine, run)
     assert wm.predictions == 3 and wm.mean_score == pytest.approx(0.6)
     assert wm.accuracy == pytest.approx(2 / 3)

@@ -16,8 +16,9 @@ import pytest
 from sqlmodel import Session, select
 
 from tests.fakes.scripted_server import FakeServer
+from worldplan.traces.engine import SchemaVersionError, make_engine
 from worldplan.traces.schema import Episode, LLMCall, Meta, Run, SearchNode, Step
-from worldplan.traces.store import SchemaVersionError, TraceStore, make_engine
+from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.client import LLMClient
 
 REPO = Path(__file__).resolve().parents[2]
@@ -106,7 +107,8 @@ def test_killed_run_is_marked_interrupted(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
     script = textwrap.dedent(f"""
         import time
-        from worldplan.traces.store import TraceStore, make_engine
+        from worldplan.traces.engine import make_engine
+        from worldplan.traces.store import TraceStore
         store = TraceStore(make_engine({str(db)!r}))
         run = store.start_run(kind="math")
         done = store.start_episode(run, task_id="done")
@@ -141,7 +143,8 @@ def test_sigterm_marks_run_interrupted(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
     script = textwrap.dedent(f"""
         import signal, sys, time
-        from worldplan.traces.store import TraceStore, make_engine
+        from worldplan.traces.engine import make_engine
+        from worldplan.traces.store import TraceStore
         signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
         store = TraceStore(make_engine({str(db)!r}))
         with store.run_scope(kind="math"):
@@ -160,7 +163,8 @@ def test_sigterm_inside_asyncio_marks_run_and_episode_interrupted(tmp_path: Path
     db = tmp_path / "t.db"
     script = textwrap.dedent(f"""
         import asyncio, signal, sys
-        from worldplan.traces.store import TraceStore, make_engine
+        from worldplan.traces.engine import make_engine
+        from worldplan.traces.store import TraceStore
         signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
         store = TraceStore(make_engine({str(db)!r}))
 
@@ -202,7 +206,8 @@ def test_resume_run_refuses_live_and_reopens_dead(tmp_path: Path) -> None:
 
 def test_many_processes_create_one_database_at_once(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
-    script = (f"from traces.store import TraceStore, make_engine\n"
+    script = (f"from traces.engine import make_engine\n"
+              f"from traces.store import TraceStore\n"
               f"s = TraceStore(make_engine({str(db)!r}))\n"
               f"s.finish_run(s.start_run(kind='x'))\n")
     procs = [subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stderr=subprocess.PIPE,

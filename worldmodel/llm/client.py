@@ -9,23 +9,22 @@ Handled: n samples, temperature, top_p, seed, stop strings, logprobs / top_logpr
 prompt_logprobs, several server URLs (least-loaded first; a dead one is skipped), bounded
 concurrency, retries with exponential backoff on transient failures (connection errors,
 timeouts, 429 and 5xx), and typed errors that name the URL.
-Not handled: streaming, tool calls, images.
+Not handled: streaming, tool calls, images; the result types are in worldmodel.llm.generation
+and the reading of the server's JSON in worldmodel.llm.parsing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import math
 import random
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
-from worldplan.worldmodel.llm.accounting import Budget, Usage, estimate_flops
+from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.llm.errors import (
     ContextLengthExceeded,
     LLMError,
@@ -34,67 +33,10 @@ from worldplan.worldmodel.llm.errors import (
     ServerError,
     ServerUnreachable,
 )
+from worldplan.worldmodel.llm.generation import CallRecord, Generation, Observer, Role
+from worldplan.worldmodel.llm.parsing import error_message, is_context_error, parse_generation
 
-Message = dict[str, str]
-Role = str  # "proposer" | "world_model" | "verifier" | "probe" | free text
-
-
-@dataclass(frozen=True)
-class TokenLogprob:
-    """One generated (or prompt) token with its log-probability and the top alternatives."""
-
-    token: str
-    logprob: float
-    top: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Choice:
-    text: str
-    finish_reason: str | None
-    logprobs: list[TokenLogprob] | None = None
-
-
-@dataclass(frozen=True)
-class Generation:
-    """The result of one request: n choices and what they cost."""
-
-    choices: list[Choice]
-    usage: Usage
-    latency_s: float
-    flops: float | None
-    model: str
-    url: str
-    max_tokens: int  # per sample, after any clamping by the budget
-    prompt_logprobs: list[TokenLogprob | None] | None = None
-
-    @property
-    def texts(self) -> list[str]:
-        return [c.text for c in self.choices]
-
-    @property
-    def text(self) -> str:
-        return self.choices[0].text
-
-
-@dataclass(frozen=True)
-class CallRecord:
-    """What observers learn of every call, failed ones included (`error` set, usage None)."""
-
-    role: Role
-    endpoint: str  # "chat" | "completions"
-    url: str
-    model: str
-    prompt: str  # the messages as JSON for chat, the text for completions
-    params: dict[str, Any]
-    generation: Generation | None
-    error: str | None
-    latency_s: float
-    started_at: float  # unix seconds
-    tags: dict[str, Any]
-
-
-Observer = Callable[[CallRecord], None]
+Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": text}
 
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 
@@ -274,7 +216,7 @@ class LLMClient:
         url = self.urls[0]
         try:
             url, data = await self._post_with_retries(f"/v1/{_path(endpoint)}", payload)
-            gen = _parse(endpoint, data, url=url, model=model, n=n, max_tokens=max_tokens,
+            gen = parse_generation(endpoint, data, url=url, model=model, n=n, max_tokens=max_tokens,
                          latency_s=time.perf_counter() - t0, n_params=self.n_params)
             return gen
         except LLMError as e:
@@ -325,12 +267,12 @@ class LLMClient:
                             raise MalformedResponse(
                                 f"{url}{path} answered 200 with a body that is not JSON: "
                                 f"{r.text[:200]!r}", url=url) from e
-                    message = _error_message(r)
+                    message = error_message(r)
                     if r.status_code in _TRANSIENT_STATUS:
                         last = ServerError(f"{url}{path} answered {r.status_code}: {message}",
                                            url=url, status=r.status_code)
                     else:
-                        cls = (ContextLengthExceeded if _is_context_error(message)
+                        cls = (ContextLengthExceeded if is_context_error(message)
                                else RequestRejected)
                         raise cls(f"{url}{path} rejected the request ({r.status_code}): "
                                   f"{message}", url=url, status=r.status_code)
@@ -350,84 +292,3 @@ def _base_url(url: str) -> str:
 
 def _path(endpoint: str) -> str:
     return "chat/completions" if endpoint == "chat" else "completions"
-
-
-def _error_message(r: httpx.Response) -> str:
-    try:
-        data = r.json()
-    except ValueError:
-        return r.text[:500]
-    err = data.get("error", data) if isinstance(data, dict) else data
-    if isinstance(err, dict):
-        return str(err.get("message", err))[:1000]
-    return str(err)[:1000]
-
-
-def _is_context_error(message: str) -> bool:
-    m = message.lower()
-    return "context length" in m or "maximum context" in m or "max_model_len" in m or (
-        "too long" in m and "token" in m)
-
-
-def _parse(endpoint: str, data: Any, *, url: str, model: str, n: int, max_tokens: int,
-           latency_s: float, n_params: int | None) -> Generation:
-    """Turn the server's JSON into a Generation; anything unexpected is MalformedResponse."""
-    try:
-        raw_choices = sorted(data["choices"], key=lambda c: c.get("index", 0))
-        choices = [_parse_choice(endpoint, c) for c in raw_choices]
-        u = data["usage"]
-        details = u.get("prompt_tokens_details") or {}
-        cached = details.get("cached_tokens") if isinstance(details, dict) else None
-        usage = Usage(int(u["prompt_tokens"]), int(u["completion_tokens"]),
-                      None if cached is None else int(cached))
-        prompt_lp = data.get("prompt_logprobs")
-        if prompt_lp is None and raw_choices:
-            prompt_lp = raw_choices[0].get("prompt_logprobs")
-        parsed_prompt_lp = _parse_prompt_logprobs(prompt_lp) if prompt_lp is not None else None
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise MalformedResponse(
-            f"{url} sent a response the client cannot read ({type(e).__name__}: {e}): "
-            f"{str(data)[:300]}", url=url) from e
-    if len(choices) != n:
-        raise MalformedResponse(f"{url} returned {len(choices)} choices for n={n}", url=url)
-    return Generation(choices, usage, latency_s, estimate_flops(n_params, usage), model, url,
-                      max_tokens, parsed_prompt_lp)
-
-
-def _parse_choice(endpoint: str, c: dict[str, Any]) -> Choice:
-    if endpoint == "chat":
-        text = c["message"].get("content") or ""
-        lp = c.get("logprobs")
-        tokens = None
-        if lp is not None and lp.get("content") is not None:
-            tokens = [
-                TokenLogprob(t["token"], float(t["logprob"]),
-                             {a["token"]: float(a["logprob"]) for a in t.get("top_logprobs") or []})
-                for t in lp["content"]
-            ]
-        return Choice(str(text), c.get("finish_reason"), tokens)
-    text = c["text"]
-    lp = c.get("logprobs")
-    tokens = None
-    if lp is not None and lp.get("tokens") is not None:
-        tops = lp.get("top_logprobs") or [None] * len(lp["tokens"])
-        tokens = [
-            TokenLogprob(tok, float(lp_), {k: float(v) for k, v in (top or {}).items()})
-            for tok, lp_, top in zip(lp["tokens"], lp["token_logprobs"], tops, strict=True)
-        ]
-    return Choice(str(text), c.get("finish_reason"), tokens)
-
-
-def _parse_prompt_logprobs(raw: list[Any]) -> list[TokenLogprob | None]:
-    """Per prompt position vLLM gives None (first token) or {token_id: {logprob, rank, ...}}."""
-    out: list[TokenLogprob | None] = []
-    for pos in raw:
-        if pos is None:
-            out.append(None)
-            continue
-        entries = sorted(pos.values(), key=lambda e: e.get("rank", math.inf))
-        top = {str(e.get("decoded_token")): float(e["logprob"]) for e in entries}
-        # the prompt's own token is the entry whose rank may be > top-k; vLLM lists it first
-        first = next(iter(pos.values()))
-        out.append(TokenLogprob(str(first.get("decoded_token")), float(first["logprob"]), top))
-    return out

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from worldplan.worldmodel.llm.client import LLMClient, Observer
+from worldplan.worldmodel.llm.client import LLMClient
+from worldplan.worldmodel.llm.generation import Observer
 from worldplan.worldmodel.llm.models import count_parameters
 from worldplan.worldmodel.llm.serving import find_server, recorded_servers
 

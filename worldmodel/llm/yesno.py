@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from worldplan.worldmodel.llm.accounting import Budget
-from worldplan.worldmodel.llm.client import Generation, LLMClient, Message, TokenLogprob
+from worldplan.worldmodel.llm.client import LLMClient, Message
+from worldplan.worldmodel.llm.generation import Generation, TokenLogprob
 
 YES = frozenset({"yes", "y", "true", "correct"})
 NO = frozenset({"no", "n", "false", "incorrect"})

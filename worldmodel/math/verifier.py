@@ -27,12 +27,12 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import httpx
 
 from worldplan.worldmodel.llm.accounting import Budget, Usage
-from worldplan.worldmodel.llm.client import CallRecord, Generation, LLMClient, Message, Observer
+from worldplan.worldmodel.llm.client import LLMClient, Message
 from worldplan.worldmodel.llm.errors import (
     ContextLengthExceeded,
     MalformedResponse,
@@ -40,10 +40,10 @@ from worldplan.worldmodel.llm.errors import (
     ServerError,
     ServerUnreachable,
 )
+from worldplan.worldmodel.llm.generation import CallRecord, Generation, Observer
 from worldplan.worldmodel.llm.yesno import p_yes
 from worldplan.worldmodel.math.prompts import verifier_messages
 
-Aggregation = Literal["last", "min", "prod", "mean"]
 AGGREGATIONS: tuple[str, ...] = ("last", "min", "prod", "mean")
 
 

@@ -2,7 +2,7 @@
 
 - `WorldModel.predict(obs, action, imagined=...)`: the served model predicts what changes
   on the page after `action` (n samples in one request), optionally after earlier imagined
-  steps; `imagine(obs, actions)` chains predictions to look several steps ahead.
+  steps (the caller chains predictions to look several steps ahead).
 - `ProgressVerifier.score(goal, obs, steps_list)`: scores imagined states for progress
   toward the goal, averaged over the imagined samples (WebDreamer, Gu et al. 2024). Mode
   "p_yes": P("Yes") of a yes/no question (worldmodel.llm.yesno.p_yes, one 1-token generation
@@ -66,15 +66,6 @@ class WorldModel:
             seed=self.seed, budget=budget, tags={**self.tags, "action": action[:200]})
         share = gen.usage.completion_tokens // max(1, len(gen.choices))
         return [Prediction(c.text.strip(), share, c.finish_reason) for c in gen.choices]
-
-    async def imagine(self, obs: str, actions: Sequence[str], *,
-                      budget: Budget | None = None) -> list[Step]:
-        """Imagine `actions` one after another (greedy); returns (action, change) steps."""
-        steps: list[Step] = []
-        for a in actions:
-            pred = (await self.predict(obs, a, imagined=steps, budget=budget))[0]
-            steps.append((a, pred.text))
-        return steps
 
 
 @dataclass

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from worldplan.agent.cli.app import app
-from worldplan.agent.cli.main import COMMAND_MODULES
 from worldplan.agent.math.solvers import SOLVERS
 
 runner = CliRunner()
-for _module in COMMAND_MODULES:
-    importlib.import_module(_module)
 
 
 def test_unknown_strategy_is_one_clear_error(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@ and resuming a run whose process was killed (SIGKILL) mid-way."""
 
 from __future__ import annotations
 
-import importlib
 import os
 import signal
 import subprocess
@@ -16,16 +15,12 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from tests.agent.strategies.test_strategies import boxed_score, generic_solve
-from tests.fakes.http import serve
 from tests.fakes.math_llm import ScriptedLLM
 from worldplan.agent.cli.app import app
-from worldplan.agent.cli.main import COMMAND_MODULES
+from worldplan.traces.engine import make_engine
 from worldplan.traces.schema import Episode, LLMCall, Run, SearchNode, Step
-from worldplan.traces.store import make_engine
 
 REPO = Path(__file__).resolve().parents[3]
-for _module in COMMAND_MODULES:  # the real `worldplan` app, with every command
-    importlib.import_module(_module)
 OPTS = ["--dataset", "math500", "--max-tokens", "24", "--step-max-tokens", "10"]
 
 
@@ -37,7 +32,7 @@ def episodes(db: Path) -> list[Episode]:
 def test_cli_runs_and_traces_everything(tmp_path: Path) -> None:
     fake = ScriptedLLM(generic_solve, boxed_score({"2": 0.7, "3": 0.4}))
     db = tmp_path / "t.db"
-    with serve(fake.handle) as url:
+    with fake.serve() as url:
         res = CliRunner().invoke(app, ["math", *OPTS, "--limit", "2", "--strategy", "beam",
                                        "--budget", "6", "--llm-url", url, "--db", str(db),
                                        "-p", "n_beams=2", "-p", "width=1"])
@@ -70,7 +65,7 @@ def test_resume_after_kill_skips_finished_problems(tmp_path: Path) -> None:
     args = ["math", *OPTS, "--limit", "4", "--strategy", "best_of_n", "--budget", "4",
             "--db", str(db)]
     env: dict[str, Any] = {**os.environ, "PYTHONPATH": str(REPO)}
-    with serve(fake.handle, delay_s=0.4) as url:
+    with fake.serve(delay_s=0.4) as url:
         proc = subprocess.Popen([sys.executable, "-m", "worldplan.agent.cli.main", *args,
                                  "--llm-url", url], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-import worldplan.agent.cli.traces  # noqa: F401  (registers the commands)
 from tests.fakes.trace_db import Demo, make_killed_db
 from worldplan.agent.cli.app import app
 from worldplan.traces import query

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import pytest
@@ -10,13 +9,10 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from worldplan.agent.cli.app import app
-from worldplan.agent.cli.main import COMMAND_MODULES
+from worldplan.traces.engine import make_engine
 from worldplan.traces.schema import Episode, Run, Step
-from worldplan.traces.store import make_engine
 
 runner = CliRunner()
-for _module in COMMAND_MODULES:  # the app as the `worldplan` script builds it
-    importlib.import_module(_module)
 
 
 @pytest.mark.browser

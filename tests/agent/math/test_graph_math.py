@@ -4,7 +4,6 @@ branch) follows the probe's difficulty, the budget holds, and the graph is a str
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,9 @@ from worldplan.agent.strategies.base import SearchContext
 from worldplan.envs.math.data import MathProblem
 from worldplan.envs.math.env import MathEnv
 from worldplan.envs.math.grader import Grader
+from worldplan.traces.engine import make_engine
 from worldplan.traces.schema import SearchNode, Step
-from worldplan.traces.store import TraceStore, make_engine
+from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.math.verifier import GenerativeVerifier
@@ -34,12 +34,6 @@ def policy() -> Policy:
     entries = [PolicyEntry(None, 12, "best_of_n", {}, 0.5, 10)]
     entries += [PolicyEntry(b, 12, s, {}, 0.5, 2) for b, s in route.items()]
     return Policy(entries, probe={"n": 2, "max_fraction": 0.5})
-
-
-@pytest.fixture(scope="module")
-def grader() -> Iterator[Grader]:
-    with Grader(timeout_s=20) as g:
-        yield g
 
 
 def scripted(answers: list[str], p_yes: float) -> ScriptedLLM:

@@ -20,8 +20,9 @@ from worldplan.agent.strategies.base import SearchContext
 from worldplan.agent.strategies.compute_optimal import probe_size
 from worldplan.envs.math.data import load_problems
 from worldplan.envs.math.env import MathEnv
+from worldplan.traces.engine import make_engine
 from worldplan.traces.schema import LLMCall, SearchNode, Step
-from worldplan.traces.store import TraceStore, current_episode, make_engine
+from worldplan.traces.store import TraceStore, current_episode
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.math.verifier import GenerativeVerifier

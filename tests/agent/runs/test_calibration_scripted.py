@@ -1,5 +1,5 @@
 """Calibrate -> fit -> compute-optimal on a scripted model whose success rates per difficulty
-and strategy are known in advance (tests/controller/scripted.py): the fitted policy picks
+and strategy are known in advance (tests/fakes/rated_model.py): the fitted policy picks
 the known-best strategy in each bin, and compute-optimal respects the budget, probe included.
 """
 
@@ -12,8 +12,6 @@ import pytest
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-import worldplan.agent.cli.control  # noqa: F401  (registers calibrate, fit-policy)
-import worldplan.agent.cli.math  # noqa: F401  (registers math)
 from tests.fakes.rated_model import KNOWN_BEST, PLAIN, ScriptedModel, write_problems
 from worldplan.agent.cli.app import app
 from worldplan.agent.control.difficulty import text_key
@@ -25,8 +23,9 @@ from worldplan.agent.runs.math import MathRunConfig, run_math
 from worldplan.agent.strategies.base import SearchContext
 from worldplan.envs.math.data import load_problems
 from worldplan.envs.math.grader import Grader
+from worldplan.traces.engine import make_engine
 from worldplan.traces.schema import Episode, Run, Step
-from worldplan.traces.store import TraceStore, make_engine
+from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.math.verifier import GenerativeVerifier

@@ -14,8 +14,9 @@ from worldplan.agent.control.policy import load_policy
 from worldplan.agent.runs.calibration import CalibrationConfig, calibrate
 from worldplan.agent.runs.math import MathRunConfig, run_math
 from worldplan.envs.math.grader import Grader
+from worldplan.traces.engine import make_engine
 from worldplan.traces.schema import Episode, LLMCall, Run, SearchNode, Step
-from worldplan.traces.store import TraceStore, make_engine
+from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.math.verifier import GenerativeVerifier
 

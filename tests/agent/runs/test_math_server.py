@@ -18,8 +18,9 @@ from sqlmodel import Session, func, select
 from worldplan.agent.runs.math import MathRunConfig, solve_problem
 from worldplan.envs.math.data import load_problems
 from worldplan.envs.math.grader import Grader
+from worldplan.traces.engine import make_engine
 from worldplan.traces.schema import Episode, LLMCall, SearchNode
-from worldplan.traces.store import TraceStore, make_engine
+from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.math.verifier import GenerativeVerifier
 

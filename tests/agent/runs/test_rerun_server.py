@@ -8,14 +8,14 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-import worldplan.agent.cli.traces  # noqa: F401  (registers the commands)
 from tests.conftest import TOY_RERUNNERS as REGISTRY
 from tests.conftest import LLMServer
 from worldplan.agent.cli.app import app
 from worldplan.agent.runs import rerun as rerun_mod
 from worldplan.agent.runs.rerun import rerun_from_cache
 from worldplan.traces import query
-from worldplan.traces.store import TraceStore, make_engine
+from worldplan.traces.engine import make_engine
+from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.client import LLMClient
 
 pytestmark = pytest.mark.server

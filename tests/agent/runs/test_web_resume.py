@@ -6,27 +6,24 @@ completed. `worldplan web --resume` refuses runs it cannot resume, with one clea
 from __future__ import annotations
 
 import asyncio
-import importlib
 from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from tests.fakes.openai_server import Answer, Failure
 from tests.fakes.web import ScriptedWebLLM
 from worldplan.agent.cli.app import app
-from worldplan.agent.cli.main import COMMAND_MODULES
 from worldplan.agent.runs.web_agent import run_web_agent
 from worldplan.agent.runs.web_episodes import EpisodeOutcome
 from worldplan.agent.runs.web_resume import checkpoint_path, load_web_run, plan_resume
 from worldplan.agent.web.config import AgentClients, WebAgentConfig
+from worldplan.traces.engine import make_engine
 from worldplan.traces.schema import Episode, LLMCall, Run, Step
-from worldplan.traces.store import TraceStore, make_engine
+from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.client import LLMClient
-
-for _module in COMMAND_MODULES:
-    importlib.import_module(_module)
 
 
 class Stop(RuntimeError):
@@ -38,14 +35,12 @@ class FailingLLM(ScriptedWebLLM):
 
     def __init__(self, fail_at: int) -> None:
         super().__init__()
-        self.fail_at, self.seen = fail_at, 0
+        self.fail_at = fail_at
 
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        if not request.url.path.endswith("/v1/models"):
-            self.seen += 1
-            if self.seen == self.fail_at:
-                return httpx.Response(500, json={"error": "scripted outage"})
-        return super().handle(request)
+    def answer(self, body: dict[str, Any]) -> Answer:
+        if len(self.server.requests) == self.fail_at:
+            return Failure("500", "scripted outage")
+        return super().answer(body)
 
 
 def clients_of(llm: ScriptedWebLLM) -> AgentClients:

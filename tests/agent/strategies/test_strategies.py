@@ -20,8 +20,9 @@ from worldplan.agent.strategies.lookahead import lookahead_search
 from worldplan.agent.strategies.revisions import plan_revisions, revisions
 from worldplan.envs.math.data import MathProblem
 from worldplan.envs.math.grader import Grader
+from worldplan.traces.engine import make_engine
 from worldplan.traces.schema import Episode, LLMCall, SearchNode
-from worldplan.traces.store import TraceStore, make_engine
+from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.math.verifier import GenerativeVerifier

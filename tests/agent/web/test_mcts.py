@@ -11,6 +11,7 @@ from tests.fakes.web import FakeWebEnv, ScriptedWebLLM, judged_actions
 from worldplan.agent.control.difficulty import Estimate
 from worldplan.agent.graph.budgets import StepCosts
 from worldplan.agent.web.mcts import TreeState, select_path
+from worldplan.agent.web.plans import BranchPlan
 from worldplan.agent.web.router import WebRouter, fit, make_router
 from worldplan.traces.schema import SearchNode, Step
 from worldplan.traces.store import TraceStore
@@ -96,13 +97,14 @@ def test_select_prefers_unvisited_promise_and_skips_leaves() -> None:
 
 def test_controller_cuts_simulations_to_fit_the_allowance() -> None:
     costs = StepCosts(proposal=10, predict=20, judge=1)
-    p = {"width": 2, "depth": 3, "beam": 2, "samples": 1, "simulations": 6}
-    assert costs.plan(p) == 2 * 21 + 6 * (2 * 10 + 2 * 21)
+    p = BranchPlan(width=2, depth=3, beam=2, samples=1, simulations=6)
+    assert p.cost(costs) == 2 * 21 + 6 * (2 * 10 + 2 * 21)
     route, q, why = fit("branch", p, 2 * 21 + 2 * 62, costs, readable=2)
-    assert route == "branch" and q["simulations"] == 2 and "cut" in why
-    assert costs.plan(q) <= 2 * 21 + 2 * 62
+    assert isinstance(q, BranchPlan)
+    assert route == "branch" and q.simulations == 2 and "cut" in why
+    assert q.cost(costs) <= 2 * 21 + 2 * 62
     route, q, _ = fit("branch", p, 30, costs, readable=2)  # not even one root fits
-    assert route != "branch" or costs.plan(q) <= 30
+    assert route != "branch" or q is not None and q.cost(costs) <= 30
 
 
 def test_compute_optimal_branches_with_mcts_and_revise_ignores_its_params() -> None:

@@ -15,8 +15,9 @@ from sqlmodel import Session, select
 from worldplan.agent.runs.web_agent import run_web_agent
 from worldplan.agent.web.config import AgentClients, WebAgentConfig
 from worldplan.agent.web.router import STRATEGIES
+from worldplan.traces.engine import make_engine
 from worldplan.traces.schema import Episode, LLMCall, Run, SearchNode, Step
-from worldplan.traces.store import TraceStore, make_engine
+from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.client import LLMClient
 
 

@@ -12,8 +12,9 @@ import pytest
 from sqlmodel import Session, select
 
 from tests.conftest import LLMServer
+from worldplan.traces.engine import make_engine
 from worldplan.traces.schema import LLMCall
-from worldplan.traces.store import TraceStore, make_engine
+from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.accounting import Budget, BudgetExceeded
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.errors import ContextLengthExceeded

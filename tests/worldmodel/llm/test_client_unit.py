@@ -9,13 +9,14 @@ import pytest
 
 from tests.fakes.scripted_server import FakeServer
 from worldplan.worldmodel.llm.accounting import Budget, BudgetExceeded
-from worldplan.worldmodel.llm.client import CallRecord, LLMClient
+from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.errors import (
     ContextLengthExceeded,
     MalformedResponse,
     ServerError,
     ServerUnreachable,
 )
+from worldplan.worldmodel.llm.generation import CallRecord
 from worldplan.worldmodel.llm.yesno import p_yes
 
 MSG = [{"role": "user", "content": "hi"}]

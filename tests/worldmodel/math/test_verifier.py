@@ -9,18 +9,17 @@ where a step-pooled PRM gives one [P(bad), P(good)] row per step token.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.fakes.http import serve
 from tests.fakes.math_llm import ScriptedLLM
+from tests.fakes.openai_server import Answer, Failure, OpenAIServer, Pooled
 from worldplan.worldmodel.llm.accounting import Budget
-from worldplan.worldmodel.llm.client import CallRecord, LLMClient
+from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.errors import MalformedResponse, RequestRejected
+from worldplan.worldmodel.llm.generation import CallRecord
 from worldplan.worldmodel.math.verifier import GenerativeVerifier, PRMVerifier, aggregate
 
 
@@ -48,34 +47,25 @@ def test_generative_verifier_reads_p_yes_and_spends_one_generation() -> None:
     assert fake.requests[0]["max_tokens"] == 1 and fake.requests[0]["logprobs"] is True
 
 
-class FakePRM:
+class FakePRM(OpenAIServer):
     """vLLM's /pooling for a step-pooled PRM: P(good) of each step = 0.9, 0.2, 0.6, ..."""
 
     def __init__(self, probs: list[float] | None = None, status: int = 200) -> None:
+        super().__init__(self.pool, model="prm")
         self.probs = probs or [0.9, 0.2, 0.6, 0.7, 0.4]
         self.status = status
-        self.bodies: list[dict[str, Any]] = []
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/v1/models":
-            return httpx.Response(200, json={"object": "list", "data": [{"id": "prm"}]})
-        if request.url.path != "/pooling" or self.status == 404:
-            return httpx.Response(404, json={"detail": "Not Found"})
-        body = json.loads(request.content)
-        self.bodies.append(body)
-        content = body["messages"][-1]["content"]
-        n = content.count("<extra_0>")
-        rows = [[1 - p, p] for p in self.probs[:n]]
-        return httpx.Response(200, json={
-            "id": "pool-1", "object": "list", "created": 0, "model": body["model"],
-            "data": [{"index": 0, "object": "pooling", "data": rows}],
-            "usage": {"prompt_tokens": 40, "total_tokens": 40, "completion_tokens": 0}})
+    def pool(self, body: dict[str, Any]) -> Answer:
+        if self.status == 404:  # a server without the pooling runner
+            return Failure("404")
+        n = body["messages"][-1]["content"].count("<extra_0>")
+        return Pooled([[1 - p, p] for p in self.probs[:n]], prompt_tokens=40)
 
 
 def test_prm_adapter_against_the_pooling_contract() -> None:
     fake = FakePRM()
     records: list[CallRecord] = []
-    with serve(fake) as url:
+    with fake.serve() as url:
         prm = PRMVerifier(url, observers=[records.append])
         budget = Budget(max_generations=0, max_tokens=0)  # a PRM generates nothing
         j = asyncio.run(prm.judge("What is 1+1?", ["1+1 = 2", "so \\boxed{2}", "done"],
@@ -83,7 +73,7 @@ def test_prm_adapter_against_the_pooling_contract() -> None:
     assert j.scores == [pytest.approx(0.9), pytest.approx(0.2), pytest.approx(0.6)]
     assert math.isclose(aggregate(j.scores, "min") or 0, 0.2)
     assert (j.generations, j.calls, j.usage.prompt_tokens) == (0, 1, 40)
-    body = fake.bodies[0]
+    body = fake.requests[0]
     assert body["model"] == "prm" and body["task"] == "token_classify"
     assert body["messages"][1] == {"role": "user", "content": "What is 1+1?"}
     assert body["messages"][2]["content"] == "1+1 = 2<extra_0>so \\boxed{2}<extra_0>done<extra_0>"
@@ -92,9 +82,9 @@ def test_prm_adapter_against_the_pooling_contract() -> None:
 
 
 def test_prm_adapter_errors_are_clear() -> None:
-    with serve(FakePRM(status=404)) as url:
+    with FakePRM(status=404).serve() as url:
         with pytest.raises(RequestRejected, match="--runner pooling"):
             asyncio.run(PRMVerifier(url, "prm").judge("Q", ["a"], complete=True))
-    with serve(FakePRM(probs=[0.5])) as url:  # fewer rows than steps
+    with FakePRM(probs=[0.5]).serve() as url:  # fewer rows than steps
         with pytest.raises(MalformedResponse, match="2 steps"):
             asyncio.run(PRMVerifier(url, "prm").judge("Q", ["a", "b"], complete=True))

@@ -1,13 +1,10 @@
-"""Pure parts of the web agent: reading actions out of model text, verdict labels, the
-world model's accuracy against the real page change, and fitting a plan to an allowance."""
+"""Pure parts of the web roles: reading actions out of model text, verdict labels, and the
+world model's accuracy against the real page change."""
 
 from __future__ import annotations
 
 import pytest
 
-from worldplan.agent.graph.budgets import StepCosts, step_allowance
-from worldplan.agent.graph.state import StepDecision
-from worldplan.agent.web.router import fit, make_router
 from worldplan.envs.web.actions import ActionError
 from worldplan.worldmodel.web.prompts import extract_action, parse_label
 from worldplan.worldmodel.web.world_model import page_change, prediction_accuracy
@@ -53,28 +50,3 @@ def test_prediction_accuracy_against_the_real_change() -> None:
     assert good.change_agrees and bad.change_agrees and not none.change_agrees
     same = prediction_accuracy("nothing changes", BEFORE, BEFORE)
     assert same.change_agrees and not same.changed_real
-
-
-def test_plans_are_cut_to_the_allowance() -> None:
-    costs = StepCosts(proposal=10, predict=20, judge=1)
-    assert costs.branch(3, 2, 2, 1) == 3 * 21 + 2 * (30 + 63)
-    route, p, why = fit("branch", {"width": 3, "depth": 2, "beam": 2, "samples": 1}, 100,
-                        costs, readable=3)
-    assert route == "branch" and p["depth"] == 1 and p["width"] == 3 and "cut" in why
-    assert fit("branch", {"width": 3, "depth": 1, "beam": 2, "samples": 1}, 25, costs,
-               3)[:2] == ("branch", {"width": 1, "depth": 1, "beam": 2, "samples": 1})
-    assert fit("revise", {"rounds": 2, "samples": 1}, 60, costs, 1)[:2] == (
-        "revise", {"rounds": 1, "samples": 1})
-    assert fit("revise", {"rounds": 2, "samples": 1}, 20, costs, 1)[0] == "act"
-    assert fit("branch", {"width": 2, "depth": 1, "beam": 2, "samples": 1}, 20, costs,
-               2)[0] == "act"  # not even one imagined state fits: act
-    assert step_allowance(300, 10) == 100 and step_allowance(None, 3) is None
-
-
-def test_controller_acts_without_readable_proposals() -> None:
-    d: StepDecision = make_router("search").decide(None, readable=0, tokens_left=500,
-                                                   allowance=500,
-                                                   costs=StepCosts(10, 20, 1))
-    assert d["route"] == "act" and "no readable proposal" in d["reason"]
-    with pytest.raises(KeyError):
-        make_router("mcts")

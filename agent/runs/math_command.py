@@ -1,0 +1,71 @@
+"""What `worldplan math` runs: the heavy objects built once, then `run_math`.
+
+`run_math_command(options, display)` connects to the model server, builds the verifier that
+`options.verifier` names (generative: the served model judges; prm: a vLLM-served PRM; none),
+opens the trace store and the grader, and calls agent.runs.math.run_math inside `display()`
+(the CLI's progress bar, entered only once everything is built). A verifier option that does
+not fit is a `VerifierOptionError`; a run that cannot start or finish raises one of
+`MATH_ERRORS` (no server, a server failure, a dataset that cannot load, a bad run to resume).
+Not handled: option parsing and printing (agent.cli.math).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+from worldplan.agent.runs.math import MathRunConfig, MathRunSummary, Progress, run_math
+from worldplan.envs.math.data import DatasetUnavailable
+from worldplan.envs.math.grader import Grader
+from worldplan.traces.engine import make_engine
+from worldplan.traces.store import TraceStore
+from worldplan.worldmodel.llm.client import LLMClient
+from worldplan.worldmodel.llm.connect import NoServer, connect
+from worldplan.worldmodel.llm.errors import LLMError
+from worldplan.worldmodel.math.verifier import GenerativeVerifier, PRMVerifier, Verifier
+
+MATH_ERRORS: tuple[type[Exception], ...] = (NoServer, LLMError, DatasetUnavailable, KeyError,
+                                            ValueError)
+
+# A progress display: entered once the run starts, it gives the per-problem callback.
+ProgressDisplay = Callable[[], AbstractContextManager[Progress]]
+
+
+class VerifierOptionError(Exception):
+    """The verifier option names no verifier, or `prm` comes without the PRM's URL."""
+
+
+@dataclass(frozen=True)
+class MathCommandOptions:
+    """Every option of `worldplan math` (its defaults are the command's)."""
+
+    config: MathRunConfig  # the dataset slice, the strategy and its budget
+    verifier: str  # generative | prm | none
+    prm_url: str  # the PRM's server (verifier "prm")
+    llm_urls: tuple[str, ...]  # model server URLs (): the default server
+    model: str | None  # served model name (None: ask the server)
+    db: str | None  # trace database URL or path (None: $WORLDPLAN_DB)
+    resume: int | None  # run id whose finished problems are skipped
+
+
+def make_verifier(kind: str, client: LLMClient, prm_url: str) -> Verifier | None:
+    if kind == "generative":
+        return GenerativeVerifier(client)
+    if kind == "prm":
+        if not prm_url:
+            raise VerifierOptionError("--verifier prm needs --prm-url")
+        return PRMVerifier(prm_url)
+    if kind == "none":
+        return None
+    raise VerifierOptionError(f"unknown verifier {kind!r}: generative, prm or none")
+
+
+def run_math_command(options: MathCommandOptions, display: ProgressDisplay) -> MathRunSummary:
+    """Solve the configured problems (or the rest of run `options.resume`)."""
+    client = connect(options.llm_urls or None, model=options.model)
+    verifier = make_verifier(options.verifier, client, options.prm_url)
+    store = TraceStore(make_engine(options.db))
+    with Grader() as grader, display() as progress:
+        return run_math(options.config, client=client, verifier=verifier, store=store,
+                        grader=grader, resume=options.resume, progress=progress)

@@ -1,0 +1,78 @@
+"""What one call to a model server yields: the typed results of `LLMClient` and the record
+its observers receive.
+
+`Generation` holds a request's n `Choice`s (text, finish reason, optional per-token
+`TokenLogprob`s), the server's own usage figures (tokens), latency (seconds), a FLOPs
+estimate, and vLLM's prompt logprobs when asked. `CallRecord` is what an `Observer` learns
+of every call, failed ones included.
+Not handled: sending requests (worldmodel.llm.client), reading the server's JSON
+(worldmodel.llm.parsing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from worldplan.worldmodel.llm.accounting import Usage
+
+Role = str  # "proposer" | "world_model" | "verifier" | "probe" | free text
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One generated (or prompt) token with its log-probability and the top alternatives."""
+
+    token: str
+    logprob: float
+    top: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Choice:
+    text: str
+    finish_reason: str | None
+    logprobs: list[TokenLogprob] | None = None
+
+
+@dataclass(frozen=True)
+class Generation:
+    """The result of one request: n choices and what they cost."""
+
+    choices: list[Choice]
+    usage: Usage
+    latency_s: float
+    flops: float | None
+    model: str
+    url: str
+    max_tokens: int  # per sample, after any clamping by the budget
+    prompt_logprobs: list[TokenLogprob | None] | None = None
+
+    @property
+    def texts(self) -> list[str]:
+        return [c.text for c in self.choices]
+
+    @property
+    def text(self) -> str:
+        return self.choices[0].text
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """What observers learn of every call, failed ones included (`error` set, usage None)."""
+
+    role: Role
+    endpoint: str  # "chat" | "completions"
+    url: str
+    model: str
+    prompt: str  # the messages as JSON for chat, the text for completions
+    params: dict[str, Any]
+    generation: Generation | None
+    error: str | None
+    latency_s: float
+    started_at: float  # unix seconds
+    tags: dict[str, Any]
+
+
+Observer = Callable[[CallRecord], None]

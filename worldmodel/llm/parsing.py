@@ -1,0 +1,102 @@
+"""Reading an OpenAI-compatible server's JSON: a response into a `Generation`, an error body
+into a message.
+
+Handled: chat and text completions, n choices in index order, logprobs / top_logprobs of
+either endpoint, vLLM's prompt_logprobs (top level or on the first choice), cached prompt
+tokens. Anything unexpected in a response is a `MalformedResponse` naming the URL.
+Not handled: streaming chunks, tool calls; sending requests (worldmodel.llm.client).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import httpx
+
+from worldplan.worldmodel.llm.accounting import Usage, estimate_flops
+from worldplan.worldmodel.llm.errors import MalformedResponse
+from worldplan.worldmodel.llm.generation import Choice, Generation, TokenLogprob
+
+
+def error_message(r: httpx.Response) -> str:
+    """The message of an error response: its JSON "error" (or the whole body), cut short."""
+    try:
+        data = r.json()
+    except ValueError:
+        return r.text[:500]
+    err = data.get("error", data) if isinstance(data, dict) else data
+    if isinstance(err, dict):
+        return str(err.get("message", err))[:1000]
+    return str(err)[:1000]
+
+
+def is_context_error(message: str) -> bool:
+    """Whether a rejection says the prompt plus max_tokens exceeds the context window."""
+    m = message.lower()
+    return "context length" in m or "maximum context" in m or "max_model_len" in m or (
+        "too long" in m and "token" in m)
+
+
+def parse_generation(endpoint: str, data: Any, *, url: str, model: str, n: int,
+                     max_tokens: int, latency_s: float, n_params: int | None) -> Generation:
+    """Turn the server's JSON into a Generation; anything unexpected is MalformedResponse."""
+    try:
+        raw_choices = sorted(data["choices"], key=lambda c: c.get("index", 0))
+        choices = [_parse_choice(endpoint, c) for c in raw_choices]
+        u = data["usage"]
+        details = u.get("prompt_tokens_details") or {}
+        cached = details.get("cached_tokens") if isinstance(details, dict) else None
+        usage = Usage(int(u["prompt_tokens"]), int(u["completion_tokens"]),
+                      None if cached is None else int(cached))
+        prompt_lp = data.get("prompt_logprobs")
+        if prompt_lp is None and raw_choices:
+            prompt_lp = raw_choices[0].get("prompt_logprobs")
+        parsed_prompt_lp = _parse_prompt_logprobs(prompt_lp) if prompt_lp is not None else None
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise MalformedResponse(
+            f"{url} sent a response the client cannot read ({type(e).__name__}: {e}): "
+            f"{str(data)[:300]}", url=url) from e
+    if len(choices) != n:
+        raise MalformedResponse(f"{url} returned {len(choices)} choices for n={n}", url=url)
+    return Generation(choices, usage, latency_s, estimate_flops(n_params, usage), model, url,
+                      max_tokens, parsed_prompt_lp)
+
+
+def _parse_choice(endpoint: str, c: dict[str, Any]) -> Choice:
+    if endpoint == "chat":
+        text = c["message"].get("content") or ""
+        lp = c.get("logprobs")
+        tokens = None
+        if lp is not None and lp.get("content") is not None:
+            tokens = [
+                TokenLogprob(t["token"], float(t["logprob"]),
+                             {a["token"]: float(a["logprob"]) for a in t.get("top_logprobs") or []})
+                for t in lp["content"]
+            ]
+        return Choice(str(text), c.get("finish_reason"), tokens)
+    text = c["text"]
+    lp = c.get("logprobs")
+    tokens = None
+    if lp is not None and lp.get("tokens") is not None:
+        tops = lp.get("top_logprobs") or [None] * len(lp["tokens"])
+        tokens = [
+            TokenLogprob(tok, float(lp_), {k: float(v) for k, v in (top or {}).items()})
+            for tok, lp_, top in zip(lp["tokens"], lp["token_logprobs"], tops, strict=True)
+        ]
+    return Choice(str(text), c.get("finish_reason"), tokens)
+
+
+def _parse_prompt_logprobs(raw: list[Any]) -> list[TokenLogprob | None]:
+    """Per prompt position vLLM gives None (first token) or {token_id: {logprob, rank, ...}}."""
+    out: list[TokenLogprob | None] = []
+    for pos in raw:
+        if pos is None:
+            out.append(None)
+            continue
+        entries = sorted(pos.values(), key=lambda e: e.get("rank", math.inf))
+        top = {str(e.get("decoded_token")): float(e["logprob"]) for e in entries}
+        # the prompt's own token is the entry whose rank may be > top-k; vLLM lists it first
+        first = next(iter(pos.values()))
+        out.append(TokenLogprob(str(first.get("decoded_token")), float(first["logprob"]), top))
+    return out

@@ -11,6 +11,7 @@
   tests; tests that kill or hang a browser make their own. `site` serves a small user site
   with traps (off-origin link and redirect, pop-up, download) from a temp dir;
   `chromium_args` launch Debian's Chromium directly.
+Importing tests.fuzzing loads the Hypothesis profile (ci, or $HYPOTHESIS_PROFILE) once.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+import tests.fuzzing  # noqa: F401  (loads the Hypothesis profile)
 from tests.fakes import toy_runner
 from tests.fakes.trace_db import Demo, build_demo
 from worldplan.envs.math.grader import Grader

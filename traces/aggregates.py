@@ -3,6 +3,8 @@ world-model accuracy.
 
 Conventions read here (written by the runners):
 - `Episode.info["level"]` (MATH level) and `Episode.info["subject"]`; `Episode.task_id`.
+  Episodes without a level are the group "no level"; when some of a run's episodes have a
+  difficulty and others not, those without form the bin "unknown".
 - `Episode.difficulty`: a bin 1-5, or a continuous score (then split into 5 quantile bins).
 - World-model accuracy: `Step.info["world_model"]` with "score" (0-1) or the web agent's
   "f1" and "change_agrees", and/or `SearchNode.info["wm_score"]` of imagined states.
@@ -101,13 +103,14 @@ def table_by(engine: Engine, run_id: int, by: str,
     eps = episodes(engine, run_id) if eps is None else eps
     if by == "difficulty":
         bins = difficulty_bins(eps)
-        return _group(run_id, ((bins[e.id], e) for e in eps if e.id in bins))
+        return _group(run_id, ((bins.get(e.id, "unknown"), e) for e in eps)) if bins else []
     attr = {"level": "level", "subject": "subject", "task": "task_id",
             "strategy": "strategy"}.get(by)
     if attr is None:
         raise ValueError(f"cannot group by {by!r}; use level, subject, task, difficulty "
                          "or strategy")
-    return _group(run_id, ((str(getattr(e, attr)) or "-", e) for e in eps))
+    missing = "no level" if by == "level" else "-"
+    return _group(run_id, ((str(getattr(e, attr)) or missing, e) for e in eps))
 
 
 def compute_curve(summaries: Sequence[RunRow]) -> list[CurvePoint]:

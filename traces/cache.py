@@ -7,7 +7,10 @@ is given to `LLMClient(transport=...)`. Each request is turned back into the
 finish reasons, logprobs, prompt logprobs and usage, so the client builds the same
 `Generation`. Identical requests (same key) are answered in the order they were first made
 (stored calls are ordered by start time), which makes sampled calls (temperature > 0, no
-seed) replay exactly. Stored failures are replayed as the same kind of failure: 400 for a
+seed) replay exactly. An answer comes back after the event loop has run the other ready
+tasks, as a server's would, so a strategy that numbers its requests (seeds) in the order
+they go out numbers them as in the recorded run (beam search did not, answered at once).
+Stored failures are replayed as the same kind of failure: 400 for a
 rejected request (context length included), 503 for a server error, a connection error for
 an unreachable server, a non-JSON body for a malformed response.
 
@@ -19,6 +22,7 @@ Not handled: streaming; requests whose `extra` fields shadow body fields (logpro
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterable
@@ -53,6 +57,27 @@ class StoredCall:
     completion_tokens: int
     cached_tokens: int | None
     error: str
+    episode_id: int | None = None
+
+
+def stored_calls(engine: Engine, run_id: int,
+                 episode_ids: Iterable[int] | None = None) -> list[StoredCall]:
+    """A run's stored calls (only those of `episode_ids` if given), in the order made."""
+    t = LLMCall.__table__  # type: ignore[attr-defined]
+    q = select(t.c.id, t.c.endpoint, t.c.model, t.c.cache_key, t.c.completions,
+               t.c.finish_reasons, t.c.extra, t.c.prompt_tokens, t.c.completion_tokens,
+               t.c.cached_tokens, t.c.error, t.c.prompt, t.c.params, t.c.episode_id
+               ).where(t.c.run_id == run_id).order_by(t.c.started_at, t.c.id)
+    if episode_ids is not None:
+        q = q.where(t.c.episode_id.in_(list(episode_ids)))
+    with engine.connect() as c:
+        rows = c.execute(q).all()
+    return [StoredCall(
+        id=r[0], endpoint=r[1], model=r[2],
+        cache_key=r[3] or call_cache_key(r[1], r[2], r[11] or "", r[12] or {}),
+        completions=list(r[4] or []), finish_reasons=list(r[5] or []), extra=r[6] or {},
+        prompt_tokens=r[7], completion_tokens=r[8], cached_tokens=r[9], error=r[10] or "",
+        episode_id=r[13]) for r in rows]
 
 
 @dataclass
@@ -75,19 +100,7 @@ class CallCache:
 
     @classmethod
     def from_run(cls, engine: Engine, run_id: int) -> CallCache:
-        t = LLMCall.__table__  # type: ignore[attr-defined]
-        q = select(t.c.id, t.c.endpoint, t.c.model, t.c.cache_key, t.c.completions,
-                   t.c.finish_reasons, t.c.extra, t.c.prompt_tokens, t.c.completion_tokens,
-                   t.c.cached_tokens, t.c.error, t.c.prompt, t.c.params
-                   ).where(t.c.run_id == run_id).order_by(t.c.started_at, t.c.id)
-        with engine.connect() as c:
-            rows = c.execute(q).all()
-        return cls.from_calls(StoredCall(
-            id=r[0], endpoint=r[1], model=r[2],
-            cache_key=r[3] or call_cache_key(r[1], r[2], r[11] or "", r[12] or {}),
-            completions=list(r[4] or []), finish_reasons=list(r[5] or []), extra=r[6] or {},
-            prompt_tokens=r[7], completion_tokens=r[8], cached_tokens=r[9], error=r[10] or "")
-            for r in rows)
+        return cls.from_calls(stored_calls(engine, run_id))
 
     def remaining(self) -> int:
         return sum(len(q) for q in self.queues.values())
@@ -179,6 +192,13 @@ def response_body(call: StoredCall) -> dict[str, Any]:
     return body
 
 
+def stored_response(call: StoredCall, request: httpx.Request) -> httpx.Response:
+    """The HTTP answer (or the transport error) that replays a stored call."""
+    if call.error:
+        return _error_response(call, request)
+    return httpx.Response(200, json=response_body(call), request=request)
+
+
 def _error_response(call: StoredCall, request: httpx.Request) -> httpx.Response:
     kind, _, message = call.error.partition(": ")
     if kind == "ServerUnreachable":
@@ -206,6 +226,5 @@ class CachedTransport(httpx.AsyncBaseTransport):
             raise CacheMiss(f"the trace cache cannot read the request to {path}: {e}") from e
         _, key, describe = request_key(path, payload)
         call = self.cache.take(key, describe)
-        if call.error:
-            return _error_response(call, request)
-        return httpx.Response(200, json=response_body(call), request=request)
+        await asyncio.sleep(0)  # as a server would: the other ready requests go out first
+        return stored_response(call, request)

@@ -13,7 +13,9 @@ database, is refused with a `SchemaVersionError` that says what was found.
 
 `open_db(url)` is how the read-side commands open a database: a current one is opened as it
 is; an older SQLite file is migrated *in a temporary copy* (the user's file is untouched, the
-note says so) unless `in_place=True`, which first writes a backup beside the file.
+note says so) unless `in_place=True`, which first writes a backup beside the file. Whatever
+keeps a database from being opened (none there, empty, not SQLite, corrupt, locked, another
+application's, a newer schema) is a typed `TraceDBError` (traces.db_errors) naming the file.
 
 Not handled: downgrades, and migrating non-SQLite databases in a copy (they are migrated in
 place only when asked).
@@ -32,9 +34,11 @@ from typing import Any
 
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
-from worldplan.traces.engine import SchemaVersionError, make_engine
+from worldplan.traces.db_errors import NoTraceDatabase, SchemaVersionError, explain, where
+from worldplan.traces.engine import BUSY_TIMEOUT_S, make_engine, probe_sqlite
 from worldplan.traces.schema import SCHEMA_VERSION, Episode, LLMCall, Meta, Run, SearchNode, Step
 from worldplan.traces.store import call_cache_key
 
@@ -84,12 +88,14 @@ def detect_version(engine: Engine) -> int | None:
             return int(row[0])
         except ValueError as e:
             raise SchemaVersionError(
-                f"{engine.url}: meta.schema_version is {row[0]!r}, not a number") from e
+                f"{where(str(engine.url))}: meta.schema_version is {row[0]!r}, not a number; "
+                "it is not a worldplan trace database, or it was damaged") from e
     if V0_TABLES <= tables:
         return 0
     raise SchemaVersionError(
-        f"{engine.url} is not a worldplan trace database (tables: {sorted(tables)[:8]}); "
-        f"this worldplan reads trace schema versions 0 to {SCHEMA_VERSION}")
+        f"{where(str(engine.url))} is not a worldplan trace database (tables: "
+        f"{sorted(tables)[:8]}); this worldplan reads trace schema versions 0 to "
+        f"{SCHEMA_VERSION}")
 
 
 def _sql_default(table: str, col: Any) -> str:
@@ -118,8 +124,8 @@ def _migrate_0_to_1(engine: Engine) -> list[str]:
             have = {c["name"] for c in insp.get_columns(name)}
             if not required <= have:
                 raise SchemaVersionError(
-                    f"{engine.url}: table {name} lacks {sorted(required - have)}; it is not a "
-                    "worldplan version-0 trace table, and cannot be migrated")
+                    f"{where(str(engine.url))}: table {name} lacks {sorted(required - have)}; "
+                    "it is not a worldplan version-0 trace table, and cannot be migrated")
     with engine.begin() as c:
         for table in SQLModel.metadata.sorted_tables:
             if table.name not in tables:
@@ -159,16 +165,16 @@ def migrate(engine: Engine) -> list[str]:
         return []
     if found > SCHEMA_VERSION:
         raise SchemaVersionError(
-            f"{engine.url} has trace schema version {found}, newer than this worldplan "
-            f"(version {SCHEMA_VERSION}); upgrade worldplan to read it")
+            f"{where(str(engine.url))} has trace schema version {found}, newer than this "
+            f"worldplan (version {SCHEMA_VERSION}); upgrade worldplan to read it")
     done: list[str] = []
     version = found
     while version < SCHEMA_VERSION:
         step = MIGRATIONS.get(version)
         if step is None:
             raise SchemaVersionError(
-                f"{engine.url} has trace schema version {version}, and this worldplan knows "
-                f"no migration from it to version {SCHEMA_VERSION}")
+                f"{where(str(engine.url))} has trace schema version {version}, and this "
+                f"worldplan knows no migration from it to version {SCHEMA_VERSION}")
         done += step(engine)
         version = detect_version(engine) or SCHEMA_VERSION
     return done
@@ -181,33 +187,54 @@ def _copy_sqlite(src: Path, dst: Path) -> None:
 
 
 def open_db(url: str, *, in_place: bool = False) -> Opened:
-    """Open a trace database for reading, migrating an older one (in a copy by default)."""
+    """Open a trace database for reading, migrating an older one (in a copy by default).
+
+    Every failure is a typed `TraceDBError` (traces.db_errors) naming the file: none there,
+    an empty one, not SQLite, corrupt, locked, another application's, a newer schema.
+    """
     url = _to_url(url)
+    try:
+        return _open(url, in_place)
+    except (DBAPIError, sqlite3.Error) as e:
+        known = explain(e, url)
+        if known is None:
+            raise
+        raise known from e
+
+
+def _open(url: str, in_place: bool) -> Opened:
     path = _sqlite_path(url)
-    if path is not None and not path.exists():
-        raise FileNotFoundError(f"no trace database at {path}")
-    probe = create_engine(url)
+    if path is not None:
+        if not path.exists():
+            raise NoTraceDatabase(f"no trace database at {path}: check the --db path (or "
+                                  "$WORLDPLAN_DB)")
+        probe_sqlite(path)
+    probe = create_engine(url, **({"connect_args": {"timeout": BUSY_TIMEOUT_S}}
+                                  if path is not None else {}))
     try:
         found = detect_version(probe)
     finally:
         probe.dispose()
-    if found is None or found == SCHEMA_VERSION:
+    if found is None:
+        raise NoTraceDatabase(f"{where(url)} holds no worldplan traces (it has no tables): "
+                              "check the --db path")
+    if found == SCHEMA_VERSION:
         return Opened(make_engine(url, create=False), found)
     if found > SCHEMA_VERSION:
         raise SchemaVersionError(
-            f"{url} has trace schema version {found}, newer than this worldplan "
+            f"{where(url)} has trace schema version {found}, newer than this worldplan "
             f"(version {SCHEMA_VERSION}); upgrade worldplan to read it")
     if in_place or path is None:
         if path is not None:
             backup = path.with_name(path.name + f".v{found}.bak")
             _copy_sqlite(path, backup)
-            where = f"in place (backup at {backup})"
+            where_to = f"in place (backup at {backup})"
         else:
-            where = "in place"
+            where_to = "in place"
         raw = create_engine(url)
         steps = migrate(raw)
         raw.dispose()
-        note = f"migrated trace schema {found} -> {SCHEMA_VERSION} {where}: {'; '.join(steps)}"
+        note = f"migrated trace schema {found} -> {SCHEMA_VERSION} {where_to}: {'; '.join(steps)}"
         return Opened(make_engine(url, create=False), found, note)
     tmp = Path(tempfile.mkdtemp(prefix="worldplan-migrated-")) / path.name
     _copy_sqlite(path, tmp)

@@ -5,8 +5,14 @@ each.
 transactions, one per record, so that a killed process leaves whole rows only; runs and
 episodes carry a status (`running` until they end), and `reconcile()` marks those of dead
 processes `interrupted`. Safe for many concurrent episodes in one process: asyncio tasks
-(the current episode travels in a context variable) and threads alike.
+(the current episode travels in a context variable) and threads alike, and for several
+processes on one database. What a killed process leaves is made whole by the next one: a
+resumed run reopens an unfinished episode under its id (`episode_scope(resume=...)`), an
+episode's last nodes and steps are written with its end (`finish_episode(nodes=, steps=)`),
+and a step written again replaces the earlier write (`put_step`).
 
+The LLM-call half of the writer (one row per call, the client observer, the cache key)
+is traces.calls.CallWriter, which TraceStore extends.
 Not handled here: opening the database and the schema-version check (traces.engine),
 reading and analysing traces (traces.query, traces.aggregates), migrations (traces.migrate).
 """
@@ -14,28 +20,29 @@ reading and analysing traces (traces.query, traces.aggregates), migrations (trac
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import hashlib
-import json
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any
 
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from worldplan.traces.calls import (  # noqa: F401 (re-exported: the store's public names)
+    CallWriter,
+    Observed,
+    Replayed,
+    call_cache_key,
+    current_episode,
+)
 from worldplan.traces.provenance import git_commit, package_versions
 from worldplan.traces.schema import Episode, LLMCall, Run, SearchNode, Step
-from worldplan.worldmodel.llm.generation import CallRecord
 from worldplan.worldmodel.llm.procs import pid_alive
-
-current_episode: contextvars.ContextVar[int | None] = contextvars.ContextVar(
-    "worldplan_current_episode", default=None)
 
 # what ends a run or episode as "interrupted", not "failed": Ctrl-C, SIGTERM (the CLI turns
 # it into SystemExit), and the cancellation asyncio.run sends its tasks when either arrives
@@ -43,19 +50,7 @@ STOPS: tuple[type[BaseException], ...] = (KeyboardInterrupt, SystemExit,
                                           asyncio.CancelledError)
 
 
-class Observed(Protocol):
-    """Anything whose calls are reported to observers (LLMClient, PRMVerifier)."""
-
-    observers: list[Callable[[CallRecord], None]]
-
-
-def call_cache_key(endpoint: str, model: str, prompt: str, params: dict[str, Any]) -> str:
-    """A stable key for a request: what `rerun --from-cache` looks stored answers up by."""
-    blob = json.dumps([endpoint, model, prompt, params], sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(blob.encode()).hexdigest()[:32]
-
-
-class TraceStore:
+class TraceStore(CallWriter):
     """Writes traces. Each method is one short transaction."""
 
     def __init__(self, engine: Engine) -> None:
@@ -150,14 +145,30 @@ class TraceStore:
             assert ep.id is not None
             return ep.id
 
+    def reopen_episode(self, episode_id: int) -> None:
+        """Mark an interrupted or failed episode running again (a resumed run continues it
+        under its id: its stored calls stay its own)."""
+        with Session(self.engine) as s:
+            ep = s.get(Episode, episode_id)
+            if ep is None:
+                raise KeyError(f"no episode {episode_id}")
+            ep.status, ep.error, ep.ended_at = "running", "", None
+            s.add(ep)
+            s.commit()
+
     @contextmanager
-    def episode_scope(self, run_id: int, **fields: Any) -> Iterator[int]:
-        """Start an episode and make it current for LLM-call records in this context.
+    def episode_scope(self, run_id: int, *, resume: int | None = None,
+                      **fields: Any) -> Iterator[int]:
+        """Start an episode (or reopen episode `resume`) and make it current for LLM-call
+        records in this context.
 
         The episode is marked `failed` if the body raises; finishing it is the body's job
         (`finish_episode`), since only the body knows the reward.
         """
-        ep_id = self.start_episode(run_id, **fields)
+        if resume is None:
+            ep_id = self.start_episode(run_id, **fields)
+        else:
+            self.reopen_episode(ep_id := resume)
         token = current_episode.set(ep_id)
         try:
             yield ep_id
@@ -171,12 +182,17 @@ class TraceStore:
             current_episode.reset(token)
 
     def finish_episode(self, episode_id: int, *, status: str = "completed",
-                       **fields: Any) -> Episode:
-        """End an episode: set its fields, and total its LLM calls (tokens, FLOPs)."""
+                       nodes: Iterable[dict[str, Any]] = (),
+                       steps: Iterable[dict[str, Any]] = (), **fields: Any) -> Episode:
+        """End an episode: set its fields, and total its LLM calls (tokens, FLOPs). Its last
+        search nodes and steps, if given, are written in the same transaction: a killed
+        process leaves an episode either finished with them or unfinished without them."""
         with Session(self.engine) as s:
             ep = s.get(Episode, episode_id)
             if ep is None:
                 raise KeyError(f"no episode {episode_id}")
+            s.add_all([SearchNode(episode_id=episode_id, **n) for n in nodes])
+            s.add_all([Step(episode_id=episode_id, **st) for st in steps])
             for k, v in fields.items():
                 if not hasattr(ep, k):
                     raise AttributeError(f"Episode has no field {k!r}")
@@ -207,6 +223,26 @@ class TraceStore:
             assert step.id is not None
             return step.id
 
+    def put_step(self, episode_id: int, index: int, nodes: Iterable[dict[str, Any]],
+                 **fields: Any) -> int:
+        """Write step `index` and its search nodes in one transaction, replacing any rows
+        an earlier process wrote for that step (a step replayed after a crash mid-step is
+        stored once)."""
+        st = Step.__table__  # type: ignore[attr-defined]
+        nd = SearchNode.__table__  # type: ignore[attr-defined]
+        step = Step(episode_id=episode_id, index=index, **fields)
+        with Session(self.engine) as s:
+            s.connection().execute(sa_delete(st).where(
+                st.c.episode_id == episode_id, st.c.index == index))
+            s.connection().execute(sa_delete(nd).where(
+                nd.c.episode_id == episode_id, nd.c.step_index == index))
+            s.add_all([SearchNode(episode_id=episode_id, step_index=index, **n)
+                       for n in nodes])
+            s.add(step)
+            s.commit()
+            assert step.id is not None
+            return step.id
+
     def add_nodes(self, episode_id: int, nodes: Iterable[dict[str, Any]],
                   step_index: int = 0) -> int:
         """Store a search tree's flat records in one transaction. Returns how many."""
@@ -215,54 +251,3 @@ class TraceStore:
             s.add_all(rows)
             s.commit()
         return len(rows)
-
-    # ---- LLM calls --------------------------------------------------------------------
-
-    def record_call(self, rec: CallRecord, *, run_id: int | None,
-                    episode_id: int | None = None) -> None:
-        gen = rec.generation
-        extra: dict[str, Any] = {}
-        if gen is not None and any(c.logprobs for c in gen.choices):
-            extra["logprobs"] = [
-                [[t.token, t.logprob, t.top] for t in (c.logprobs or [])] for c in gen.choices]
-        if gen is not None and gen.prompt_logprobs is not None:
-            extra["prompt_logprobs"] = [
-                None if t is None else [t.token, t.logprob, t.top] for t in gen.prompt_logprobs]
-        row = LLMCall(
-            run_id=run_id, episode_id=episode_id, role=rec.role, endpoint=rec.endpoint,
-            url=rec.url, model=rec.model, prompt=rec.prompt,
-            completions=gen.texts if gen else [],
-            finish_reasons=[c.finish_reason for c in gen.choices] if gen else [],
-            params=rec.params, extra=extra, n=int(rec.params.get("n", 1)),
-            prompt_tokens=gen.usage.prompt_tokens if gen else 0,
-            completion_tokens=gen.usage.completion_tokens if gen else 0,
-            cached_tokens=gen.usage.cached_tokens if gen else None,
-            latency_s=rec.latency_s, flops=gen.flops if gen else None, error=rec.error or "",
-            cache_key=call_cache_key(rec.endpoint, rec.model, rec.prompt, rec.params),
-            tags=rec.tags, started_at=rec.started_at)
-        with Session(self.engine) as s:
-            s.add(row)
-            s.commit()
-
-    def observer(self, run_id: int | None) -> Callable[[CallRecord], None]:
-        """An LLMClient observer that stores every call under the current episode."""
-
-        def observe(rec: CallRecord) -> None:
-            self.record_call(rec, run_id=run_id, episode_id=current_episode.get())
-
-        return observe
-
-    @contextmanager
-    def recording(self, run_id: int, *sources: Observed) -> Iterator[None]:
-        """Store every call of `sources` (LLM clients, the PRM verifier: anything with an
-        `observers` list) under `run_id` and the current episode while the block runs; a
-        source given twice is observed once."""
-        observer = self.observer(run_id)
-        unique = [s for i, s in enumerate(sources) if all(s is not o for o in sources[:i])]
-        for s in unique:
-            s.observers.append(observer)
-        try:
-            yield
-        finally:
-            for s in unique:
-                s.observers.remove(observer)

@@ -5,7 +5,8 @@ and calls one function of agent.runs.control_command. `calibrate` runs the grid 
 kind "calibrate", built by agent.runs.calibration.calibrate); `fit-policy` reads calibration
 runs (agent.control.fitting.fit_from_runs) and writes a policy JSON (and, with
 --predictor-out, the learned difficulty predictor on its own). Errors are one red line and
-exit code 1. Use the policy with `worldplan math --strategy compute-optimal --policy F`.
+exit code 1 (agent.cli.common.exit_on_failure). Use the policy with
+`worldplan math --strategy compute-optimal --policy F`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from worldplan.agent.cli.common import exit_on_failure
 from worldplan.agent.control.policy import Policy
 from worldplan.agent.runs.calibration import DEFAULT_GRID, CalibrationConfig, CalibrationSummary
 from worldplan.agent.runs.control_command import (
@@ -54,6 +56,8 @@ def calibrate_command(
     llm_url: list[str] = typer.Option([], help="Model server URL (repeat for several)."),
     model: str = typer.Option("", help="Served model name (default: ask the server)."),
     db: str = typer.Option("", help="Trace database URL or path (default $WORLDPLAN_DB)."),
+    resume: int = typer.Option(0, help="Continue this calibration run (killed or failed) "
+                               "with its own settings: its finished episodes are kept."),
 ) -> None:
     """Run the strategy grid over a dataset slice at several budgets; store it as a run."""
     config = CalibrationConfig(
@@ -62,13 +66,10 @@ def calibrate_command(
         max_tokens=max_tokens, step_max_tokens=step_max_tokens, temperature=temperature,
         concurrency=concurrency)
     options = CalibrateOptions(config, llm_urls=tuple(llm_url), model=model or None,
-                               db=db or None)
-    try:
+                               db=db or None, resume=resume or None)
+    with exit_on_failure(CALIBRATE_ERRORS, db=db or None):
         summary = run_calibrate_command(
             options, progress=lambda uid, d, t: console.print(f"[{d}/{t}] {uid}"))
-    except CALIBRATE_ERRORS as e:
-        console.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(1) from e
     console.print(calibration_table(summary))
     console.print(f"calibration run {summary.run_id}: fit a policy with "
                   f"`worldplan fit-policy {summary.run_id} -o policy.json`")
@@ -100,11 +101,8 @@ def fit_policy_command(
     options = FitPolicyOptions(tuple(run_ids), output=output, predictor_out=predictor_out,
                                folds=folds, seed=seed, with_predictor=not no_predictor,
                                note=note, db=db or None)
-    try:
+    with exit_on_failure(FIT_POLICY_ERRORS, db=db or None):
         fitted = run_fit_policy_command(options)
-    except FIT_POLICY_ERRORS as e:
-        console.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(1) from e
     console.print(policy_table(fitted.policy))
     console.print(f"policy written to {fitted.path}")
 

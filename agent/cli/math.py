@@ -4,7 +4,9 @@ A thin command, a plain function registered in agent.cli.app: it parses the opti
 `MathCommandOptions` and delegates to agent.runs.math_command.run_math_command (which builds
 the client, the verifier, the grader and the trace store once and runs
 agent.runs.math.run_math), showing a progress bar and a final table (accuracy per level and
-overall, tokens, FLOPs, wall time).
+overall, tokens, FLOPs, wall time). The bar is drawn only once the database, the dataset, the
+policy and the server have been checked; every expected failure is one red line on stderr
+and exit code 1 (agent.cli.common.exit_on_failure).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from worldplan.agent.cli.common import exit_on_failure
 from worldplan.agent.math.solvers import SOLVERS
 from worldplan.agent.runs.math import MathRunConfig, MathRunSummary, ProblemOutcome
 from worldplan.agent.runs.math import Progress as OnProblem
@@ -94,13 +97,11 @@ def math_command(
     options = MathCommandOptions(config, verifier=verifier, prm_url=prm_url,
                                  llm_urls=tuple(llm_url), model=model or None, db=db or None,
                                  resume=resume or None)
-    try:
-        summary = run_math_command(options, _progress_bar)
-    except VerifierOptionError as e:
-        raise typer.BadParameter(str(e)) from e
-    except MATH_ERRORS as e:
-        console.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(1) from e
+    with exit_on_failure(MATH_ERRORS, db=db or None):
+        try:
+            summary = run_math_command(options, _progress_bar)
+        except VerifierOptionError as e:
+            raise typer.BadParameter(str(e)) from e
     console.print(summary_table(summary))
 
 

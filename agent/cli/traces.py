@@ -3,9 +3,10 @@
 Thin Typer commands over traces.query / replay / report / compare / migrate and
 agent.runs.rerun. Every command reads the database given by --db (default $WORLDPLAN_DB, else
 runs/worldplan.db); an older-schema database is read through a migrated copy (a note says
-so) and `worldplan migrate DB` upgrades the file itself. Errors (no database, unknown run,
-unknown schema) are one red line and exit code 1, never a traceback. Plain command functions,
-registered in agent.cli.app.
+so) and `worldplan migrate DB` upgrades the file itself. Errors (no database, an empty,
+corrupt, truncated, locked or foreign one, a newer schema, an unknown run) are one red line
+and exit code 1, never a traceback (agent.cli.common.exit_on_failure). Plain command
+functions, registered in agent.cli.app.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.engine import Engine
 
-from worldplan.agent.cli.common import DB_HELP, print_error
+from worldplan.agent.cli.common import DB_HELP, exit_on_failure, print_error
 from worldplan.agent.runs.rerun import rerun_from_cache
 from worldplan.traces import query
 from worldplan.traces.compare import compare_runs, export_table
-from worldplan.traces.engine import SchemaVersionError, default_db_url, make_engine
+from worldplan.traces.engine import check_writable, default_db_url, make_engine
 from worldplan.traces.migrate import open_db
 from worldplan.traces.replay import replay as render_replay
 from worldplan.traces.report import write_report
@@ -38,20 +39,14 @@ def _console() -> Console:
 @contextmanager
 def _opened(db: str | None) -> Iterator[Engine]:
     """Open the database for reading; turn expected failures into a clear exit."""
-    try:
-        opened = open_db(db or default_db_url())
-    except (FileNotFoundError, SchemaVersionError) as e:
-        print_error(str(e))
-        raise typer.Exit(1) from e
+    url = db or default_db_url()
+    with exit_on_failure(db=url):
+        opened = open_db(url)
     if opened.note:
         Console(stderr=True, highlight=False).print(Text(f"note: {opened.note}", style="yellow"))
     try:
-        yield opened.engine
-    except typer.Exit:
-        raise
-    except (KeyError, ValueError, RuntimeError, LookupError) as e:
-        print_error(str(e.args[0]) if e.args else repr(e))
-        raise typer.Exit(1) from e
+        with exit_on_failure((KeyError, ValueError, RuntimeError, LookupError, OSError), db=url):
+            yield opened.engine
     finally:
         opened.engine.dispose()
 
@@ -163,17 +158,13 @@ def rerun_command(
     if not from_cache:
         print_error("only --from-cache re-execution is supported: pass --from-cache")
         raise typer.Exit(2)
-    try:  # the new run is written: open for writing (refuses an older schema clearly)
-        engine = make_engine(db or default_db_url(), create=False)
-    except (FileNotFoundError, SchemaVersionError) as e:
-        print_error(f"{e} (run `worldplan migrate` first)" if isinstance(e, SchemaVersionError)
-             else str(e))
-        raise typer.Exit(1) from e
+    url = db or default_db_url()
+    with exit_on_failure(db=url):  # refuses an older schema, saying to migrate it
+        engine = make_engine(url, create=False)
     try:
-        res = rerun_from_cache(engine, run)
-    except (KeyError, LookupError) as e:
-        print_error(str(e.args[0]) if e.args else repr(e))
-        raise typer.Exit(1) from e
+        with exit_on_failure((KeyError, LookupError), db=url):
+            check_writable(engine)  # the new run is written: a locked database fails here
+            res = rerun_from_cache(engine, run)
     finally:
         engine.dispose()
     console = _console()
@@ -191,10 +182,7 @@ def rerun_command(
 def migrate_command(db: str = typer.Argument(..., help="Trace database file to upgrade in place.")
             ) -> None:
     """Upgrade an older trace database to this schema version (a backup is kept)."""
-    try:
+    with exit_on_failure(db=db):
         opened = open_db(db, in_place=True)
-    except (FileNotFoundError, SchemaVersionError) as e:
-        print_error(str(e))
-        raise typer.Exit(1) from e
     opened.engine.dispose()
     _console().print(opened.note or f"{db} is already at the current schema version")

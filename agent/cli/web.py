@@ -9,9 +9,12 @@ A thin command, a plain function registered in agent.cli.app: it parses the opti
 `WebRunOptions` and delegates to agent.runs.web_command.run_web_command (which resolves the
 tasks, the agent or the LLM agent's clients, and a run to resume), shows progress, and prints
 the per-task success table (also stored in the run's config). With `--agent oracle`, tasks
-without an oracle solver are skipped (and listed). Unknown suites, tasks or agents are one
-red line and exit code 1. LLM agent runs checkpoint every graph step
-(agent.runs.web_resume.checkpoint_path), so `--resume` continues their interrupted episodes.
+without an oracle solver are skipped (and listed), and a report says which tasks the action
+language solves (the oracle's reward 1.0 on every seed, on some, on none, no oracle).
+Unknown suites, tasks or agents, a model server that does not answer, and an unusable trace
+database are one red line and exit code 1 (agent.cli.common.exit_on_failure). LLM agent
+runs checkpoint every graph step (agent.runs.web_resume.checkpoint_path), so `--resume`
+continues their interrupted episodes.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from worldplan.agent.cli.common import DB_HELP, print_error
+from worldplan.agent.cli.common import DB_HELP, exit_on_failure
 from worldplan.agent.runs.web_command import (
     OnEpisode,
     WebCommandResult,
@@ -71,14 +74,13 @@ def web_command(
         verifier_urls=tuple(verifier_url), seeds=seeds, seed_start=seed_start,
         parallel=parallel, max_steps=max_steps, max_attempts=max_attempts, name=name,
         db_url=db_url)
-    store = TraceStore(make_engine(db_url))
     console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
-    try:
+    with exit_on_failure((WebRunError,), db=db_url):
+        store = TraceStore(make_engine(db_url))
         result = run_web_command(options, store, _Display(console))
-    except WebRunError as e:
-        print_error(str(e))
-        raise typer.Exit(1) from e
     console.print(result_table(result))
+    if result.label == "oracle":
+        console.print(solvable_report(result))
     total = sum(r.successes for r in result.run.summary)
     n = sum(r.episodes for r in result.run.summary)
     console.print(f"success {total}/{n} ({total / n:.0%}); browser restarts: "
@@ -114,3 +116,20 @@ def result_table(result: WebCommandResult) -> Table:
                       f"{r.mean_reward:.2f}", f"{r.mean_steps:.1f}", str(r.retried),
                       str(r.failed))
     return table
+
+
+def solvable_report(result: WebCommandResult) -> str:
+    """Which tasks the action language solves: the oracle's reward 1.0 on every seed, on
+    some seeds, on none, and the tasks no oracle exists for."""
+    rows = result.run.summary
+    full = sorted(r.task for r in rows if r.successes == r.episodes)
+    some = sorted(f"{r.task} ({r.successes}/{r.episodes})" for r in rows
+                  if 0 < r.successes < r.episodes)
+    none = sorted(r.task for r in rows if r.successes == 0)
+    total = len(rows) + len(result.skipped)
+    return "\n".join([
+        f"the action language solves {len(full)} of {total} task(s) on every seed "
+        f"({len(result.seeds)}): {', '.join(full) or '-'}",
+        f"on some seeds: {', '.join(some) or '-'}",
+        f"on none: {', '.join(none) or '-'}",
+        f"no oracle ({len(result.skipped)}): {', '.join(sorted(result.skipped)) or '-'}"])

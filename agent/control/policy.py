@@ -14,7 +14,8 @@ best single configuration per budget; both are stored in `metadata["cv"]`.
 File format: {"format": FORMAT, "version": VERSION, "domain", "cuts", "probe", "predictor",
 "entries": [{"bin", "budget", "strategy", "params", "accuracy", "n", "tokens", "note"}],
 "metadata"}, read and written by agent.control.versioned. `load_policy` raises `PolicyError`
-naming the file and what is wrong.
+naming the file and what is wrong: a policy that loads is well typed (bins null or 1-5,
+positive integer budgets, finite numbers, ascending cuts).
 Not handled: reading traces (agent.control.fitting), choosing at decision time
 (agent.control.decide).
 """
@@ -22,6 +23,7 @@ Not handled: reading traces (agent.control.fitting), choosing at decision time
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -108,10 +110,12 @@ def _policy(d: dict[str, Any], where: str) -> Policy:
     """Build a policy from a JSON object of the right format and version."""
     try:
         entries = [_entry(e) for e in d["entries"]]
-        cuts = [float(c) for c in d.get("cuts", DEFAULT_CUTS)]
+        cuts = [_number(c, "a cut") for c in d.get("cuts", DEFAULT_CUTS)]
         probe = {**DEFAULT_PROBE, **dict(d.get("probe") or {})}
-        probe["n"], probe["max_fraction"] = int(probe["n"]), float(probe["max_fraction"])
-    except (KeyError, TypeError, ValueError) as e:
+        probe["n"] = int(probe["n"])
+        probe["max_fraction"] = _number(probe["max_fraction"], "probe.max_fraction")
+        metadata = dict(d.get("metadata") or {})
+    except (KeyError, TypeError, ValueError, OverflowError) as e:  # OverflowError: int(inf)
         raise PolicyError(f"{where}: bad or missing field ({type(e).__name__}: {e})") from e
     if not entries:
         raise PolicyError(f"{where}: the policy has no entries")
@@ -126,26 +130,38 @@ def _policy(d: dict[str, Any], where: str) -> Policy:
             model_from_dict(predictor, where=f"{where}: predictor")
         except PredictorError as e:
             raise PolicyError(str(e)) from e
-    return Policy(entries, cuts, probe, predictor, str(d.get("domain", "math")),
-                  dict(d.get("metadata") or {}), VERSION, where)
+    return Policy(entries, cuts, probe, predictor, str(d.get("domain", "math")), metadata,
+                  VERSION, where)
+
+
+def _number(x: Any, what: str) -> float:
+    """A finite JSON number (not a boolean) as a float; ValueError otherwise."""
+    if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
+        raise ValueError(f"{what} must be a finite number, got {x!r}")
+    return float(x)
 
 
 def _entry(e: Any) -> PolicyEntry:
     if not isinstance(e, dict):
         raise TypeError(f"an entry must be an object, got {e!r}")
     b = e["bin"]
-    if b is not None and not (isinstance(b, int) and 1 <= b <= N_BINS):
+    if b is not None and not (type(b) is int and 1 <= b <= N_BINS):
         raise ValueError(f"bin must be null or 1..{N_BINS}, got {b!r}")
     budget = e["budget"]
-    if not isinstance(budget, int) or budget < 1:
+    if type(budget) is not int or budget < 1:
         raise ValueError(f"budget must be a positive integer, got {budget!r}")
     if not isinstance(e["strategy"], str) or not e["strategy"]:
         raise ValueError(f"strategy must be a name, got {e['strategy']!r}")
     params = e.get("params") or {}
     if not isinstance(params, dict):
         raise TypeError(f"params must be an object, got {params!r}")
-    return PolicyEntry(b, budget, e["strategy"], params, e.get("accuracy"), int(e.get("n", 0)),
-                       e.get("tokens"), str(e.get("note", "")))
+    accuracy, tokens, n = e.get("accuracy"), e.get("tokens"), int(e.get("n", 0))
+    if n < 0:
+        raise ValueError(f"n must not be negative, got {n}")
+    return PolicyEntry(b, budget, e["strategy"], params,
+                       None if accuracy is None else _number(accuracy, "accuracy"), n,
+                       None if tokens is None else _number(tokens, "tokens"),
+                       str(e.get("note", "")))
 
 
 def load_policy(path: str | Path | None = None) -> Policy:

@@ -10,7 +10,8 @@ with the calibration's own quantile cuts (agent.control.difficulty.bin_of).
 File format (`FORMAT`, `VERSION`): {"format", "version", "features", "mean", "std",
 "weights", "bias", "l2", "cuts", "metadata"}, read and written by agent.control.versioned.
 `load_predictor` refuses other formats and versions with a `PredictorError` that names the
-file. Not handled: ordinal regression, feature selection.
+file; a predictor that loads has finite numbers and positive std. Not handled: ordinal
+regression, feature selection.
 """
 
 from __future__ import annotations
@@ -113,8 +114,11 @@ def _model(d: dict[str, Any], where: str) -> DifficultyModel:
             feats, [float(v) for v in d["mean"]], [float(v) for v in d["std"]],
             [float(v) for v in d["weights"]], float(d["bias"]), [float(c) for c in d["cuts"]],
             float(d.get("l2", 1.0)), dict(d.get("metadata") or {}), VERSION)
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, OverflowError) as e:  # float(10**400)
         raise PredictorError(f"{where}: bad or missing field ({type(e).__name__}: {e})") from e
+    numbers = [*model.mean, *model.std, *model.weights, *model.cuts, model.bias, model.l2]
+    if not all(math.isfinite(v) for v in numbers):
+        raise PredictorError(f"{where}: every number must be finite (no NaN or Infinity)")
     if not (len(feats) == len(model.mean) == len(model.std) == len(model.weights)):
         raise PredictorError(f"{where}: features, mean, std and weights differ in length")
     if any(s <= 0 for s in model.std):

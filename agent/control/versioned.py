@@ -68,4 +68,6 @@ def read_versioned(path: str | Path, fmt: VersionedFormat) -> dict[str, Any]:
         raise fmt.error(f"no {fmt.noun} file at {path}") from e
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise fmt.error(f"{path}: not a readable JSON file ({e})") from e
+    except RecursionError as e:  # JSON nested deeper than Python recurses
+        raise fmt.error(f"{path}: not a readable JSON file (nested too deep)") from e
     return check_versioned(data, fmt, where=str(path))

@@ -14,8 +14,8 @@ episode can rebuild its budget (`budget_from_state`).
 `execute` hands the step to the recorder as it happens: a Step row (observation, action,
 reward, the decision JSON: difficulty, budget left, route, reason, parameters; info: the
 world model's accuracy on the executed action) and the step's search nodes with the chosen
-one marked. A step that is replayed after a crash mid-step may be written twice; each row
-says which attempt wrote it.
+one marked. A step that is replayed after a crash mid-step is recorded again in place of
+the first record (agent.runs.recorder); each row says which attempt wrote it.
 Not handled: the domains themselves (agent.web.domain, agent.math.domain), the wiring
 (agent.graph.build).
 """

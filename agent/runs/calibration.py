@@ -14,8 +14,12 @@
   probe's generations, and the probe's samples join the final selection. Episode.info holds
   the budget, the configuration, and the probe's share of tokens; Episode.difficulty is
   1 - pass@1 (source "oracle").
+Resumable: `resume=RUN_ID` reloads that run's settings, keeps its completed episodes,
+continues the unfinished ones under their ids with their stored calls answered from the
+trace, and replays a completed probe from its stored calls where grid episodes still need
+it (agent.runs.calibration_plan); the summary is read back from the whole run. An
+episode's nodes and step are written with its end, in one transaction.
 Reading the runs back and fitting are in agent.control.fitting.
-Not handled: resuming a calibration run (start a new one on the remaining slice).
 """
 
 from __future__ import annotations
@@ -24,57 +28,32 @@ import asyncio
 import copy
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 from worldplan.agent.control.difficulty import text_features
-from worldplan.agent.control.policy import config_key
-from worldplan.agent.math.solvers import get_solver
+from worldplan.agent.runs.calibration_grid import DEFAULT_GRID, GridCell, parse_grid
+from worldplan.agent.runs.calibration_plan import (
+    CalibrationState,
+    calibration_results,
+    grid_key,
+    load_calibration_config,
+    probe_key,
+    read_calibration,
+)
 from worldplan.agent.strategies.base import Node, SearchContext
 from worldplan.agent.strategies.compute_optimal import probe_size, run_chosen
 from worldplan.agent.strategies.probe import Probe, run_probe
 from worldplan.envs.math.answer import extract_answer
 from worldplan.envs.math.data import MathProblem, load_problems, parse_field_map
+from worldplan.envs.math.equivalence import grader_equal
 from worldplan.envs.math.grader import Grader
-from worldplan.traces.store import TraceStore
+from worldplan.traces.resume import StoredAnswers, replaying
+from worldplan.traces.store import TraceStore, current_episode
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.math.prompts import solver_messages
 from worldplan.worldmodel.math.verifier import Verifier
 
 ENV_ID = "worldplan/Math-v0"
-
-
-@dataclass(frozen=True)
-class GridEntry:
-    strategy: str
-    params: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def key(self) -> str:
-        return config_key(self.strategy, self.params)
-
-
-DEFAULT_GRID = "best_of_n;revisions:per_chain=2;revisions:per_chain=4;beam:n_beams=4,width=2"
-
-
-def parse_grid(spec: str) -> list[GridEntry]:
-    """"best_of_n;beam:n_beams=4,width=2" -> grid entries (values read as int, else text)."""
-    out = []
-    for item in (s.strip() for s in spec.split(";")):
-        if not item:
-            continue
-        name, _, rest = item.partition(":")
-        params: dict[str, Any] = {}
-        for kv in (p for p in rest.split(",") if p.strip()):
-            k, sep, v = kv.partition("=")
-            if not sep:
-                raise ValueError(f"grid entry {item!r}: use name:key=value,key=value")
-            params[k.strip()] = int(v) if v.strip().lstrip("-").isdigit() else v.strip()
-        get_solver(name.strip())  # unknown names fail here, before any run
-        out.append(GridEntry(name.strip(), params))
-    if not out:
-        raise ValueError(f"empty grid {spec!r}")
-    return out
 
 
 @dataclass(frozen=True)
@@ -109,14 +88,6 @@ Progress = Callable[[str, int, int], None]  # (problem uid, done, total)
 
 
 @dataclass(frozen=True)
-class GridCell:
-    """One cell of the grid: a configuration at a budget (generations per problem)."""
-
-    budget: int
-    entry: GridEntry
-
-
-@dataclass(frozen=True)
 class ProblemRun:
     """What every episode of one problem shares: its run, its index and the heavy objects."""
 
@@ -144,64 +115,74 @@ class ProbeOutcome:
 
 
 def calibrate(config: CalibrationConfig, *, client: LLMClient, verifier: Verifier | None,
-              store: TraceStore, grader: Grader, progress: Progress | None = None
-              ) -> CalibrationSummary:
+              store: TraceStore, grader: Grader, progress: Progress | None = None,
+              resume: int | None = None) -> CalibrationSummary:
+    """Run the grid over the configured problems (or the rest of calibration run `resume`,
+    with its own settings)."""
+    if resume is not None:
+        config = CalibrationConfig(**load_calibration_config(store, resume))
     grid = parse_grid(config.grid)
     if not config.budgets or min(config.budgets) < 1:
         raise ValueError(f"budgets must be positive generations, got {config.budgets}")
     problems = load_problems(config.dataset, fields=parse_field_map(config.fields),
                              offset=config.offset, limit=config.limit)
-    summary = CalibrationSummary(0, len(problems), 0, {}, {})
-    asyncio.run(_calibrate(config, grid, problems, client, verifier, store, grader, summary,
-                           progress))
-    return summary
+    cells = [GridCell(budget, entry) for budget in config.budgets for entry in grid]
+    model = asyncio.run(_served_model(client))  # the run records which model it calibrated
+    with store.run_scope(resume=resume, name=f"calibrate {config.dataset}", kind="calibrate",
+                         env=ENV_ID, strategy="grid", model=model, llm_urls=client.urls,
+                         config=asdict(config)) as run_id:
+        state = read_calibration(store, run_id)
+        wanted = [k for p in problems for k in (probe_key(p.uid), *[
+            grid_key(p.uid, c.budget, c.entry.key) for c in cells])]
+        answers = StoredAnswers.load(store.engine, run_id, state.replay_ids(wanted))
+        with replaying([client], answers), store.recording(run_id, client, replayed=answers):
+            asyncio.run(_run_all(config, cells, problems, run_id, client, verifier, store,
+                                 grader, state, progress))
+    results = calibration_results(store, run_id)
+    accuracy: dict[str, dict[int, float]] = {}
+    for cell in cells:
+        oks = results.outcomes.get((cell.entry.key, cell.budget), [])
+        if oks:
+            accuracy.setdefault(cell.entry.key, {})[cell.budget] = sum(oks) / len(oks)
+    return CalibrationSummary(run_id, len(problems), results.episodes, results.pass_rates,
+                              accuracy)
 
 
-async def _calibrate(config: CalibrationConfig, grid: list[GridEntry],
-                     problems: list[MathProblem], client: LLMClient, verifier: Verifier | None,
-                     store: TraceStore, grader: Grader, summary: CalibrationSummary,
-                     progress: Progress | None) -> None:
+async def _served_model(client: LLMClient) -> str:
     try:
-        model = await client.served_model()  # the run records which model it calibrated
-        with store.run_scope(name=f"calibrate {config.dataset}", kind="calibrate",
-                             env=ENV_ID, strategy="grid", model=model, llm_urls=client.urls,
-                             config=asdict(config)) as run_id:
-            summary.run_id = run_id
-            with store.recording(run_id, client):
-                await _run_all(config, grid, problems, run_id, client, verifier, store,
-                               grader, summary, progress)
+        return await client.served_model()
     finally:
         await client.aclose()
 
 
-async def _run_all(config: CalibrationConfig, grid: list[GridEntry], problems: list[MathProblem],
+async def _run_all(config: CalibrationConfig, cells: list[GridCell], problems: list[MathProblem],
                    run_id: int, client: LLMClient, verifier: Verifier | None,
-                   store: TraceStore, grader: Grader, summary: CalibrationSummary,
+                   store: TraceStore, grader: Grader, state: CalibrationState,
                    progress: Progress | None) -> None:
     sem = asyncio.Semaphore(max(1, config.concurrency))
     done = 0
-    wins: dict[str, dict[int, list[bool]]] = {}
-    cells = [GridCell(budget, entry) for budget in config.budgets for entry in grid]
 
     async def one(index: int, p: MathProblem) -> None:
         nonlocal done
-        async with sem:
-            problem = ProblemRun(config, p, index, run_id, client, verifier, store, grader)
-            probe = await _probe_episode(problem)
-            summary.pass_rates[p.uid] = probe.pass_rate
-            summary.episodes += 1
-            oks = await asyncio.gather(*[  # concurrent: the server batches them
-                _grid_episode(problem, cell, probe) for cell in cells])
-            for cell, ok in zip(cells, oks, strict=True):
-                wins.setdefault(cell.entry.key, {}).setdefault(cell.budget, []).append(ok)
-                summary.episodes += 1
+        todo = [c for c in cells if not state.completed(grid_key(p.uid, c.budget, c.entry.key))]
+        if todo or not state.completed(probe_key(p.uid)):
+            async with sem:
+                problem = ProblemRun(config, p, index, run_id, client, verifier, store, grader)
+                probe = await (_replay_probe(problem, state.cells[probe_key(p.uid)])
+                               if state.completed(probe_key(p.uid)) else
+                               _probe_episode(problem, state.to_continue(probe_key(p.uid))))
+                await asyncio.gather(*[  # concurrent: the server batches them
+                    _grid_episode(problem, cell, probe,
+                                  state.to_continue(grid_key(p.uid, cell.budget, cell.entry.key)))
+                    for cell in todo])
         done += 1
         if progress is not None:
             progress(p.uid, done, len(problems))
 
-    await asyncio.gather(*[one(config.offset + i, p) for i, p in enumerate(problems)])
-    summary.accuracy = {k: {b: sum(v) / len(v) for b, v in per.items()}
-                        for k, per in wins.items()}
+    try:
+        await asyncio.gather(*[one(config.offset + i, p) for i, p in enumerate(problems)])
+    finally:
+        await client.aclose()
 
 
 def _ctx(problem: ProblemRun, budget: Budget) -> SearchContext:
@@ -209,13 +190,26 @@ def _ctx(problem: ProblemRun, budget: Budget) -> SearchContext:
     return SearchContext(problem.client, problem.verifier, budget, max_tokens=config.max_tokens,
                          step_max_tokens=config.step_max_tokens,
                          temperature=config.temperature, seed=problem.seed,
-                         aggregation=config.aggregation, tags={"task": problem.problem.uid})
+                         aggregation=config.aggregation, tags={"task": problem.problem.uid},
+                         same_answer=grader_equal(problem.grader))
 
 
-async def _probe_episode(problem: ProblemRun) -> ProbeOutcome:
+async def _replay_probe(problem: ProblemRun, stored: tuple[int, bool, float]) -> ProbeOutcome:
+    """A completed probe episode rebuilt from its stored calls (answered from the trace:
+    nothing is asked or stored again); its pass@1 is the episode's reward."""
+    token = current_episode.set(stored[0])
+    try:
+        probe = await run_probe(problem.problem.problem, _ctx(problem, Budget()),
+                                problem.config.probe_n)
+    finally:
+        current_episode.reset(token)
+    return ProbeOutcome(probe, stored[2])
+
+
+async def _probe_episode(problem: ProblemRun, resume: int | None) -> ProbeOutcome:
     config, p, index, store = problem.config, problem.problem, problem.index, problem.store
-    with store.episode_scope(problem.run_id, env=ENV_ID, task_id=p.uid, seed=config.seed,
-                             reference=p.answer, strategy="probe",
+    with store.episode_scope(problem.run_id, resume=resume, env=ENV_ID, task_id=p.uid,
+                             seed=config.seed, reference=p.answer, strategy="probe",
                              info={"phase": "probe", "index": index}) as ep_id:
         probe = await run_probe(p.problem, _ctx(problem, Budget()), config.probe_n)
         extra = max(0, config.oracle_samples - len(probe.nodes))
@@ -234,9 +228,9 @@ async def _probe_episode(problem: ProblemRun) -> ProbeOutcome:
         for n, g in zip(nodes, grades, strict=True):
             n.info["correct"] = g.correct
         rate = sum(g.correct for g in grades) / len(grades) if grades else 0.0
-        store.add_nodes(ep_id, [n.record() for n in nodes])
         store.finish_episode(
-            ep_id, reward=rate, success=None, difficulty=1.0 - rate,
+            ep_id, nodes=[n.record() for n in nodes], reward=rate, success=None,
+            difficulty=1.0 - rate,
             difficulty_source="oracle",
             info={"phase": "probe", "index": index, "level": p.level, "subject": p.subject,
                   "pass_at_1": rate, "k": len(grades), "probe_n": len(probe.nodes),
@@ -247,31 +241,32 @@ async def _probe_episode(problem: ProblemRun) -> ProbeOutcome:
     return ProbeOutcome(probe, rate)
 
 
-async def _grid_episode(problem: ProblemRun, cell: GridCell, probe: ProbeOutcome) -> bool:
+async def _grid_episode(problem: ProblemRun, cell: GridCell, probe: ProbeOutcome,
+                        resume: int | None) -> bool:
     config, p, index, store = problem.config, problem.problem, problem.index, problem.store
     entry, budget = cell.entry, cell.budget
     vcost = 0 if problem.verifier is None else problem.verifier.generations_per_call
     n = probe_size(config.probe_n, config.probe_max_fraction, budget, vcost)
     used = copy.deepcopy(probe.probe) if n and len(probe.probe.nodes) == n else Probe()
     spent_g, spent_t = used.counts.generations, used.counts.completion_tokens
-    with store.episode_scope(problem.run_id, env=ENV_ID, task_id=p.uid, seed=config.seed,
-                             reference=p.answer, strategy=entry.strategy,
+    with store.episode_scope(problem.run_id, resume=resume, env=ENV_ID, task_id=p.uid,
+                             seed=config.seed, reference=p.answer, strategy=entry.strategy,
                              info={"phase": "grid", "budget": budget, "config": entry.key,
                                    "index": index}) as ep_id:
         ctx = _ctx(problem, Budget(budget - spent_g))
         res = await run_chosen(p.problem, ctx, entry.strategy, dict(entry.params), used)
         grade = await asyncio.to_thread(problem.grader.grade, res.answer, p.answer)
         own = [n for n in res.nodes if not n.key.startswith("probe")]
-        store.add_nodes(ep_id, [n.record() for n in own])
         decision = {"strategy": entry.strategy, "params": entry.params, "budget": budget,
                     "config": entry.key, "answer": res.answer, "stop_reason": res.stop_reason,
                     "solver": asdict(res.solver), "verifier": asdict(res.verifier),
                     "probe": res.params.get("probe")}
-        store.add_step(ep_id, index=0, observation=p.problem, action=res.solution,
-                       reward=float(grade.correct), terminated=True, decision=decision,
-                       info={"grade_status": grade.status})
+        step = {"index": 0, "observation": p.problem, "action": res.solution,
+                "reward": float(grade.correct), "terminated": True, "decision": decision,
+                "info": {"grade_status": grade.status}}
         store.finish_episode(
-            ep_id, reward=float(grade.correct), success=grade.correct, answer=res.answer or "",
+            ep_id, nodes=[n.record() for n in own], steps=[step], reward=float(grade.correct),
+            success=grade.correct, answer=res.answer or "",
             difficulty=1.0 - probe.pass_rate, difficulty_source="oracle",
             info={"phase": "grid", "budget": budget, "config": entry.key,
                   "params": entry.params, "index": index, "level": p.level,

@@ -2,10 +2,12 @@
 
 `run_calibrate_command(options, progress)` connects to the model server, opens the trace
 store and the grader, and runs agent.runs.calibration.calibrate with a generative verifier
-(one run of kind "calibrate"). `run_fit_policy_command(options)` fits the policy from
-calibration runs (agent.control.fitting.fit_from_runs), writes its JSON and, if asked, the
-learned difficulty predictor on its own. Expected failures are the types in
-`CALIBRATE_ERRORS` and `FIT_POLICY_ERRORS`.
+(one run of kind "calibrate"; `options.resume` continues one that was killed or failed).
+`run_fit_policy_command(options)` fits the policy from calibration runs
+(agent.control.fitting.fit_from_runs), writes its JSON and, if asked, the learned
+difficulty predictor on its own. Before calibrating, the trace database opens and the
+model servers answer (agent.runs.preflight); the dataset loads before any run row is written.
+Expected failures are the types in `CALIBRATE_ERRORS` and `FIT_POLICY_ERRORS`.
 Not handled: option parsing and printing (agent.cli.control).
 """
 
@@ -23,18 +25,20 @@ from worldplan.agent.runs.calibration import (
     Progress,
     calibrate,
 )
+from worldplan.agent.runs.preflight import check_servers
 from worldplan.envs.math.data import DatasetUnavailable
 from worldplan.envs.math.grader import Grader
-from worldplan.traces.engine import SchemaVersionError, make_engine
+from worldplan.traces.db_errors import TraceDBError
+from worldplan.traces.engine import make_engine
 from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.connect import NoServer, connect
 from worldplan.worldmodel.llm.errors import LLMError
 from worldplan.worldmodel.math.verifier import GenerativeVerifier
 
 CALIBRATE_ERRORS: tuple[type[Exception], ...] = (
-    NoServer, LLMError, DatasetUnavailable, SchemaVersionError, KeyError, ValueError)
-FIT_POLICY_ERRORS: tuple[type[Exception], ...] = (
-    FileNotFoundError, SchemaVersionError, KeyError, ValueError, PolicyError, PredictorError)
+    NoServer, LLMError, DatasetUnavailable, TraceDBError, KeyError, ValueError)
+FIT_POLICY_ERRORS: tuple[type[Exception], ...] = (  # OSError: the output cannot be written
+    OSError, TraceDBError, KeyError, ValueError, PolicyError, PredictorError)
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class CalibrateOptions:
     llm_urls: tuple[str, ...]  # model server URLs (): the default server
     model: str | None  # served model name (None: ask the server)
     db: str | None  # trace database URL or path (None: $WORLDPLAN_DB)
+    resume: int | None = None  # the calibration run to continue, with its own settings
 
 
 @dataclass(frozen=True)
@@ -71,9 +76,11 @@ def run_calibrate_command(options: CalibrateOptions, progress: Progress | None =
                           ) -> CalibrationSummary:
     client = connect(options.llm_urls or None, model=options.model)
     store = TraceStore(make_engine(options.db))
+    check_servers([client])
     with Grader() as grader:
         return calibrate(options.config, client=client, verifier=GenerativeVerifier(client),
-                         store=store, grader=grader, progress=progress)
+                         store=store, grader=grader, progress=progress,
+                         resume=options.resume)
 
 
 def run_fit_policy_command(options: FitPolicyOptions) -> FittedPolicy:

@@ -9,9 +9,12 @@ a `MathRunSummary` read back from the trace database: accuracy, tokens, FLOPs, w
 accuracy per level.
 
 Resumable: `resume=RUN_ID` reloads that run's config and skips the problems it already
-finished; problems that were running when the process died are solved again (their old
-episodes stay, marked interrupted or failed). A server failure ends the run as failed,
-and Ctrl-C as interrupted; either way the finished problems are kept.
+finished; a problem that was running when the process died (or failed) is solved again
+under its old episode, and the LLM calls it had stored are answered from the trace
+(traces.resume: same requests, same answers, nothing asked or stored twice), so the
+resumed run ends as an uninterrupted one would. An episode's step and nodes are written
+with its end in one transaction. A server failure ends the run as failed, and Ctrl-C as
+interrupted; either way the finished problems are kept.
 Not handled: several strategies in one run, multi-step environments.
 """
 
@@ -29,7 +32,9 @@ from worldplan.agent.math.solvers import get_solver
 from worldplan.agent.strategies.base import SearchContext, StrategyResult
 from worldplan.envs.math.data import MathProblem, load_problems, parse_field_map
 from worldplan.envs.math.env import MathEnv
+from worldplan.envs.math.equivalence import grader_equal
 from worldplan.envs.math.grader import Grader
+from worldplan.traces.resume import StoredAnswers, replaying
 from worldplan.traces.schema import Episode, Run
 from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.accounting import Budget
@@ -104,21 +109,29 @@ Progress = Callable[[ProblemOutcome, int, int], None]  # (outcome, done, total)
 
 def run_math(config: MathRunConfig, *, client: LLMClient, verifier: Verifier | None,
              store: TraceStore, grader: Grader, resume: int | None = None,
-             progress: Progress | None = None) -> MathRunSummary:
-    """Solve the configured problems (or the rest of run `resume`); returns the summary."""
+             progress: Progress | None = None,
+             problems: list[MathProblem] | None = None) -> MathRunSummary:
+    """Solve the configured problems (or the rest of run `resume`); returns the summary.
+    `problems`: the config's problems when the caller loaded them already (to check them)."""
     if resume is not None:
         config = load_config(store, resume)
-    problems = load_problems(config.dataset, fields=parse_field_map(config.fields),
-                             offset=config.offset, limit=config.limit)
+    if problems is None:
+        problems = load_problems(config.dataset, fields=parse_field_map(config.fields),
+                                 offset=config.offset, limit=config.limit)
     get_solver(config.strategy)  # fail before starting a run on a bad name
     # a resumed run is reopened (a killed process left it and its episodes "running")
     with store.run_scope(resume=resume, name=f"math {config.strategy}", kind="math",
                          env=ENV_ID, strategy=config.strategy, model=client.model or "",
                          llm_urls=client.urls, config=asdict(config)) as run_id:
         observed = (client, verifier) if isinstance(verifier, PRMVerifier) else (client,)
-        with store.recording(run_id, *observed):  # every LLM call, under its episode
+        continuing = unfinished_episodes(store, run_id)
+        answers = StoredAnswers.load(store.engine, run_id, continuing.values())
+        # every LLM call, under its episode; those stored before a kill are answered again
+        # from the trace, not asked again nor stored twice
+        with replaying([client], answers), store.recording(run_id, *observed,
+                                                           replayed=answers):
             asyncio.run(_run(config, problems, run_id, client, verifier, store, grader,
-                             progress))
+                             progress, continuing))
     return summarize_math_run(store, run_id)
 
 
@@ -139,9 +152,20 @@ def finished_tasks(store: TraceStore, run_id: int) -> set[str]:
         return set(rows)
 
 
+def unfinished_episodes(store: TraceStore, run_id: int) -> dict[str, int]:
+    """task id -> the episode a resumed run continues: the latest one of each problem that
+    has no completed episode (interrupted by a kill or Ctrl-C, or failed)."""
+    with Session(store.engine) as s:
+        eps = list(s.exec(select(Episode).where(Episode.run_id == run_id)
+                          .order_by(Episode.id)))  # type: ignore[arg-type]
+    done = {e.task_id for e in eps if e.status == "completed"}
+    return {e.task_id: e.id for e in eps if e.task_id not in done and e.id is not None}
+
+
 async def _run(config: MathRunConfig, problems: list[MathProblem], run_id: int,
                client: LLMClient, verifier: Verifier | None, store: TraceStore,
-               grader: Grader, progress: Progress | None) -> None:
+               grader: Grader, progress: Progress | None,
+               continuing: dict[str, int]) -> None:
     done_before = finished_tasks(store, run_id)
     total, done = len(problems), 0
     sem = asyncio.Semaphore(max(1, config.concurrency))
@@ -153,7 +177,7 @@ async def _run(config: MathRunConfig, problems: list[MathProblem], run_id: int,
         else:
             async with sem:
                 outcome = await solve_problem(config, p, index, run_id, client, verifier,
-                                              store, grader)
+                                              store, grader, continuing.get(p.uid))
         done += 1
         if progress is not None:
             progress(outcome, done, total)
@@ -166,30 +190,32 @@ async def _run(config: MathRunConfig, problems: list[MathProblem], run_id: int,
 
 async def solve_problem(config: MathRunConfig, p: MathProblem, index: int, run_id: int,
                         client: LLMClient, verifier: Verifier | None, store: TraceStore,
-                        grader: Grader) -> ProblemOutcome:
-    """One problem: strategy, grading in the env, and its episode, step and nodes stored."""
+                        grader: Grader, episode_id: int | None = None) -> ProblemOutcome:
+    """One problem: strategy, grading in the env, and its episode, step and nodes stored
+    (in the episode's last transaction); `episode_id` continues an unfinished episode."""
     t0 = time.perf_counter()
-    with store.episode_scope(run_id, env=ENV_ID, task_id=p.uid, seed=config.seed,
-                             reference=p.answer, strategy=config.strategy,
+    with store.episode_scope(run_id, resume=episode_id, env=ENV_ID, task_id=p.uid,
+                             seed=config.seed, reference=p.answer, strategy=config.strategy,
                              info={"index": index, "level": p.level,
                                    "subject": p.subject}) as ep_id:
         budget = Budget(config.budget_generations, config.budget_tokens)
         ctx = SearchContext(client, verifier, budget, max_tokens=config.max_tokens,
                             step_max_tokens=config.step_max_tokens,
                             temperature=config.temperature, seed=config.seed * 10_007 + index,
-                            aggregation=config.aggregation, tags={"task": p.uid})
+                            aggregation=config.aggregation, tags={"task": p.uid},
+                            same_answer=grader_equal(grader))
         result = await get_solver(config.strategy)(p.problem, ctx, **config.params)
         env = MathEnv(problems=[p], grader=grader)
         env.reset(seed=config.seed, options={"index": 0})
         action = result.solution if result.answer else ""
         _, reward, terminated, truncated, info = await asyncio.to_thread(env.step, action)
         wall = time.perf_counter() - t0
-        store.add_nodes(ep_id, [n.record() for n in result.nodes])
-        store.add_step(ep_id, index=0, observation=p.problem, action=action, reward=reward,
-                       terminated=terminated, truncated=truncated, decision=_decision(result),
-                       info=info, wall_time_s=wall)
+        step = {"index": 0, "observation": p.problem, "action": action, "reward": reward,
+                "terminated": terminated, "truncated": truncated,
+                "decision": _decision(result), "info": info, "wall_time_s": wall}
         ep = store.finish_episode(
-            ep_id, reward=reward, success=bool(info["correct"]), answer=info["answer"],
+            ep_id, nodes=[n.record() for n in result.nodes], steps=[step], reward=reward,
+            success=bool(info["correct"]), answer=info["answer"],
             difficulty=float(p.level) if p.level else None,
             difficulty_source="level" if p.level else "", wall_time_s=wall,
             info={"index": index, "level": p.level, "subject": p.subject,

@@ -3,9 +3,13 @@
 `run_math_command(options, display)` connects to the model server, builds the verifier that
 `options.verifier` names (generative: the served model judges; prm: a vLLM-served PRM; none),
 opens the trace store and the grader, and calls agent.runs.math.run_math inside `display()`
-(the CLI's progress bar, entered only once everything is built). A verifier option that does
-not fit is a `VerifierOptionError`; a run that cannot start or finish raises one of
-`MATH_ERRORS` (no server, a server failure, a dataset that cannot load, a bad run to resume).
+(the CLI's progress bar). Before the bar is entered, in this order: the trace database opens
+(a resumed run's settings are read from it), the problems load, the policy file that the
+strategy uses loads, and the model servers answer (agent.runs.preflight): any of them
+failing fails before anything is drawn or any run row is written. A verifier option that
+does not fit is a `VerifierOptionError`; a run that cannot start or finish raises one of
+`MATH_ERRORS` (no server, a server failure, a dataset that cannot load, a bad run to resume,
+a bad policy file, an unusable trace database).
 Not handled: option parsing and printing (agent.cli.math).
 """
 
@@ -15,9 +19,18 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from worldplan.agent.runs.math import MathRunConfig, MathRunSummary, Progress, run_math
-from worldplan.envs.math.data import DatasetUnavailable
+from worldplan.agent.control.policy import load_policy
+from worldplan.agent.runs.math import (
+    MathRunConfig,
+    MathRunSummary,
+    Progress,
+    load_config,
+    run_math,
+)
+from worldplan.agent.runs.preflight import check_servers
+from worldplan.envs.math.data import DatasetUnavailable, load_problems, parse_field_map
 from worldplan.envs.math.grader import Grader
+from worldplan.traces.db_errors import TraceDBError
 from worldplan.traces.engine import make_engine
 from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.client import LLMClient
@@ -25,8 +38,8 @@ from worldplan.worldmodel.llm.connect import NoServer, connect
 from worldplan.worldmodel.llm.errors import LLMError
 from worldplan.worldmodel.math.verifier import GenerativeVerifier, PRMVerifier, Verifier
 
-MATH_ERRORS: tuple[type[Exception], ...] = (NoServer, LLMError, DatasetUnavailable, KeyError,
-                                            ValueError)
+MATH_ERRORS: tuple[type[Exception], ...] = (NoServer, LLMError, DatasetUnavailable, TraceDBError,
+                                            KeyError, ValueError)  # PolicyError is a ValueError
 
 # A progress display: entered once the run starts, it gives the per-problem callback.
 ProgressDisplay = Callable[[], AbstractContextManager[Progress]]
@@ -66,6 +79,14 @@ def run_math_command(options: MathCommandOptions, display: ProgressDisplay) -> M
     client = connect(options.llm_urls or None, model=options.model)
     verifier = make_verifier(options.verifier, client, options.prm_url)
     store = TraceStore(make_engine(options.db))
+    config = (options.config if options.resume is None
+              else load_config(store, options.resume))
+    problems = load_problems(config.dataset, fields=parse_field_map(config.fields),
+                             offset=config.offset, limit=config.limit)
+    if "policy" in config.params or config.strategy in ("compute-optimal", "graph"):
+        load_policy(config.params.get("policy"))  # a bad policy file: PolicyError, here
+    check_servers([client])
     with Grader() as grader, display() as progress:
         return run_math(options.config, client=client, verifier=verifier, store=store,
-                        grader=grader, resume=options.resume, progress=progress)
+                        grader=grader, resume=options.resume, progress=progress,
+                        problems=problems)

@@ -5,7 +5,12 @@ Steps and SearchNodes, and the LLM calls of the three roles), with a LangGraph
 checkpointer if given; `run_web_agent` is `worldplan web --strategy ...`: the page server,
 one browser, a Run, every task x seed, the per-task summary (the same `WebRunResult` as
 the scripted agents). `resume=(run_id, plan)` (agent.runs.web_resume) continues an
-interrupted run.
+interrupted run: its completed episodes are kept, the others continue from their last
+checkpoint under their episode ids, and the LLM calls they had stored are answered from
+the trace (traces.resume: not asked again, not stored twice); a step that a killed process
+had already recorded is recorded again in its place (TraceStore.put_step), and an episode
+whose graph had finished is only closed. The environments come from `envs`
+(agent.runs.web_envs: the MiniWoB++ pages in a real browser unless told otherwise).
 """
 
 from __future__ import annotations
@@ -19,29 +24,26 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from sqlmodel import Session
 
 from worldplan.agent.graph.budgets import budget_from_state
 from worldplan.agent.graph.build import run_graph, saved_state
 from worldplan.agent.graph.nodes import AgentContext
 from worldplan.agent.graph.state import AgentState, initial_state
 from worldplan.agent.runs.recorder import EpisodeRecorder
+from worldplan.agent.runs.web_envs import MiniWoBEnvs, WebEnvs
 from worldplan.agent.runs.web_episodes import EpisodeOutcome, gather_episodes
-from worldplan.agent.runs.web_resume import ResumePlan
+from worldplan.agent.runs.web_resume import ResumePlan, checkpointed_calls, thread_id_of
 from worldplan.agent.runs.web_scripted import WebRunResult, store_summary
 from worldplan.agent.web.config import AgentClients, WebAgentConfig, make_models
 from worldplan.agent.web.domain import WebDomain, WebEnvLike, WebModels
 from worldplan.agent.web.router import WebRouter, make_router
-from worldplan.envs.web.browser import BrowserConfig, BrowserManager
-from worldplan.envs.web.core import AsyncWebEnv, EnvConfig
-from worldplan.envs.web.page_server import PageServer
-from worldplan.envs.web.tasks.base import WebTask
-from worldplan.envs.web.tasks.registry import category_of, make_task, miniwob_html_dir
+from worldplan.envs.web.browser import BrowserConfig
+from worldplan.envs.web.tasks.registry import category_of
+from worldplan.traces.resume import StoredAnswers, replaying
+from worldplan.traces.schema import Episode
 from worldplan.traces.store import TraceStore, current_episode
 from worldplan.worldmodel.llm.accounting import Budget
-
-
-def thread_id_of(run_id: int, task: str, seed: int) -> str:
-    return f"web-run{run_id}-{task}-seed{seed}"
 
 
 async def run_agent_episode(env: WebEnvLike, task: str, seed: int, models: WebModels,
@@ -55,13 +57,15 @@ async def run_agent_episode(env: WebEnvLike, task: str, seed: int, models: WebMo
     t0 = time.time()
     thread = thread_id_of(run_id, task, seed)
     saved = await saved_state(checkpointer, thread) if checkpointer is not None else None
+    earlier, earlier_retries = (0, []) if episode_id is None else earlier_attempts(
+        store, episode_id)
     if episode_id is None:
         episode_id = store.start_episode(run_id, env="web", task_id=task, seed=seed,
                                          strategy=config.strategy,
                                          info={"category": category, "thread_id": thread})
     out = EpisodeOutcome(task, seed, episode_id)
-    init = None if saved and not saved.get("done") else initial_state(
-        kind="web", task=task, seed=seed, max_steps=config.max_steps)
+    init = None if saved else initial_state(kind="web", task=task, seed=seed,
+                                            max_steps=config.max_steps)
     budget = (budget_from_state(saved, config.budget_generations, config.budget_tokens)
               if init is None and saved else Budget(config.budget_generations,
                                                     config.budget_tokens))
@@ -71,8 +75,9 @@ async def run_agent_episode(env: WebEnvLike, task: str, seed: int, models: WebMo
     token = current_episode.set(episode_id)
     final: AgentState = saved or {}
     try:
-        final = await run_graph(ctx, init, thread_id=thread, max_steps=config.max_steps,
-                                checkpointer=checkpointer)
+        if not (saved and saved.get("done")):  # a finished graph is only closed
+            final = await run_graph(ctx, init, thread_id=thread, max_steps=config.max_steps,
+                                    checkpointer=checkpointer)
     except (KeyboardInterrupt, asyncio.CancelledError):
         out.status = "interrupted"
         raise
@@ -82,8 +87,9 @@ async def run_agent_episode(env: WebEnvLike, task: str, seed: int, models: WebMo
         current_episode.reset(token)
         out.reward = float(final.get("reward", 0.0))
         out.steps = int(final.get("step", 0))
-        out.retries = domain.retries
-        out.attempts = 1 + len(domain.retries)
+        out.retries = earlier_retries + [{**r, "attempt": earlier + r["attempt"]}
+                                         for r in domain.retries]
+        out.attempts = earlier + 1 + len(domain.retries)  # a resumed episode: one more
         out.success = out.status == "completed" and out.reward >= config.success_threshold
         out.wall_time_s = time.time() - t0
         store.finish_episode(
@@ -95,6 +101,19 @@ async def run_agent_episode(env: WebEnvLike, task: str, seed: int, models: WebMo
                   "budget": budget.summary(), "resumed": init is None,
                   **episode_summary(final)})
     return out
+
+
+def earlier_attempts(store: TraceStore, episode_id: int) -> tuple[int, list[dict[str, Any]]]:
+    """The attempts an interrupted episode already made, and its retries with one more for
+    the attempt that resuming it starts (why: the earlier one's status and error)."""
+    with Session(store.engine) as s:
+        ep = s.get(Episode, episode_id)
+    if ep is None:
+        raise KeyError(f"no episode {episode_id}")
+    n = max(1, int(ep.attempts or 1))
+    retries = list((ep.info or {}).get("retries", []))
+    why = f"resumed after the episode was {ep.status}" + (f": {ep.error}" if ep.error else "")
+    return n, [*retries, {"attempt": n, "at": "resume", "reason": why}]
 
 
 def episode_summary(state: AgentState) -> dict[str, Any]:
@@ -115,50 +134,50 @@ async def run_web_agent(store: TraceStore, *, tasks: Sequence[str], seeds: Seque
                         parallel: int = 1, browser_config: BrowserConfig | None = None,
                         checkpoint_db: str | None = None, name: str = "",
                         on_episode: Callable[[EpisodeOutcome], None] | None = None,
-                        resume: tuple[int, ResumePlan] | None = None) -> WebRunResult:
+                        resume: tuple[int, ResumePlan] | None = None,
+                        envs: WebEnvs | None = None) -> WebRunResult:
     """`worldplan web --strategy ...`: every task x seed through the graph, traced.
     `resume=(run_id, plan)` (agent.runs.web_resume) continues an interrupted run: finished
     episodes are kept, interrupted ones continue from their checkpoint in `checkpoint_db`."""
     router = make_router(config.strategy, n=config.n, depth=config.depth,
-                                 rounds=config.rounds, search=config.search,
-                                 simulations=config.simulations, policy=config.policy or None)
+                         rounds=config.rounds, search=config.search,
+                         simulations=config.simulations, policy=config.policy or None)
     run_config = {"suite": suite, "tasks": list(tasks), "seeds": list(seeds),
                   "agent": "graph", "parallel": parallel, **asdict(config)}
     urls = sorted({u for c in clients.distinct() for u in c.urls})
-    model = await clients.proposer.served_model()  # the run records which model acted
     finished = dict(resume[1].finished) if resume else {}
     interrupted = dict(resume[1].interrupted) if resume else {}
-    with PageServer(miniwob_html_dir()) as server, store.run_scope(
-            resume=resume[0] if resume else None,
-            name=name or f"web {suite or 'tasks'} {config.strategy}", kind="web",
-            env=suite or "miniwob", strategy=config.strategy,
-            model=model, llm_urls=urls, config=run_config) as run_id:
-        task_objs = [make_task(t, server.base_url) for t in tasks]
-        gate = asyncio.Semaphore(max(1, parallel))
-        saver_cm: Any = (AsyncSqliteSaver.from_conn_string(checkpoint_db) if checkpoint_db
-                         else contextlib.nullcontext(None))
-        with store.recording(run_id, *clients.distinct()):
-            async with BrowserManager(browser_config) as browser, saver_cm as saver:
+    answers = (StoredAnswers.load(store.engine, resume[0], interrupted.values(),
+                                  await checkpointed_calls(checkpoint_db, resume[0], interrupted))
+               if resume else StoredAnswers({}))
+    envs = envs if envs is not None else MiniWoBEnvs(tasks, browser_config, config.max_steps)
+    with replaying(clients.distinct(), answers):  # before the clients' first request
+        model = await clients.proposer.served_model()  # the run records which model acted
+        with store.run_scope(
+                resume=resume[0] if resume else None,
+                name=name or f"web {suite or 'tasks'} {config.strategy}", kind="web",
+                env=suite or "miniwob", strategy=config.strategy,
+                model=model, llm_urls=urls, config=run_config) as run_id:
+            gate = asyncio.Semaphore(max(1, parallel))
+            saver_cm: Any = (AsyncSqliteSaver.from_conn_string(checkpoint_db) if checkpoint_db
+                             else contextlib.nullcontext(None))
+            with store.recording(run_id, *clients.distinct(), replayed=answers):
+                async with envs, saver_cm as saver:
 
-                async def one(task: WebTask, seed: int) -> EpisodeOutcome:
-                    if (task.name, seed) in finished:
-                        return finished[(task.name, seed)]
-                    async with gate:
-                        env = AsyncWebEnv(task, browser, EnvConfig(max_steps=config.max_steps))
-                        try:
+                    async def one(task: str, seed: int) -> EpisodeOutcome:
+                        if (task, seed) in finished:
+                            return finished[(task, seed)]
+                        async with gate, envs.episode(task) as env:
                             res = await run_agent_episode(
-                                env, task.name, seed, make_models(clients, config, seed),
-                                router, store, run_id, config, checkpointer=saver,
-                                category=category_of(task.name),
-                                episode_id=interrupted.get((task.name, seed)))
-                        finally:
-                            await env.close()
-                    if on_episode is not None:
-                        on_episode(res)
-                    return res
+                                env, task, seed, make_models(clients, config, seed), router,
+                                store, run_id, config, checkpointer=saver,
+                                category=category_of(task),
+                                episode_id=interrupted.get((task, seed)))
+                        if on_episode is not None:
+                            on_episode(res)
+                        return res
 
-                outcomes = await gather_episodes([one(t, s) for t in task_objs
-                                                  for s in seeds])
-                restarts = browser.restarts
-        summary = store_summary(store, run_id, run_config, outcomes, restarts)
+                    outcomes = await gather_episodes([one(t, s) for t in tasks for s in seeds])
+                    restarts = envs.restarts
+            summary = store_summary(store, run_id, run_config, outcomes, restarts)
     return WebRunResult(run_id, outcomes, summary, restarts)

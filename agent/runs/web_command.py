@@ -6,10 +6,12 @@ and the agent: a scripted agent (agent.web.scripted: oracle, random) run by
 agent.runs.web_scripted.run_web, or, with a strategy, the LLM agent through the graph
 (agent.web.router, its clients from the URLs) run by agent.runs.web_agent.run_web_agent,
 checkpointing every step beside the trace database. With the oracle agent, tasks without an
-oracle solver are left out (`display.skipped`). Anything that keeps the run from starting
-(an unknown suite, task, agent, strategy, search or policy; no model server; a run that
-cannot resume; no task left) is a `WebRunError`, raised before any episode; failures during
-the run propagate unchanged.
+oracle solver are left out (`display.skipped`, and the result's `skipped`), and the pages
+show element boxes when an oracle reads them (`envs.web.oracles.needs_boxes`). Anything
+that keeps the run from starting (an unknown suite, task, agent, strategy, search or
+policy; no model server, or one that does not answer its model list
+(agent.runs.preflight); a run that cannot resume; no task left) is a `WebRunError`, raised
+before any episode or progress; failures during the run propagate unchanged.
 Not handled: option parsing and printing (agent.cli.web shows the progress and the table).
 """
 
@@ -21,6 +23,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from worldplan.agent.runs.preflight import check_servers
 from worldplan.agent.runs.web_agent import run_web_agent
 from worldplan.agent.runs.web_episodes import EpisodeOutcome
 from worldplan.agent.runs.web_resume import WebRunSpec, checkpoint_path, load_web_run
@@ -29,7 +32,7 @@ from worldplan.agent.web.config import AgentClients, WebAgentConfig, connect_cli
 from worldplan.agent.web.router import make_router
 from worldplan.agent.web.scripted import AgentFactory, make_agent_factory
 from worldplan.envs.web.core import EnvConfig
-from worldplan.envs.web.oracles import ORACLES
+from worldplan.envs.web.oracles import needs_boxes, oracle_for
 from worldplan.envs.web.tasks.registry import miniwob_task_names, suite_tasks
 from worldplan.traces.store import TraceStore
 
@@ -82,6 +85,7 @@ class WebCommandResult:
     label: str  # the LLM agent's strategy, or the scripted agent's name
     tasks: tuple[str, ...]  # the tasks that ran
     seeds: tuple[int, ...]
+    skipped: tuple[str, ...] = ()  # tasks left out: the oracle agent has no solver for them
 
 
 @dataclass(frozen=True)
@@ -104,9 +108,10 @@ def run_web_command(options: WebRunOptions, store: TraceStore, display: WebDispl
                     ) -> WebCommandResult:
     """Resolve the options, run every task x seed in the browser, traced in `store`."""
     tasks, agent = _resolve(options, store)
+    skipped: list[str] = []
     if isinstance(agent, _Scripted) and options.agent == "oracle":
-        skipped = [t for t in tasks if t not in ORACLES]
-        tasks = tuple(t for t in tasks if t in ORACLES)
+        skipped = [t for t in tasks if oracle_for(t) is None]
+        tasks = tuple(t for t in tasks if oracle_for(t) is not None)
         if skipped:
             display.skipped(skipped)
     if not tasks:
@@ -123,10 +128,11 @@ def run_web_command(options: WebRunOptions, store: TraceStore, display: WebDispl
                 store, tasks=tasks, seeds=seeds, make_agent=agent.factory,
                 agent_name=options.agent, suite="" if options.tasks else options.suite,
                 parallel=options.parallel, max_attempts=options.max_attempts,
-                env_config=EnvConfig(max_steps=options.max_steps), name=options.name,
-                on_episode=on_episode))
+                env_config=EnvConfig(max_steps=options.max_steps,
+                                     boxes=options.agent == "oracle" and needs_boxes(tasks)),
+                name=options.name, on_episode=on_episode))
     label = agent.config.strategy if isinstance(agent, _LLMAgent) else options.agent
-    return WebCommandResult(result, label, tasks, seeds)
+    return WebCommandResult(result, label, tasks, seeds, tuple(skipped))
 
 
 def _resolve(options: WebRunOptions, store: TraceStore
@@ -149,6 +155,7 @@ def _resolve(options: WebRunOptions, store: TraceStore
                     policy=config.policy or None)
         clients = connect_clients(options.llm_urls, options.world_model_urls,
                                   options.verifier_urls)
+        check_servers(clients.distinct())  # LLMError, a RuntimeError
     except (KeyError, ValueError, ModuleNotFoundError, RuntimeError) as e:  # PolicyError too
         raise WebRunError(str(e.args[0]) if e.args else repr(e)) from e
     return tasks, _LLMAgent(config, clients, spec)

@@ -8,8 +8,9 @@ agent, up to `max_attempts` times; steps of every attempt stay in the trace (the
 which attempt), `Episode.attempts` counts attempts and `Episode.info["retries"]` says why.
 An agent that raises fails its episode (status `failed`, the error kept), not the suite.
 
-`run_suite` runs tasks x seeds with at most `parallel` episodes at once, each in its own
-browser context of one shared browser. `summarize_tasks` makes the per-task success table.
+`run_suite` runs tasks x seeds with at most `parallel` episodes at once, each on its own
+page (browser context) of one shared browser; the seeds of a task reuse a page
+(`EnvPool`: reseeded in place, not reloaded). `summarize_tasks` makes the per-task success table.
 Not handled: the command line (agent.cli.web), LLM agents (agent package).
 """
 
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from worldplan.agent.web.scripted import AgentFactory
-from worldplan.envs.web.actions import ActionError, parse_action
+from worldplan.envs.web.actions import stop_answer
 from worldplan.envs.web.browser import BrowserCrashed, BrowserManager
 from worldplan.envs.web.core import AsyncWebEnv, EnvConfig
 from worldplan.envs.web.tasks.base import WebTask
@@ -62,14 +63,6 @@ class TaskSummary:
         return self.successes / self.episodes if self.episodes else 0.0
 
 
-def _stop_answer(action: str) -> str:
-    try:
-        parsed = parse_action(action)
-    except ActionError:
-        return ""
-    return str(parsed.args.get("answer", "")) if parsed.name == "stop" else ""
-
-
 async def _act(agent: Any, obs: Any) -> str:
     out = agent.act(obs)
     if inspect.isawaitable(out):
@@ -80,9 +73,13 @@ async def _act(agent: Any, obs: Any) -> str:
 async def run_episode(task: WebTask, seed: int, make_agent: AgentFactory,
                       browser: BrowserManager, store: TraceStore, run_id: int, *,
                       env_config: EnvConfig | None = None, max_attempts: int = 3,
-                      strategy: str = "", success_threshold: float = 1.0) -> EpisodeOutcome:
-    cfg = env_config or EnvConfig()
-    env = AsyncWebEnv(task, browser, cfg)
+                      strategy: str = "", success_threshold: float = 1.0,
+                      env: AsyncWebEnv | None = None) -> EpisodeOutcome:
+    """One episode; on `env` if given (left open: its page serves the next episode),
+    else on an environment of its own, closed at the end."""
+    own = env is None
+    cfg = env.config if env is not None else env_config or EnvConfig()
+    env = env if env is not None else AsyncWebEnv(task, browser, cfg)
     t0 = time.time()
     ep_id = store.start_episode(run_id, env="web", task_id=task.name, seed=seed,
                                 strategy=strategy, info={"category": category_of(task.name)})
@@ -110,7 +107,7 @@ async def run_episode(task: WebTask, seed: int, make_agent: AgentFactory,
                                wall_time_s=time.time() - ts)
                 step_index += 1
                 obs, out.reward, out.steps = nxt, float(reward), sinfo.get("step", out.steps)
-                answer = _stop_answer(action) or answer
+                answer = stop_answer(action) or answer
                 if sinfo.get("browser_crashed"):
                     crashed = True
                     out.retries.append({"attempt": attempt, "at": f"step {sinfo['step']}",
@@ -125,7 +122,8 @@ async def run_episode(task: WebTask, seed: int, make_agent: AgentFactory,
     except Exception as e:  # the agent or the task failed: keep the record, fail the episode
         out.status, out.error = "failed", f"{type(e).__name__}: {e}"
     finally:
-        await env.close()
+        if own:
+            await env.close()
         out.success = out.status == "completed" and out.reward >= success_threshold
         out.wall_time_s = time.time() - t0
         store.finish_episode(
@@ -143,19 +141,54 @@ async def run_suite(tasks: Sequence[WebTask], seeds: Sequence[int], make_agent: 
                     max_attempts: int = 3, strategy: str = "",
                     on_episode: Callable[[EpisodeOutcome], None] | None = None,
                     ) -> list[EpisodeOutcome]:
-    """All tasks x seeds, at most `parallel` at once; outcomes in (task, seed) order."""
+    """All tasks x seeds, at most `parallel` at once; outcomes in (task, seed) order. The
+    seeds of a task reuse idle environments (pages reseeded in place); at most `parallel`
+    idle ones are kept, the oldest closed first."""
     gate = asyncio.Semaphore(max(1, parallel))
+    pool = EnvPool(browser, env_config or EnvConfig(), keep=max(1, parallel))
 
     async def one(task: WebTask, seed: int) -> EpisodeOutcome:
         async with gate:
-            res = await run_episode(task, seed, make_agent, browser, store, run_id,
-                                    env_config=env_config, max_attempts=max_attempts,
-                                    strategy=strategy)
+            env = pool.take(task)
+            try:
+                res = await run_episode(task, seed, make_agent, browser, store, run_id,
+                                        max_attempts=max_attempts, strategy=strategy,
+                                        env=env)
+            finally:
+                await pool.give(env)
         if on_episode is not None:
             on_episode(res)
         return res
 
-    return await gather_episodes([one(t, s) for t in tasks for s in seeds])
+    try:
+        return await gather_episodes([one(t, s) for t in tasks for s in seeds])
+    finally:
+        await pool.close()
+
+
+class EnvPool:
+    """Idle environments by task, for the next episode of the same task; at most `keep`
+    idle ones (the oldest is closed when one more is given back)."""
+
+    def __init__(self, browser: BrowserManager, config: EnvConfig, keep: int) -> None:
+        self.browser, self.config, self.keep = browser, config, keep
+        self._idle: list[AsyncWebEnv] = []
+
+    def take(self, task: WebTask) -> AsyncWebEnv:
+        for i, env in enumerate(self._idle):
+            if env.task is task:
+                return self._idle.pop(i)
+        return AsyncWebEnv(task, self.browser, self.config)
+
+    async def give(self, env: AsyncWebEnv) -> None:
+        self._idle.append(env)
+        while len(self._idle) > self.keep:
+            await self._idle.pop(0).close()
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for env in idle:
+            await env.close()
 
 
 async def gather_episodes(coros: Sequence[Coroutine[Any, Any, EpisodeOutcome]]

@@ -3,7 +3,9 @@
 A web agent run keeps what it needs to resume in the trace database: its settings
 (`Run.config`: tasks, seeds, suite, parallel, and the `WebAgentConfig` fields) and, per
 episode, its LangGraph thread id (`Episode.info["thread_id"]`), whose checkpoints are in the
-run's checkpoint file (`checkpoint_path`, next to a SQLite trace database).
+run's checkpoint file (`checkpoint_path`, next to a SQLite trace database);
+`checkpointed_calls` says how many LLM calls of each interrupted episode came before its
+last checkpoint (the resumed run answers only the later ones from the trace).
 
 `load_web_run(store, run_id)` gives the run's settings back (`WebRunSpec`) with the
 plan of `plan_resume`, which sorts its (task, seed) pairs into those already completed
@@ -11,7 +13,8 @@ plan of `plan_resume`, which sorts its (task, seed) pairs into those already com
 or failed mid-episode (continued from their last checkpoint under the same episode id) and
 those never started. A killed process left its run "running": `TraceStore.reconcile` marks
 it interrupted first. A completed run whose episodes failed (a model server outage) resumes
-the same way.
+the same way, and a run killed after its last episode, before it was closed, resumes to
+be closed (its summary written, its status completed).
 Not handled: resuming a run of the scripted agents (oracle/random: rerun them, they are
 cheap), or a run whose checkpoint file was deleted (its interrupted episodes restart from
 the first step, under their old episode ids).
@@ -23,9 +26,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
+from worldplan.agent.graph.build import saved_state
 from worldplan.agent.runs.web_episodes import EpisodeOutcome
 from worldplan.agent.web.config import WebAgentConfig
 from worldplan.traces.schema import Episode, Run
@@ -49,6 +54,25 @@ class WebRunSpec:
     config: WebAgentConfig
     name: str
     plan: ResumePlan  # what is finished and what was interrupted, read when loaded
+
+
+def thread_id_of(run_id: int, task: str, seed: int) -> str:
+    """The LangGraph thread of an episode: its checkpoints' key."""
+    return f"web-run{run_id}-{task}-seed{seed}"
+
+
+async def checkpointed_calls(checkpoint_db: str | None, run_id: int,
+                             episodes: dict[tuple[str, int], int]) -> dict[int, int]:
+    """episode id -> the LLM calls answered before its last checkpoint (the graph state's
+    budget counts them): a resumed episode does not make them again."""
+    if not checkpoint_db or not episodes or not Path(checkpoint_db).exists():
+        return {}
+    out = {}
+    async with AsyncSqliteSaver.from_conn_string(checkpoint_db) as saver:
+        for (task, seed), episode_id in episodes.items():
+            saved = await saved_state(saver, thread_id_of(run_id, task, seed))
+            out[episode_id] = int(((saved or {}).get("spent") or {}).get("calls", 0))
+    return out
 
 
 def checkpoint_path(db_url: str) -> str:
@@ -75,7 +99,8 @@ def load_web_run(store: TraceStore, run_id: int) -> WebRunSpec:
     spec = WebRunSpec(run_id, list(cfg.get("tasks", [])), [int(x) for x in cfg.get("seeds", [])],
                       str(cfg.get("suite", "")), int(cfg.get("parallel", 1)), config, run.name,
                       plan_resume(store, run_id))
-    if all((t, seed) in spec.plan.finished for t in spec.tasks for seed in spec.seeds):
+    if run.status == "completed" and all(
+            (t, seed) in spec.plan.finished for t in spec.tasks for seed in spec.seeds):
         raise ValueError(f"run {run_id} is {run.status} and all its episodes completed: "
                          "nothing to resume")
     return spec

@@ -26,8 +26,7 @@ from worldplan.agent.runs.web_episodes import (
 from worldplan.agent.web.scripted import AgentFactory
 from worldplan.envs.web.browser import BrowserConfig, BrowserManager
 from worldplan.envs.web.core import EnvConfig
-from worldplan.envs.web.page_server import PageServer
-from worldplan.envs.web.tasks.registry import make_task, miniwob_html_dir
+from worldplan.envs.web.tasks.registry import make_task, miniwob_server
 from worldplan.traces.schema import Run
 from worldplan.traces.store import TraceStore
 
@@ -49,7 +48,7 @@ async def run_web(store: TraceStore, *, tasks: Sequence[str], seeds: Sequence[in
     cfg = env_config or EnvConfig()
     config = {"suite": suite, "tasks": list(tasks), "seeds": list(seeds), "agent": agent_name,
               "parallel": parallel, "max_steps": cfg.max_steps, "max_attempts": max_attempts}
-    with PageServer(miniwob_html_dir()) as server, \
+    with miniwob_server() as server, \
             store.run_scope(name=name or f"web {suite or 'tasks'} {agent_name}", kind="web",
                             env=suite or "miniwob", strategy=agent_name,
                             config=config) as run_id:

@@ -15,16 +15,21 @@ Budget accounting (the same for every strategy):
   helpers still catch `BudgetExceeded` (and `ContextLengthExceeded`) and return None, so a
   strategy stops cleanly instead of crashing.
 
-Not handled here: selection (agent.strategies.selection), the search itself.
+`choose` applies a selection rule (agent.strategies.selection) with the context's answer
+equivalence (`same_answer`: canonical strings, or math-verify through the runner's grader).
+Not handled here: the selection rules themselves, the search itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from worldplan.agent.strategies.selection import Scored, select
+from worldplan.envs.math.equivalence import Equal, string_equal
 from worldplan.worldmodel.llm.accounting import Budget, BudgetExceeded
 from worldplan.worldmodel.llm.client import LLMClient, Message
 from worldplan.worldmodel.llm.errors import ContextLengthExceeded
@@ -133,6 +138,7 @@ class SearchContext:
     top_p: float = 1.0
     seed: int | None = None
     aggregation: str = "last"  # how step scores become one (worldmodel.math.verifier.aggregate)
+    same_answer: Equal = string_equal  # which answers vote together (envs.math.equivalence)
     tags: dict[str, Any] = field(default_factory=dict)
     ledger: Ledger = field(default_factory=Ledger)
     _counter: itertools.count[int] = field(default_factory=itertools.count, repr=False)
@@ -201,6 +207,11 @@ class SearchContext:
             return None
         self.ledger.add_judgement(j)
         return j.scores[-1] if j.scores else None
+
+    async def choose(self, cands: Sequence[Scored], how: str) -> int | None:
+        """agent.strategies.selection.select with this context's answer equivalence, in a
+        worker thread: math-verify may take up to the grader's timeout (seconds)."""
+        return await asyncio.to_thread(select, cands, how, self.same_answer)
 
     def result(self, strategy: str, chosen: Node | None, candidates: list[Node],
                nodes: list[Node], stop_reason: str, params: dict[str, Any]) -> StrategyResult:

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from worldplan.agent.strategies.base import Node, SearchContext, StrategyResult
-from worldplan.agent.strategies.selection import select
 from worldplan.envs.math.answer import extract_answer, extract_boxed
 from worldplan.worldmodel.math.prompts import STEP_SEP, continuation, join_steps
 from worldplan.worldmodel.math.verifier import aggregate
@@ -89,7 +88,7 @@ async def beam_search(problem: str, ctx: SearchContext, *, n_beams: int = 4, wid
             stop = "done" if plan.final and stop != "budget" else stop
             break
     candidates = finished or [n for n in nodes if n.info.get("kept")][:1]
-    idx = select(candidates, selection)
+    idx = await ctx.choose(candidates, selection)
     params: dict[str, Any] = {"n_beams": n_beams, "width": width, "max_rounds": max_rounds,
                               "lookahead": lookahead, "selection": selection,
                               "aggregation": ctx.aggregation}

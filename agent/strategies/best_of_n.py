@@ -22,6 +22,7 @@ from typing import Any
 from worldplan.agent.strategies.base import Node, SearchContext, StrategyResult
 from worldplan.agent.strategies.selection import select
 from worldplan.envs.math.answer import extract_answer
+from worldplan.envs.math.equivalence import Equal, string_equal
 from worldplan.worldmodel.math.prompts import solver_messages
 
 DEFAULT_N = 4
@@ -66,14 +67,14 @@ async def best_of_n(problem: str, ctx: SearchContext, *, n: int | None = None,
         for nd, sc in zip(nodes, scores, strict=True):
             nd.score = sc
             nd.scores = [] if sc is None else [sc]
-    idx = select(nodes, selection)
+    idx = await ctx.choose(nodes, selection)
     stop = "done" if len(nodes) == n_samples and n_samples > 0 else "budget"
     params: dict[str, Any] = {"n": n_samples, "selection": selection, "verified": verify}
     return ctx.result(name, nodes[idx] if idx is not None else None, nodes, nodes, stop, params)
 
 
 def select_prefix(candidates: Sequence[Node], generations: int, *, selection: str,
-                  verify_cost: int) -> Node | None:
+                  verify_cost: int, equal: Equal = string_equal) -> Node | None:
     """The choice best-of-N would make with `generations`, from a longer run's candidates
     (in sampling order, each judged): the plan's N first candidates, scores dropped when the
     plan could not afford judging them."""
@@ -82,5 +83,5 @@ def select_prefix(candidates: Sequence[Node], generations: int, *, selection: st
     if not verify:
         prefix = [Node(c.key, c.parent_key, c.kind, c.text, c.answer, None, [], c.depth,
                        c.tokens) for c in prefix]
-    idx = select(prefix, selection)
+    idx = select(prefix, selection, equal)
     return None if idx is None else prefix[idx]

@@ -33,7 +33,6 @@ from worldplan.agent.control.policy import Policy, PolicyError, load_policy
 from worldplan.agent.strategies.base import SearchContext, StrategyResult
 from worldplan.agent.strategies.fixed import get_fixed
 from worldplan.agent.strategies.probe import Probe, probe_cost, run_probe
-from worldplan.agent.strategies.selection import select
 
 NAME = "compute-optimal"
 
@@ -62,14 +61,14 @@ async def run_chosen(problem: str, ctx: SearchContext, strategy: str, params: di
     inner = SearchContext(ctx.client, ctx.verifier, ctx.budget, max_tokens=ctx.max_tokens,
                           step_max_tokens=ctx.step_max_tokens, temperature=ctx.temperature,
                           top_p=ctx.top_p, seed=ctx.seed, aggregation=ctx.aggregation,
-                          tags=ctx.tags)
+                          same_answer=ctx.same_answer, tags=ctx.tags)
     res = await fn(problem, inner, **params)
     candidates = list(res.candidates) + list(probe.nodes)
     nodes = list(probe.nodes) + list(res.nodes)
     if probe.nodes:  # re-select over the strategy's candidates and the probe's samples
         for nd in nodes:
             nd.chosen = False
-        idx = select(candidates, str(res.params.get("selection", "weighted")))
+        idx = await ctx.choose(candidates, str(res.params.get("selection", "weighted")))
         best = candidates[idx] if idx is not None else None
         if best is not None:
             best.chosen = True

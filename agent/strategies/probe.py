@@ -56,7 +56,8 @@ async def run_probe(problem: str, ctx: SearchContext, n: int) -> Probe:
     pctx = SearchContext(ctx.client, ctx.verifier, sub, max_tokens=ctx.max_tokens,
                          temperature=ctx.temperature, top_p=ctx.top_p,
                          seed=None if ctx.seed is None else ctx.seed + PROBE_SEED_OFFSET,
-                         aggregation=ctx.aggregation, tags={**ctx.tags, "phase": "probe"},
+                         aggregation=ctx.aggregation, same_answer=ctx.same_answer,
+                         tags={**ctx.tags, "phase": "probe"},
                          ledger=out.ledger)
     max_tokens = pctx.tokens_each(n, n, ctx.max_tokens)
     try:

@@ -10,8 +10,10 @@ page (worldmodel.web.world_model.prediction_accuracy) and stored in the step's i
 Crashes and resumes: the domain remembers the actions it executed; before each real step it
 checks them against the state's `actions` and, if they differ (a new process resuming from
 a checkpoint, or a browser that crashed), resets the page with the episode's seed and
-replays them (pages are seeded and deterministic). A crashed step is retried this way up to
-`max_attempts` times; `retries` lists why, and the episode's info keeps it.
+replays them (pages are seeded and deterministic). A crashed step, or a crash during the
+replay itself, is retried this way up to `max_attempts` times; `retries` lists why (and
+where: the step, or the replay before it), and the episode's info keeps it. A `stop(...)`
+answer is read by the action parser, quotes and escapes intact.
 Not handled: running episodes and storing them (agent.runs.web_agent), screenshots in
 prompts, parallel candidates in several real browser tabs.
 """
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from worldplan.agent.control.difficulty import Estimate, PredictedDifficulty, Signals
 from worldplan.agent.graph.budgets import StepCosts
@@ -36,12 +38,12 @@ from worldplan.agent.web.imagination import (
 )
 from worldplan.agent.web.mcts import mcts_search
 from worldplan.agent.web.plans import BranchPlan, RevisePlan, plan_of
+from worldplan.envs.web.actions import stop_answer
 from worldplan.envs.web.observation import WebObservation
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.web.world_model import ProgressVerifier, WorldModel, prediction_accuracy
 
-if TYPE_CHECKING:
-    pass
+StepReturn = tuple[WebObservation, float, bool, bool, dict[str, Any]]
 
 
 class WebEnvLike(Protocol):
@@ -149,25 +151,35 @@ class WebDomain:
             return SearchOutcome(raw, cands[0]["key"], None, "", [])
         return SearchOutcome("noop()", None, None, "", [])
 
-    async def _sync(self, actions: Sequence[str]) -> None:
-        """Bring the live page to the state after `actions` (reset + replay if needed)."""
+    async def _sync(self, actions: Sequence[str]) -> StepReturn | None:
+        """Bring the live page to the state after `actions` (reset + replay if needed).
+        Returns the replayed step that crashed the browser, if one did (None: in sync)."""
         if self.executed is not None and self.executed == list(actions):
-            return
+            return None
+        self.executed = None
         await self.env.reset(self.seed)
-        self.executed = []
+        done: list[str] = []
         for a in actions:
-            await self.env.step(a)
-            self.executed.append(a)
+            res = await self.env.step(a)
+            if res[4].get("browser_crashed"):
+                return res
+            done.append(a)
+        self.executed = done
+        return None
 
     async def execute(self, state: AgentState, action: str, prediction: str) -> StepResult:
         before = str(state["observation"].get("axtree", ""))
         for attempt in range(1, self.max_attempts + 1):
-            await self._sync(state["actions"])
-            obs, reward, term, trunc, info = await self.env.step(action)
-            if not info.get("browser_crashed"):
+            crashed = await self._sync(state["actions"])
+            at = f"replay before step {state['step']}"
+            if crashed is None:
+                obs, reward, term, trunc, info = crashed = await self.env.step(action)
+                at = f"step {state['step']}"
+            if not crashed[4].get("browser_crashed"):
                 break
+            obs, reward, term, trunc, info = crashed
             self.executed = None
-            self.retries.append({"attempt": attempt, "at": f"step {state['step']}",
+            self.retries.append({"attempt": attempt, "at": at,
                                  "reason": info.get("crash", "")})
         else:
             info = {**info, "retries_exhausted": True}
@@ -176,8 +188,7 @@ class WebDomain:
         if prediction:
             info = {**info, "world_model": asdict(prediction_accuracy(prediction, before,
                                                                       obs.axtree))}
-        answer = action.split("(", 1)[1].rstrip(")").strip("\"'") if (
-            action.startswith("stop(")) else ""
+        answer = stop_answer(action) or ""
         return StepResult(_obs_dict(obs), float(reward), bool(term), bool(trunc),
                           obs.last_action_error, answer,
                           {k: v for k, v in info.items() if k != "blocked"})

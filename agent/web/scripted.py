@@ -4,7 +4,8 @@ An agent is anything with `act(observation) -> str` (or an awaitable of `str`): 
 `WebObservation` and answers one action of the action language (see `actions`). Agents are
 made per episode by an `AgentFactory(task_name, seed) -> Agent`, so they may keep memory.
 
-- `OracleAgent` plays the task's oracle plan (see `oracles`); after the plan it stops.
+- `OracleAgent` plays the task's oracle plan (see `oracles`); after the plan it stops (a
+  reactive oracle is asked for the next plan instead, and stops by answering nothing).
 - `RandomAgent` picks a random allowed action on a random element reference of the latest
   observation (seeded: same seed, same choices), a baseline and a fuzzer of the action path.
 
@@ -14,13 +15,13 @@ LLM agents live with the strategies (agent package); they satisfy the same proto
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from worldplan.envs.web.axtree import parse_tree
 from worldplan.envs.web.observation import WebObservation
-from worldplan.envs.web.oracles import ORACLES, cheat
+from worldplan.envs.web.oracles import cheat, oracle_for
 
 
 class Agent(Protocol):
@@ -32,14 +33,16 @@ AgentFactory = Callable[[str, int], Agent]
 
 class OracleAgent:
     def __init__(self, task: str) -> None:
-        if task not in ORACLES:
+        oracle = oracle_for(task)
+        if oracle is None:
             raise KeyError(f"no oracle for {task!r}")
-        self.task = task
+        self.task, self.oracle = task, oracle
         self.plan: list[str] | None = None
+        self.memo: dict[str, Any] = {}  # a reactive oracle's memory for the episode
 
     def act(self, observation: WebObservation) -> str:
-        if self.plan is None:
-            self.plan = cheat(self.task, observation)
+        if self.plan is None or (not self.plan and self.oracle.reactive):
+            self.plan = cheat(self.task, observation, self.memo)
         return self.plan.pop(0) if self.plan else 'stop("")'
 
 

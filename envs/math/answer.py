@@ -23,38 +23,48 @@ _BARE_MAX_CHARS = 40  # a whole output this short with no box is taken as the an
 
 
 def extract_boxed(text: str) -> str | None:
-    """The content of the last \\boxed{...} / \\fbox{...} in `text`, or None."""
+    """The content of the last \\boxed{...} / \\fbox{...} in `text`, or None.
+
+    Linear in practice: once a box is found unclosed, scanning an earlier box stops where
+    that box's brace opens (a brace that never closes keeps every enclosing one open)."""
     best: tuple[int, str] | None = None
+    unclosed = len(text)  # a "{" from which the braces never balance again (or the end)
     for cmd in _BOX_COMMANDS:
         start = text.rfind(cmd)
         while start != -1:
-            content = _box_content(text, start + len(cmd))
+            content, brace = _box_content(text, start + len(cmd), unclosed)
             if content is not None:
                 if best is None or start > best[0]:
                     best = (start, content)
                 break
+            if brace is not None:
+                unclosed = min(unclosed, brace)
             start = text.rfind(cmd, 0, start)
     return None if best is None else best[1].strip()
 
 
-def _box_content(text: str, i: int) -> str | None:
-    """Content after a box command at index i: `{...}` balanced, or `\\boxed 5` (one token)."""
+def _box_content(text: str, i: int, unclosed: int) -> tuple[str | None, int | None]:
+    """Content after a box command at index i: `{...}` balanced, or `\\boxed 5` (one token);
+    and the index of its "{" when it never closes (scanning stops at `unclosed`, a "{" known
+    never to close)."""
     if i < len(text) and text[i] == " " and not text[i:].lstrip().startswith("{"):
         m = re.match(r"\s+([^\s$]+)", text[i:])
-        return m.group(1) if m else None
+        return (m.group(1) if m else None), None
     while i < len(text) and text[i] == " ":
         i += 1
     if i >= len(text) or text[i] != "{":
-        return None
+        return None, None
     depth = 0
     for j in range(i, len(text)):
+        if j >= unclosed and j > i:  # depth >= 1 here, and it never comes back to 0
+            return None, i
         if text[j] == "{":
             depth += 1
         elif text[j] == "}":
             depth -= 1
             if depth == 0:
-                return text[i + 1 : j]
-    return None  # unbalanced: the model stopped inside the box
+                return text[i + 1 : j], None
+    return None, i  # unbalanced: the model stopped inside the box
 
 
 def extract_answer(solution: str, *, bare: bool = True) -> str | None:
@@ -81,18 +91,25 @@ def gsm8k_answer(text: str, delimiter: str = "####") -> str | None:
 
 
 _TEXT_WRAP = re.compile(r"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}")
+_SPELLINGS = (("\\left", ""), ("\\right", ""), ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"),
+              ("^\\circ", ""), ("^{\\circ}", ""), ("\\$", ""), ("\\!", ""), ("\\,", ""),
+              ("\\;", ""), ("$", ""))
 
 
 def normalize_answer(answer: str) -> str:
-    """A canonical string for grouping equal answers (not a proof of equivalence)."""
-    s = answer.strip()
-    s = _TEXT_WRAP.sub(r"\1", s)
-    for old, new in (("\\left", ""), ("\\right", ""), ("\\dfrac", "\\frac"),
-                     ("\\tfrac", "\\frac"), ("^\\circ", ""), ("^{\\circ}", ""), ("\\$", ""),
-                     ("\\!", ""), ("\\,", ""), ("\\;", ""), ("$", "")):
-        s = s.replace(old, new)
-    s = re.sub(r"\s+", "", s)
-    s = s.rstrip(".")
-    if re.fullmatch(r"-?\d+\.0+", s):
-        s = s.split(".")[0]
-    return s
+    """A canonical string for grouping equal answers (not a proof of equivalence).
+
+    Idempotent: the rewrites are repeated until nothing changes (each pass that changes the
+    text shortens it), so that removing one piece (a space, a "$") cannot leave another
+    behind (a backslash, a line break and a comma would leave the thin space "\\,")."""
+    s = answer
+    while True:
+        before = s
+        s = re.sub(r"\s+", "", _TEXT_WRAP.sub(r"\1", s))
+        for old, new in _SPELLINGS:
+            s = s.replace(old, new)
+        s = s.rstrip(".")
+        if re.fullmatch(r"-?\d+\.0+", s):
+            s = s.split(".")[0]
+        if s == before:
+            return s

@@ -8,9 +8,14 @@ Sources accepted by `load_problems(source, ...)`:
 - a Hugging Face dataset name ("HuggingFaceH4/MATH-500"), read with `datasets` when it is
   installed (`DatasetUnavailable` otherwise, saying how to install it).
 
-Bad rows (not JSON, empty problem or answer, a level that is required but missing or not
-1-5) are skipped with one `warnings.warn` per file listing them; nothing else is lost.
-Not handled: other formats (CSV, parquet files), streaming very large datasets.
+A level is optional: a row without one (absent, null, "" or MATH's "Level ?") loads with
+`level=None`, so a file of problems and answers needs no field map; a level that is there but
+not 1-5 ("hard") is a bad row. Bad rows (not UTF-8, not JSON, not an object, empty problem or
+answer, an invalid level) are skipped with one `warnings.warn` per file listing them; nothing
+else is lost. A source that yields no problem at all (a missing, unreadable or empty file, a
+directory, a file of which no row is usable, an offset past its end) is a
+`DatasetUnavailable` whose one-line message names the file and says what to do.
+Not handled: other formats (CSV, parquet files, a JSON array), streaming very large datasets.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class DatasetUnavailable(RuntimeError):
-    """The dataset cannot be loaded here (missing file, or `datasets` not installed)."""
+    """The dataset cannot be loaded here: no such file or name, a file that cannot be read or
+    holds no usable problem, an offset past its end, or `datasets` not installed."""
 
 
 @dataclass(frozen=True)
@@ -54,12 +60,12 @@ class FieldMap:
     subject: str | None = "subject"
     uid: str | None = "unique_id"
     answer_delimiter: str | None = None
-    require_level: bool = True
+    require_level: bool = False  # True: a row without a level is a bad row
 
 
 MATH = FieldMap()
 GSM8K = FieldMap(problem="question", answer="answer", solution="answer", level=None,
-                 subject=None, uid=None, answer_delimiter="####", require_level=False)
+                 subject=None, uid=None, answer_delimiter="####")
 FIELD_MAPS: dict[str, FieldMap] = {"math": MATH, "gsm8k": GSM8K}
 
 
@@ -88,7 +94,6 @@ def parse_field_map(spec: str | None) -> FieldMap:
         kv["answer_delimiter" if key == "delimiter" else key] = value.strip() or None
     if "level" not in kv:
         kv["level"] = None
-    kv["require_level"] = kv["level"] is not None
     return FieldMap(**kv)
 
 
@@ -105,7 +110,8 @@ def load_problems(source: str, *, fields: FieldMap | None = None, split: str = "
     elif Path(source).suffix in (".jsonl", ".json") or Path(source).exists():
         path = Path(source)
         if not path.exists():
-            raise DatasetUnavailable(f"no dataset file at {path}")
+            raise DatasetUnavailable(f"no dataset file at {path}: check the path (or use "
+                                     f"one of {sorted(ALIASES)})")
         problems = _from_rows(_jsonl_rows(path), fields, source=path.stem, origin=str(path))
     elif re.fullmatch(r"[\w.-]+/[\w.-]+", source):
         problems = _from_rows(_hf_rows(source, split), fields, source=source, origin=source)
@@ -113,19 +119,35 @@ def load_problems(source: str, *, fields: FieldMap | None = None, split: str = "
         raise DatasetUnavailable(f"unknown dataset {source!r}: use one of {sorted(ALIASES)}, "
                                  "a .jsonl path, or a Hugging Face name such as "
                                  "HuggingFaceH4/MATH-500")
+    if offset >= len(problems) > 0:
+        raise DatasetUnavailable(f"{source} has {len(problems)} problems: offset {offset} is "
+                                 "past its end")
     end = None if limit is None else offset + limit
     return problems[offset:end]
 
 
 def _jsonl_rows(path: Path) -> Iterable[tuple[int, Any]]:
-    with path.open(encoding="utf-8") as f:
-        for i, line in enumerate(f, start=1):
+    """(line number, JSON value or the ValueError saying why the line is not one)."""
+    if path.is_dir():
+        raise DatasetUnavailable(f"{path} is a directory: give the JSONL file inside it")
+    try:
+        f = path.open("rb")
+    except OSError as e:
+        raise DatasetUnavailable(f"cannot read {path} ({e.strerror or e}): check that the file "
+                                 "exists and that you may read it") from e
+    with f:
+        for i, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield i, ValueError("not UTF-8 text")
+                continue
             if not line.strip():
                 continue
             try:
                 yield i, json.loads(line)
-            except json.JSONDecodeError as e:
-                yield i, ValueError(f"not JSON ({e.msg})")
+            except (ValueError, RecursionError) as e:  # also a too long number, deep nesting
+                yield i, ValueError(f"not JSON ({getattr(e, 'msg', type(e).__name__)})")
 
 
 def _hf_rows(name: str, split: str) -> Iterable[tuple[int, Any]]:
@@ -135,7 +157,12 @@ def _hf_rows(name: str, split: str) -> Iterable[tuple[int, Any]]:
         raise DatasetUnavailable(
             f"{name} is a Hugging Face dataset, and the `datasets` package is not installed: "
             "`pip install datasets` (and internet access), or download it to JSONL") from e
-    ds = datasets.load_dataset(name, split=split)
+    try:
+        ds = datasets.load_dataset(name, split=split)
+    except Exception as e:  # the hub, the network, the cache: any failure means "not here"
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise DatasetUnavailable(f"cannot load the Hugging Face dataset {name} ({first}): "
+                                 "check the name and the network, or download it to JSONL") from e
     for i, row in enumerate(ds, start=1):
         yield i, dict(row)
 
@@ -149,6 +176,11 @@ def _from_rows(rows: Iterable[tuple[int, Any]], fm: FieldMap, *, source: str,
             out.append(_problem(row, fm, default_uid=f"{source}:{i}"))
         except ValueError as e:
             bad.append(f"row {i}: {e}")
+    if not out:
+        why = f"{len(bad)} row(s), none usable ({bad[0]})" if bad else "no rows"
+        raise DatasetUnavailable(f"{origin} holds no problems: {why}; a dataset is JSON lines, "
+                                 "one object per line with a problem and an answer (other "
+                                 "field names: --fields)")
     if bad:
         shown = "; ".join(bad[:10]) + (f"; ... ({len(bad) - 10} more)" if len(bad) > 10 else "")
         warnings.warn(f"{origin}: skipped {len(bad)} bad row(s): {shown}", stacklevel=3)
@@ -171,9 +203,12 @@ def _problem(row: Any, fm: FieldMap, *, default_uid: str) -> MathProblem:
         answer = extract_boxed(solution) or ""
     if not answer:
         raise ValueError("empty or missing answer")
-    level = _level(row.get(fm.level)) if fm.level else None
+    raw_level = row.get(fm.level) if fm.level else None
+    level = _level(raw_level)
+    if level is None and not _no_level(raw_level):
+        raise ValueError(f"invalid level {raw_level!r} (1-5, 'Level 3', or none)")
     if fm.require_level and level is None:
-        raise ValueError(f"missing or invalid level {row.get(fm.level or '')!r}")
+        raise ValueError(f"missing level in {fm.level!r}")
     uid = _text(row, fm.uid) if fm.uid else ""
     subject = _text(row, fm.subject) if fm.subject else ""
     return MathProblem(uid or default_uid, problem, answer, level, subject, solution)
@@ -184,8 +219,14 @@ def _text(row: Mapping[str, Any], key: str | None) -> str:
     return "" if value is None else str(value).strip()
 
 
+def _no_level(value: Any) -> bool:
+    """Whether a level field says "no level": absent, null, empty, or MATH's "Level ?"."""
+    return value is None or (isinstance(value, str)
+                             and value.strip() in ("", "?", "Level ?", "Level?"))
+
+
 def _level(value: Any) -> int | None:
-    """MATH levels are 1-5, written 3 or "Level 3"; anything else is invalid (None)."""
+    """MATH levels are 1-5, written 3 or "Level 3"; anything else is None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):

@@ -10,6 +10,22 @@
     noop()                     do nothing (let time pass)   noop()
     stop(answer)               end the episode              stop("42") or stop()
 
+and the raw input gestures (`INPUT_ACTIONS`), for pages whose parts have no reference
+(canvas, SVG shapes, words inside a paragraph) or that react to the mouse and keyboard
+themselves. `click_text` clicks the first visible element whose own text is exactly `text`
+(a word that is its own element inside a paragraph has no reference).
+Coordinates are CSS px of the viewport, as in the observation's `[box=x,y,width,height]`:
+
+    click_at(x, y)             click at a point             click_at(80, 120)
+    click_text(text)           click the visible text       click_text("Eget")
+    dblclick(ref)              double-click the element     dblclick(e4)
+    dblclick_at(x, y)          double-click at a point      dblclick_at(80, 120)
+    drag(ref, to)              drag an element onto another drag(e3, e9)
+    drag_at(x, y, to_x, to_y)  drag between two points      drag_at(10, 10, 90, 60)
+    type(text)                 type into the focused element type("hello")
+    key(keys)                  press keys on the focused one key("Control+a")
+    wait(ms)                   let the page run (<= 5000)   wait(500)
+
 The text is parsed with Python's `ast` in `eval` mode into exactly one `Call` whose function
 is a bare name in `ACTIONS`, whose arguments are string or number literals (a bare name is
 accepted for a `ref`, since models often drop the quotes), and whose keywords are the
@@ -44,6 +60,19 @@ ACTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "noop": (),
     "stop": (("answer", "str"),),
 }
+# Mouse gestures at coordinates or on elements, the keyboard on the focused element, time.
+INPUT_ACTIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "click_at": (("x", "coord"), ("y", "coord")),
+    "click_text": (("text", "str"),),
+    "dblclick": (("ref", "ref"),),
+    "dblclick_at": (("x", "coord"), ("y", "coord")),
+    "drag": (("ref", "ref"), ("to", "ref")),
+    "drag_at": (("x", "coord"), ("y", "coord"), ("to_x", "coord"), ("to_y", "coord")),
+    "type": (("text", "str"),),
+    "key": (("keys", "key"),),
+    "wait": (("ms", "ms"),),
+}
+ALLOWED = {**ACTIONS, **INPUT_ACTIONS}  # the whole language: what the parser accepts
 OPTIONAL = {("stop", "answer"): ""}
 
 NAMED_KEYS = frozenset({
@@ -53,6 +82,8 @@ NAMED_KEYS = frozenset({
 })
 MODIFIERS = frozenset({"Shift", "Control", "Alt", "Meta", "ControlOrMeta"})
 MAX_SCROLL = 10_000  # CSS px per step
+MAX_COORD = 10_000  # CSS px: a point of the page is in [0, MAX_COORD]
+MAX_WAIT_MS = 5_000  # milliseconds one wait() may let pass
 
 
 class ActionError(ValueError):
@@ -65,12 +96,12 @@ class Action:
     args: dict[str, Any]
 
     def __str__(self) -> str:
-        inner = ", ".join(repr(self.args[p]) for p, _ in ACTIONS[self.name])
+        inner = ", ".join(repr(self.args[p]) for p, _ in ALLOWED[self.name])
         return f"{self.name}({inner})"
 
 
 def usage() -> str:
-    return "; ".join(f"{n}({', '.join(p for p, _ in ps)})" for n, ps in ACTIONS.items())
+    return "; ".join(f"{n}({', '.join(p for p, _ in ps)})" for n, ps in ALLOWED.items())
 
 
 def parse_action(text: str) -> Action:
@@ -87,13 +118,16 @@ def parse_action(text: str) -> Action:
     except SyntaxError as e:
         raise ActionError(f"cannot parse {src[:80]!r}: {e.msg}; expected e.g. click(\"e12\")")\
             from None
+    except (ValueError, RecursionError, MemoryError) as e:  # a lone surrogate, too deep
+        raise ActionError(f"cannot parse {src[:80]!r} ({type(e).__name__}); expected e.g. "
+                          "click(\"e12\")") from None
     call = tree.body
     if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
         raise ActionError(f"expected one call like click(\"e12\"), got {src[:80]!r}")
     name = call.func.id
-    if name not in ACTIONS:
+    if name not in ALLOWED:
         raise ActionError(f"unknown action {name!r}; allowed: {usage()}")
-    params = ACTIONS[name]
+    params = ALLOWED[name]
     if len(call.args) > len(params):
         raise ActionError(f"{name} takes {len(params)} argument(s), got {len(call.args)}")
     values: dict[str, Any] = {}
@@ -139,22 +173,38 @@ def _literal(node: ast.expr, action: str, pname: str, ptype: str) -> Any:
         if len(value) > MAX_TEXT_CHARS:
             raise ActionError(f"{action}: {pname} longer than {MAX_TEXT_CHARS} characters")
         if ptype == "key":
-            check_key(value)
-    elif ptype == "num":
+            check_key(value, action)
+    elif ptype in ("num", "coord", "ms"):
         if not isinstance(value, int | float) or isinstance(value, bool):
-            raise ActionError(f"{action}: {pname} must be a number of pixels")
-        if abs(value) > MAX_SCROLL:
+            unit = "milliseconds" if ptype == "ms" else "pixels"
+            raise ActionError(f"{action}: {pname} must be a number of {unit}")
+        if ptype == "num" and abs(value) > MAX_SCROLL:
             raise ActionError(f"{action}: {pname} beyond ±{MAX_SCROLL} px")
+        if ptype == "coord" and not 0 <= value <= MAX_COORD:
+            raise ActionError(f"{action}: {pname} must be in [0, {MAX_COORD}] px")
+        if ptype == "ms" and not 0 <= value <= MAX_WAIT_MS:
+            raise ActionError(f"{action}: {pname} must be in [0, {MAX_WAIT_MS}] ms")
     return value
 
 
-def check_key(key: str) -> None:
+def check_key(key: str, action: str = "press") -> None:
     """Allow a printable character or a named key, with optional modifiers: 'Shift+Tab'."""
     parts = key.split("+") if key != "+" else ["+"]
     *mods, main = parts
     if any(m not in MODIFIERS for m in mods):
-        raise ActionError(f"press: unknown modifier in {key!r}; allowed: {sorted(MODIFIERS)}")
+        raise ActionError(f"{action}: unknown modifier in {key!r}; allowed: "
+                          f"{sorted(MODIFIERS)}")
     if main in NAMED_KEYS or (len(main) == 1 and main.isprintable()):
         return
-    raise ActionError(f"press: key {key!r} not allowed; use one character or one of "
+    raise ActionError(f"{action}: key {key!r} not allowed; use one character or one of "
                       f"{sorted(NAMED_KEYS)}")
+
+
+def stop_answer(text: str) -> str | None:
+    """The answer of a `stop(...)` action, parsed like any action (quotes and escapes
+    intact); None when `text` is not a valid stop action."""
+    try:
+        action = parse_action(text)
+    except ActionError:
+        return None
+    return str(action.args.get("answer", "")) if action.name == "stop" else None

@@ -1,14 +1,20 @@
 """Chromium's lifecycle: launch, health, kill, restart, memory (async Playwright).
 
 `BrowserManager` owns one Playwright driver and one Chromium process; episodes get their own
-`BrowserContext` from it (`new_context`), so several episodes run in parallel in one browser
-without sharing cookies, storage or pages. When Chromium dies (crash, OOM kill, a test's
-SIGKILL) or hangs, `ensure()` starts a new one; `generation` counts launches so that callers
-can tell a context from a dead browser apart.
+`BrowserContext` from it (`new_context`), so several environments run in parallel in one
+browser without sharing cookies, storage or pages. At each launch the browser-wide request
+filter (`guard.RequestGuard`) is attached, before any page exists. When Chromium dies
+(crash, OOM kill, a test's SIGKILL) or hangs, `ensure()` starts a new one; `generation`
+counts launches so that callers can tell a context from a dead browser apart, and
+`responsive()` tells a hung browser from a hung page.
 
 Playwright's own Chromium is used when installed; otherwise the system's (`/usr/bin/chromium`
 by default, or $WORLDPLAN_CHROMIUM) is passed as `executable_path`. Chromium is started with
 flags that keep it off the network (no background networking, updates, sync).
+
+Memory: `rss_bytes()` sums resident sets (shared pages counted once per process, an
+over-estimate), `pss_bytes()` sums proportional sets (shared pages split between their
+processes: the honest total).
 
 Not handled here: what runs in a context (see `core`), the safety policy (see `guard`).
 """
@@ -26,6 +32,8 @@ from typing import Any
 
 import psutil
 from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
+
+from worldplan.envs.web.guard import RequestGuard
 
 QUIET_ARGS = (
     "--no-sandbox",
@@ -86,6 +94,7 @@ class BrowserManager:
         self._marker = ""
         self._pid: int | None = None
         self._lock = asyncio.Lock()
+        self.guard: RequestGuard | None = None  # the request filter of the current launch
 
     async def __aenter__(self) -> BrowserManager:
         await self.ensure()
@@ -126,6 +135,28 @@ class BrowserManager:
             except psutil.NoSuchProcess:
                 continue
         return total
+
+    def pss_bytes(self) -> int:
+        """Sum of proportional set sizes (bytes) of the browser's processes."""
+        total = 0
+        for p in self.processes():
+            try:
+                total += p.memory_full_info().pss
+            except (psutil.NoSuchProcess, psutil.AccessDenied, AttributeError):
+                continue
+        return total
+
+    async def responsive(self, timeout_s: float = 3.0) -> bool:
+        """Whether the browser process answers a protocol call within `timeout_s` (a page
+        stuck in a script does not stop it; a frozen or dead browser does)."""
+        guard = self.guard
+        if not self.is_alive() or guard is None:
+            return False
+        try:
+            await asyncio.wait_for(guard.ping(), timeout_s)
+        except Exception:  # noqa: BLE001 - any failure means "not responsive"
+            return False
+        return True
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -183,6 +214,8 @@ class BrowserManager:
             timeout=self.config.launch_timeout_s * 1000,
             env=self.config.env or None)
         self._pid = self._find_pid()
+        self.guard = RequestGuard()
+        await self.guard.attach(self._browser)
         self.generation += 1
         return self._browser
 
@@ -196,6 +229,7 @@ class BrowserManager:
     async def _drop(self) -> None:
         browser, self._browser = self._browser, None
         pid, self._pid = self._pid, None
+        self.guard = None
         if browser is not None:
             try:
                 await asyncio.wait_for(browser.close(), 10)

@@ -4,7 +4,8 @@ the MiniWoB++ page server, shared by any number of Gymnasium environments.
 Playwright's async API is the natural fit for several episodes in parallel; Gymnasium's API
 is synchronous. `WebHost` runs an asyncio loop in a daemon thread and submits coroutines to
 it (`host.run(coro)`), so sync callers block only their own thread. One host = one Chromium
-(`BrowserManager`, restarted on crashes) + one `PageServer` over the wheel's `html/`.
+(`BrowserManager`, restarted on crashes) + one `PageServer` (its own process) over the
+wheel's `html/`, whose files Chromium may cache.
 
 Create it explicitly and pass it to environments (`gym.make(id, host=host)`) to share one
 browser; an environment made without a host creates and owns a private one.
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from worldplan.envs.web.browser import BrowserConfig, BrowserManager
-from worldplan.envs.web.page_server import PageServer
+from worldplan.envs.web.page_server import STATIC, PageServer
 from worldplan.envs.web.tasks.registry import miniwob_html_dir
 
 T = TypeVar("T")
@@ -34,7 +35,7 @@ class WebHost:
         self._thread = threading.Thread(target=self._loop.run_forever, name="web-host-loop",
                                         daemon=True)
         self._thread.start()
-        self.server = PageServer(html_dir or miniwob_html_dir()).start()
+        self.server = PageServer(html_dir or miniwob_html_dir(), cache_control=STATIC).start()
         self.browser = BrowserManager(browser_config)
         self.closed = False
 

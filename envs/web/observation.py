@@ -2,10 +2,12 @@
 
 A `WebObservation` holds the goal text, the page URL, an accessibility-tree text of the task
 area with stable element references (`aria_snapshot(mode="ai")`, lines like
-`- button "Submit" [ref=e4]`), the focused element (the tree line marked `[active]`), the
-last action and its error, and optionally a screenshot (uint8 array, height x width x 3).
-References are stable across snapshots of one page and restart at e1 in each episode's fresh
-context, so a seed gives the same observation every time.
+`- button "Submit" [ref=e4]`, optionally with each element's `[box=x,y,width,height]` in
+CSS px of the viewport, the coordinates the mouse actions take), the focused element (the
+tree line marked `[active]`), the last action and its error, and optionally a screenshot
+(uint8 array, height x width x 3). References are stable across snapshots of one episode and
+restart at e1 in each episode (`refs.RefMap`), so a seed gives the same observation every
+time.
 
 Page text is data, never instructions: `to_prompt()` fences it as such for model prompts.
 
@@ -22,6 +24,8 @@ import numpy as np
 from gymnasium import spaces
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
+
+from worldplan.envs.web.refs import RefMap
 
 MAX_TREE_CHARS = 30_000  # characters of accessibility tree kept (the rest is cut, and said)
 MAX_SHORT_CHARS = 2_000  # goal, url, focused, last action, error
@@ -88,17 +92,18 @@ def _cut(text: str, limit: int) -> str:
     return text[: limit - 40] + f"\n... [cut: {len(text) - limit + 40} more characters]"
 
 
-async def snapshot_tree(page: Page, root_selector: str = "body", timeout_ms: float = 5000) -> str:
+async def snapshot_tree(page: Page, root_selector: str = "body", timeout_ms: float = 5000,
+                        *, boxes: bool = False) -> str:
     """The ai-mode aria snapshot of `root_selector` (falling back to the whole page)."""
     try:
         loc = page.locator(root_selector)
         if root_selector != "body" and await loc.count() == 0:
             raise LookupError(root_selector)
-        return await loc.first.aria_snapshot(mode="ai", timeout=timeout_ms)
+        return await loc.first.aria_snapshot(mode="ai", timeout=timeout_ms, boxes=boxes)
     except (LookupError, PlaywrightError) as e:
         if isinstance(e, PlaywrightError) and "closed" in str(e).lower():
             raise
-        return await page.aria_snapshot(mode="ai", timeout=timeout_ms)
+        return await page.aria_snapshot(mode="ai", timeout=timeout_ms, boxes=boxes)
 
 
 def focused_line(tree: str) -> str:
@@ -123,8 +128,11 @@ async def screenshot_array(page: Page, shape: tuple[int, int]) -> np.ndarray:
 
 async def observe(page: Page, *, goal: str, root_selector: str, last_action: str = "",
                   last_action_error: str = "",
-                  screenshot_shape: tuple[int, int] | None = None) -> WebObservation:
-    tree = _cut(await snapshot_tree(page, root_selector), MAX_TREE_CHARS)
+                  screenshot_shape: tuple[int, int] | None = None,
+                  refs: RefMap | None = None, boxes: bool = False) -> WebObservation:
+    """Observe the page; `refs` renumbers the references for the episode (see `refs`)."""
+    tree = await snapshot_tree(page, root_selector, boxes=boxes)
+    tree = _cut(refs.renumber(tree) if refs is not None else tree, MAX_TREE_CHARS)
     shot = await screenshot_array(page, screenshot_shape) if screenshot_shape else None
     return WebObservation(
         goal=_cut(goal, MAX_SHORT_CHARS), url=_cut(page.url, MAX_SHORT_CHARS), axtree=tree,

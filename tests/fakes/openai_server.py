@@ -112,6 +112,7 @@ class OpenAIServer:
         self.model = model
         self.max_model_len = max_model_len  # listed by /v1/models when given
         self.requests: list[dict[str, Any]] = []  # every body that reached `respond`
+        self.in_flight = 0  # HTTP requests being handled (serve()): 0 when the server is idle
         self.served: list[dict[str, int]] = []  # Reply.usage() of every answered request
 
     def transport(self) -> httpx.MockTransport:
@@ -142,14 +143,26 @@ class OpenAIServer:
         return httpx.Response(200, json=_completion_json(answer, body, self.model, chat))
 
     @contextmanager
-    def serve(self, delay_s: float = 0.0) -> Iterator[str]:
+    def serve(self, delay_s: float = 0.0, port: int = 0) -> Iterator[str]:
         """Answer over real HTTP on 127.0.0.1 (each answer after `delay_s` seconds); yields
-        the base URL. Requests are answered one at a time (respond functions keep state)."""
+        the base URL. Requests are answered one at a time (respond functions keep state).
+        `port` 0 takes a free port; a given one serves there again after a stop (a server
+        restarted on its old address)."""
         lock = threading.Lock()
         handle = self.handle
+        fake = self
 
         class _Handler(BaseHTTPRequestHandler):
             def _handle(self) -> None:
+                with lock:
+                    fake.in_flight += 1
+                try:
+                    self._answer()
+                finally:
+                    with lock:
+                        fake.in_flight -= 1
+
+            def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 content = self.rfile.read(length) if length else b""
                 request = httpx.Request(self.command, f"http://test{self.path}",
@@ -176,7 +189,7 @@ class OpenAIServer:
             def handle_error(self, request: object, client_address: object) -> None:
                 pass  # a client that went away (a killed process), or a scripted drop
 
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = _Server(("127.0.0.1", port), _Handler)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:

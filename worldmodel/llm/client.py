@@ -51,7 +51,9 @@ class LLMClient:
         max_concurrency: requests in flight at once from this client.
         timeout_s: per-request timeout (seconds); connection timeout is min(10, timeout_s).
         retries: extra attempts on transient failures; backoff doubles from `backoff_s`.
-        transport: an httpx transport, for tests (a scripted fake server).
+        transport: an httpx transport: a scripted fake server (tests), or stored answers in
+            front of the server (traces.resume); `self.transport`, read at the first request
+            in each event loop.
     """
 
     def __init__(
@@ -78,7 +80,7 @@ class LLMClient:
         self.retries = retries
         self.backoff_s = backoff_s
         self.observers: list[Observer] = list(observers)
-        self._transport = transport
+        self.transport = transport
         self._in_flight = {u: 0 for u in self.urls}
         self._per_loop: dict[asyncio.AbstractEventLoop,
                             tuple[httpx.AsyncClient, asyncio.Semaphore]] = {}
@@ -152,7 +154,8 @@ class LLMClient:
                 r = await client.get(f"{url}/v1/models")
                 r.raise_for_status()
                 self.model = str(r.json()["data"][0]["id"])
-            except (httpx.HTTPError, KeyError, IndexError, ValueError) as e:
+            except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError,
+                    RecursionError) as e:
                 raise ServerUnreachable(
                     f"cannot read the served model from {url}/v1/models: {e!r}", url=url
                 ) from e
@@ -176,7 +179,7 @@ class LLMClient:
             del self._per_loop[other]
         if loop not in self._per_loop:
             timeout = httpx.Timeout(self.timeout_s, connect=min(10.0, self.timeout_s))
-            client = httpx.AsyncClient(timeout=timeout, transport=self._transport)
+            client = httpx.AsyncClient(timeout=timeout, transport=self.transport)
             self._per_loop[loop] = (client, asyncio.Semaphore(self.max_concurrency))
         return self._per_loop[loop]
 
@@ -251,7 +254,7 @@ class LLMClient:
                     r = await client.post(url + path, json=payload)
                 except httpx.TimeoutException as e:
                     last = ServerUnreachable(
-                        f"timed out after {self.timeout_s:.0f} s waiting for {url}{path} "
+                        f"timed out after {self.timeout_s:g} s waiting for {url}{path} "
                         f"({type(e).__name__})", url=url)
                     tried.add(url)
                 except httpx.TransportError as e:
@@ -263,7 +266,7 @@ class LLMClient:
                     if r.status_code == 200:
                         try:
                             return url, r.json()
-                        except ValueError as e:
+                        except (ValueError, RecursionError) as e:  # not JSON, or too deep
                             raise MalformedResponse(
                                 f"{url}{path} answered 200 with a body that is not JSON: "
                                 f"{r.text[:200]!r}", url=url) from e

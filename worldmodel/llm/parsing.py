@@ -3,7 +3,10 @@ into a message.
 
 Handled: chat and text completions, n choices in index order, logprobs / top_logprobs of
 either endpoint, vLLM's prompt_logprobs (top level or on the first choice), cached prompt
-tokens. Anything unexpected in a response is a `MalformedResponse` naming the URL.
+tokens. Anything unexpected in a response (a missing or mistyped field, a token count that is
+negative, above `MAX_TOKEN_COUNT` or not a finite number, a wrong number of choices) is a
+`MalformedResponse` naming the URL; logprobs are read as floats, whatever their value (-inf
+included).
 Not handled: streaming chunks, tool calls; sending requests (worldmodel.llm.client).
 """
 
@@ -18,12 +21,14 @@ from worldplan.worldmodel.llm.accounting import Usage, estimate_flops
 from worldplan.worldmodel.llm.errors import MalformedResponse
 from worldplan.worldmodel.llm.generation import Choice, Generation, TokenLogprob
 
+MAX_TOKEN_COUNT = 2**53  # a usage figure above this is garbage (and no longer exact as float)
+
 
 def error_message(r: httpx.Response) -> str:
     """The message of an error response: its JSON "error" (or the whole body), cut short."""
     try:
         data = r.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses
         return r.text[:500]
     err = data.get("error", data) if isinstance(data, dict) else data
     if isinstance(err, dict):
@@ -49,18 +54,30 @@ def parse_generation(endpoint: str, data: Any, *, url: str, model: str, n: int,
         cached = details.get("cached_tokens") if isinstance(details, dict) else None
         usage = Usage(int(u["prompt_tokens"]), int(u["completion_tokens"]),
                       None if cached is None else int(cached))
+        counts = (usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens or 0)
+        if min(counts) < 0 or max(counts) > MAX_TOKEN_COUNT:
+            raise ValueError(f"token counts out of range in {u!r}")
         prompt_lp = data.get("prompt_logprobs")
         if prompt_lp is None and raw_choices:
             prompt_lp = raw_choices[0].get("prompt_logprobs")
         parsed_prompt_lp = _parse_prompt_logprobs(prompt_lp) if prompt_lp is not None else None
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError,
+            StopIteration) as e:  # OverflowError: int(inf); StopIteration: an empty position
         raise MalformedResponse(
             f"{url} sent a response the client cannot read ({type(e).__name__}: {e}): "
-            f"{str(data)[:300]}", url=url) from e
+            f"{_preview(data)}", url=url) from e
     if len(choices) != n:
         raise MalformedResponse(f"{url} returned {len(choices)} choices for n={n}", url=url)
     return Generation(choices, usage, latency_s, estimate_flops(n_params, usage), model, url,
                       max_tokens, parsed_prompt_lp)
+
+
+def _preview(data: Any) -> str:
+    """The start of a response for an error message (whatever its depth)."""
+    try:
+        return str(data)[:300]
+    except RecursionError:
+        return f"(a {type(data).__name__} nested too deep to show)"
 
 
 def _parse_choice(endpoint: str, c: dict[str, Any]) -> Choice:

@@ -6,7 +6,9 @@ read as yes and as no (case, spaces and punctuation ignored: "Yes", " yes", "YES
 
 `p_yes` is normalised over the yes/no mass: P(yes) / (P(yes) + P(no)). `mass` is that
 yes/no mass itself; a small mass means the model did not answer yes or no, and `p_yes` is
-then 0.5 (uninformative) when the mass is zero. Costs one generation of one token.
+then 0.5 (uninformative) when the mass is zero. Logprobs that are not log-probabilities (nan,
+or above 0) are read as probability 0 and 1, so both numbers stay in [0, 1] whatever the
+server sends. Costs one generation of one token.
 """
 
 from __future__ import annotations
@@ -35,12 +37,17 @@ def _norm(token: str) -> str:
     return token.strip().strip(".,:;!\"'*").lower()
 
 
+def _prob(logprob: float) -> float:
+    """exp(logprob) in [0, 1]: nan counts as 0, a positive logprob as 1."""
+    return 0.0 if math.isnan(logprob) else math.exp(min(logprob, 0.0))
+
+
 def yes_no_from_logprobs(token: TokenLogprob) -> tuple[float, float]:
     """(p_yes normalised, yes+no mass) from one token's top logprobs (pure function)."""
     top = dict(token.top) or {token.token: token.logprob}
     top.setdefault(token.token, token.logprob)
-    p_y = sum(math.exp(lp) for t, lp in top.items() if _norm(t) in YES)
-    p_n = sum(math.exp(lp) for t, lp in top.items() if _norm(t) in NO)
+    p_y = sum(_prob(lp) for t, lp in top.items() if _norm(t) in YES)
+    p_n = sum(_prob(lp) for t, lp in top.items() if _norm(t) in NO)
     mass = p_y + p_n
     return (p_y / mass if mass > 0 else 0.5), min(mass, 1.0)
 

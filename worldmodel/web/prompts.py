@@ -10,9 +10,10 @@
   predicted change) so that the model can imagine several steps ahead (WebDreamer).
 - `progress_messages(goal, obs, steps)`: the progress verifier's yes/no question (P("Yes"))
   or, with `labels=True`, a one-word verdict success / on track / failure.
-- `extract_action(text)`: the first call of an allowed action in chatty model output,
-  parsed by the env's own parser (`envs.web.actions.parse_action`: `ast`, allowlisted,
-  never evaluated). `parse_label(text)`: success=1, on track=0.5, failure=0, else None.
+- `extract_action(text)`: the first call of an allowed action in chatty model output (among
+  the first `MAX_CALLS` call openings), parsed by the env's own parser
+  (`envs.web.actions.parse_action`: `ast`, allowlisted, never evaluated).
+  `parse_label(text)`: success=1, on track=0.5, failure=0, else None.
 
 Prompts are short on purpose: the development model has a 2048-token context; the page text
 is cut at `PAGE_CHARS` characters and earlier steps at `HISTORY` entries.
@@ -27,12 +28,19 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from worldplan.envs.web.actions import ACTIONS, Action, ActionError, parse_action
+from worldplan.envs.web.actions import (
+    ACTIONS,
+    MAX_ACTION_CHARS,
+    Action,
+    ActionError,
+    parse_action,
+)
 from worldplan.worldmodel.llm.client import Message
 
 PAGE_CHARS = 1500  # characters of the page text shown in a prompt
 HISTORY = 4  # earlier real actions shown to the proposer
 CHANGE_CHARS = 300  # characters of an imagined change shown in later prompts
+MAX_CALLS = 20  # call openings tried by extract_action before giving up
 
 ACTION_HELP = ("click(ref) | fill(ref, text) | select_option(ref, label) | press(ref, key) | "
                "hover(ref) | check(ref) | scroll(dx, dy) | noop() | stop(answer)")
@@ -118,9 +126,11 @@ def progress_messages(goal: str, obs: str, steps: Sequence[tuple[str, str]], *,
 
 
 def _call_end(text: str, start: int) -> int | None:
-    """Index just past the parenthesis that closes the call opened before `start`."""
+    """Index just past the parenthesis that closes the call opened before `start` (None if
+    it does not close within MAX_ACTION_CHARS characters: no action is longer)."""
     depth, quote, i = 0, "", start
-    while i < len(text):
+    end = min(len(text), start + MAX_ACTION_CHARS)
+    while i < end:
         ch = text[i]
         if quote:
             if ch == "\\":
@@ -140,9 +150,13 @@ def _call_end(text: str, start: int) -> int | None:
 
 
 def extract_action(text: str) -> Action:
-    """The first allowed action call in `text`; ActionError when there is none."""
+    """The first allowed action call in `text` (among its first MAX_CALLS call openings);
+    ActionError when there is none. Time is linear in the text."""
     errors = []
-    for m in _CALL_START.finditer(text or ""):
+    for k, m in enumerate(_CALL_START.finditer(text or "")):
+        if k == MAX_CALLS:
+            errors.append(f"no allowed action among the first {MAX_CALLS} calls")
+            break
         end = _call_end(text, m.end() - 1)
         if end is None:
             errors.append(f"unclosed call {text[m.start():m.start() + 40]!r}")

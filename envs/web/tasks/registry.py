@@ -20,8 +20,8 @@ Suites:
     email         email-inbox, email-inbox-forward-nl
     flights       book-flight-nodelay
 
-Not handled: building a task (`make_task`, given the page server's URL) happens here; oracle
-solvers are in `envs.web.oracles`.
+Building a task (`make_task`, given the page server's URL) and the page server for the
+wheel's pages (`miniwob_server`) happen here; oracle solvers are in `envs.web.oracles`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from worldplan.envs.web.page_server import STATIC, PageServer
 
 if TYPE_CHECKING:  # importing the task module imports Playwright; registration must not
     from worldplan.envs.web.tasks.miniwob import MiniWoBTask
@@ -58,6 +60,12 @@ def miniwob_html_dir() -> Path:
         raise ModuleNotFoundError(
             "the `miniwob` package is not installed: pip install --no-deps miniwob")
     return Path(next(iter(spec.submodule_search_locations))) / "html"
+
+
+def miniwob_server() -> PageServer:
+    """A (not yet started) page server for the wheel's pages, cacheable: they cannot change
+    during a run, so Chromium loads and compiles core.js, d3 and jQuery once."""
+    return PageServer(miniwob_html_dir(), cache_control=STATIC)
 
 
 def miniwob_task_names(html_dir: Path | None = None) -> list[str]:

@@ -3,6 +3,7 @@ and resuming a run whose process was killed (SIGKILL) mid-way."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ from typer.testing import CliRunner
 from tests.agent.strategies.test_strategies import boxed_score, generic_solve
 from tests.fakes.math_llm import ScriptedLLM
 from worldplan.agent.cli.app import app
+from worldplan.traces import aggregates
 from worldplan.traces.engine import make_engine
 from worldplan.traces.schema import Episode, LLMCall, Run, SearchNode, Step
 
@@ -48,6 +50,24 @@ def test_cli_runs_and_traces_everything(tmp_path: Path) -> None:
         n_calls = len(s.exec(select(LLMCall)).all())
     assert n_calls == len(fake.served) == sum(e.llm_calls for e in eps)
     assert all(e.generations <= 6 for e in eps)
+
+
+def test_a_dataset_without_levels_loads_and_runs(tmp_path: Path) -> None:
+    """A user's own problems-and-answers file needs no field map: no level is its own group."""
+    path, db = tmp_path / "mine.jsonl", tmp_path / "t.db"
+    path.write_text("".join(json.dumps({"problem": f"What is {k} + {k}?", "answer": str(2 * k)})
+                            + "\n" for k in (1, 2)))
+    with ScriptedLLM(generic_solve, boxed_score({"2": 0.7, "3": 0.4})).serve() as url:
+        res = CliRunner().invoke(app, ["math", "--dataset", str(path), "--strategy",
+                                       "best_of_n", "--budget", "2", "--max-tokens", "24",
+                                       "--llm-url", url, "--db", str(db)])
+    assert res.exit_code == 0, res.output
+    assert "no level" in res.output and "Level" not in res.output
+    eps = episodes(db)
+    assert [(e.status, e.info["level"]) for e in eps] == [("completed", None)] * 2
+    engine = make_engine(str(db))
+    assert [g.key for g in aggregates.table_by(engine, eps[0].run_id, "level")] == ["no level"]
+    assert aggregates.table_by(engine, eps[0].run_id, "difficulty") == []
 
 
 def test_cli_reports_bad_input_clearly(tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
 """Oracle solvers reach reward 1.0 over 5 seeds in the real browser, traces in SQLite.
 
 The plans are action strings: they go through the parser, dispatcher, guard and the
-task's reward reading exactly like an agent's, so this also proves the action space.
+task's reward reading exactly like an agent's, so this also proves the action space. The
+pages show element boxes (some oracles click at coordinates); the partial oracles
+(`envs.web.oracles.PARTIAL`) are measured by benchmarks/oracle_sweep.py, not here.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from sqlmodel import Session, select
 
 from worldplan.agent.runs.web_episodes import run_suite
 from worldplan.agent.web.scripted import make_agent_factory
+from worldplan.envs.web.core import EnvConfig
 from worldplan.envs.web.host import WebHost
 from worldplan.envs.web.oracles import ORACLES
 from worldplan.envs.web.tasks.registry import make_task
@@ -29,7 +32,8 @@ def test_oracles_solve_their_tasks(web_host: WebHost, store: TraceStore) -> None
     with store.run_scope(kind="web", strategy="oracle") as run_id:
         outcomes = host.run(run_suite(
             tasks, list(SEEDS), make_agent_factory("oracle"), host.browser,
-            store, run_id, parallel=3, strategy="oracle"), timeout=1200)
+            store, run_id, parallel=3, strategy="oracle",
+            env_config=EnvConfig(boxes=True)), timeout=1200)
     failed = [(o.task, o.seed, o.reward, o.error) for o in outcomes if o.reward != 1.0]
     assert not failed
     with Session(store.engine) as s:

@@ -215,3 +215,42 @@ def test_accounting_matches_server_and_db(strategy: str, budget: Budget, tmp_pat
     if budget.max_tokens is not None:
         assert spent["spent_tokens"] <= budget.max_tokens
     assert solver["generations"] >= 1
+
+
+def test_revisions_take_the_best_of_each_chain_then_vote_across_chains() -> None:
+    """Chain 0 says 5 (0.6), then 5 (0.5); chain 1 says 7 (0.9), then 7 (0.1). Over all
+    attempts 5 wins (1.1 to 1.0); the paper's way, each chain's best goes to the vote, and
+    7 (0.9) beats 5 (0.6)."""
+    texts = {0: ["\\boxed{5}", "\\boxed{5} again"], 1: ["\\boxed{7}", "\\boxed{7} again"]}
+    scores = {"\\boxed{5}": 0.6, "\\boxed{5} again": 0.5, "\\boxed{7}": 0.9,
+              "\\boxed{7} again": 0.1}
+    asked = {0: 0, 1: 0}
+
+    def solve(prompt: str, _body: dict[str, Any]) -> str:
+        chain = 1 if "7" in prompt else 0 if "5" in prompt else len([a for a in asked.values()
+                                                                     if a]) % 2
+        text = texts[chain][asked[chain]]
+        asked[chain] += 1
+        return text
+
+    def judge(prompt: str) -> float:
+        return next(s for t, s in sorted(scores.items(), key=lambda x: -len(x[0]))
+                    if t in prompt)
+
+    results = {}
+    for within in ("best", "all"):
+        asked.update({0: 0, 1: 0})
+        fake = ScriptedLLM(solve, judge)
+        results[within] = asyncio.run(revisions(
+            "Q?", make_ctx(fake, Budget(max_generations=8)), chains=2, per_chain=2,
+            within=within))
+    assert sorted(n.answer or "" for n in results["best"].candidates) == ["5", "5", "7", "7"]
+    assert results["all"].answer == "5"
+    assert results["best"].answer == "7"
+
+
+def test_revision_ratio_splits_sequential_and_parallel() -> None:
+    # 16 attempts: ratio 1 -> 4 chains of 4; ratio 16 -> 1 chain of 16; ratio 1/4 -> 8 of 2
+    assert plan_revisions(32, verify_cost=1, chains=None, per_chain=4, ratio=1)[0] == [4] * 4
+    assert plan_revisions(32, verify_cost=1, chains=None, per_chain=4, ratio=16)[0] == [16]
+    assert plan_revisions(32, verify_cost=1, chains=None, per_chain=4, ratio=0.25)[0] == [2] * 8

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -54,13 +55,28 @@ def test_bad_rows_skipped_with_warning(tmp_path: Path) -> None:
     good = {"problem": "1+1?", "answer": "2", "level": "Level 1", "subject": "Algebra",
             "unique_id": "a"}
     lines = [json.dumps(good), "{not json", json.dumps({**good, "answer": ""}),
-             json.dumps({**good, "level": None}), json.dumps({**good, "unique_id": "b",
-                                                              "level": 3})]
+             json.dumps({**good, "unique_id": "n", "level": None}),
+             json.dumps({**good, "unique_id": "h", "level": "hard"}),
+             json.dumps({**good, "unique_id": "b", "level": 3})]
     path = tmp_path / "m.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    with pytest.warns(UserWarning, match="skipped 3 bad row"):
+    with pytest.warns(UserWarning, match="skipped 3 bad row.*invalid level 'hard'"):
         probs = load_problems(str(path))
-    assert [(p.uid, p.level) for p in probs] == [("a", 1), ("b", 3)]
+    assert [(p.uid, p.level) for p in probs] == [("a", 1), ("n", None), ("b", 3)]
+
+
+def test_level_is_optional(tmp_path: Path) -> None:
+    path = tmp_path / "mine.jsonl"
+    rows = [{"problem": "1+1?", "answer": "2"}, {"problem": "2+2?", "answer": "4", "level": ""},
+            {"problem": "3+3?", "answer": "6", "level": "Level ?"},
+            {"problem": "4+4?", "answer": "8", "level": "Level 4"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no row is bad
+        probs = load_problems(str(path))
+    assert [(p.uid, p.level) for p in probs] == [("mine:1", None), ("mine:2", None),
+                                                 ("mine:3", None), ("mine:4", 4)]
+    assert parse_field_map("problem=q,answer=a,level=lvl").require_level is False
 
 
 def test_gsm8k_mapping(tmp_path: Path) -> None:

@@ -111,11 +111,18 @@ def kill(proc: subprocess.Popen[bytes]) -> None:
         proc.send_signal(signal.SIGKILL)
 
 
-def wait_idle(server: OpenAIServer, timeout_s: float = 30.0) -> None:
-    """Until the server has answered (or dropped) every request of a dead process."""
-    time.sleep(0.05)
+def wait_idle(server: OpenAIServer, quiet_s: float = 0.3, timeout_s: float = 30.0) -> None:
+    """Until the server has answered (or dropped) every request of a dead process: nothing
+    in flight, and no request for `quiet_s` seconds (on a loaded machine a request sent
+    just before the kill can reach the server's handler a while later)."""
     deadline = time.time() + timeout_s
-    while server.in_flight and time.time() < deadline:
+    seen = len(server.requests)
+    quiet_since = time.time()
+    while time.time() < deadline:
+        if server.in_flight or len(server.requests) != seen:
+            seen, quiet_since = len(server.requests), time.time()
+        elif time.time() - quiet_since >= quiet_s:
+            return
         time.sleep(0.01)
 
 

@@ -66,12 +66,13 @@ async def problem_rows(p: MathProblem, client: LLMClient, policy: Policy, budget
     bon_top = s["bon_factor"] * max(budgets)
 
     async def bon_rows() -> list[dict[str, Any]]:
-        r = await best_of_n(p.problem, ctx(2 * bon_top, 0), n=bon_top, selection="weighted")
+        # one max-N run (the verifier free, as in the paper): its prefixes are best-of-b
+        r = await best_of_n(p.problem, ctx(bon_top, 0), n=bon_top, selection="weighted")
         out, b = [], 1
         while b <= bon_top:
-            node = select_prefix(r.candidates, b, selection="weighted", verify_cost=1)
-            n, verify = plan_best_of_n(b, selection="weighted", verify_cost=1)
-            tokens = sum(c.tokens for c in r.candidates[:n]) + (n if verify else 0)
+            node = select_prefix(r.candidates, b, selection="weighted")
+            n, _ = plan_best_of_n(b, selection="weighted", judge_cost=0)
+            tokens = sum(c.tokens for c in r.candidates[:n])
             out.append({**base, "method": "best_of_n", "budget": b,
                         "answer": node and node.answer,
                         "correct": await correct(node.answer if node else None),

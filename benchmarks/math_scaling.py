@@ -56,12 +56,12 @@ async def _problem_rows(p: MathProblem, client: LLMClient, budgets: list[int],
     rows: list[dict[str, Any]] = []
     top = max(budgets)
     if any(s in PREFIX_SELECTIONS for s in strategies):
-        async with sem:  # one max-N run, every sample judged: 2 * top generations
-            r = await best_of_n(p.problem, ctx(2 * top, 0), n=top, selection="weighted")
+        async with sem:  # one max-N run, every sample judged (free, as in the paper)
+            r = await best_of_n(p.problem, ctx(top, 0), n=top, selection="weighted")
         for name in (s for s in strategies if s in PREFIX_SELECTIONS):
             sel = PREFIX_SELECTIONS[name]
             for b in budgets:
-                node = select_prefix(r.candidates, b, selection=sel, verify_cost=1)
+                node = select_prefix(r.candidates, b, selection=sel)
                 rows.append({"uid": p.uid, "level": p.level, "strategy": name, "budget": b,
                              "answer": node.answer if node else None,
                              "correct": await graded(node.answer if node else None)})

@@ -1,15 +1,16 @@
 """Exact re-execution: an httpx transport that answers LLM requests from stored calls.
 
 `CallCache.from_run(engine, run_id)` loads a run's `LLMCall` rows; `CachedTransport(cache)`
-is given to `LLMClient(transport=...)`. Each request is turned back into the
-(endpoint, model, prompt, params) that `LLMClient` recorded, keyed by
-`traces.store.call_cache_key`, and answered with the stored response: the n completions,
-finish reasons, logprobs, prompt logprobs and usage, so the client builds the same
-`Generation`. Identical requests (same key) are answered in the order they were first made
-(stored calls are ordered by start time), which makes sampled calls (temperature > 0, no
-seed) replay exactly. An answer comes back after the event loop has run the other ready
-tasks, as a server's would, so a strategy that numbers its requests (seeds) in the order
-they go out numbers them as in the recorded run (beam search did not, answered at once).
+is given to `LLMClient(transport=...)`. Each request is turned back into the (endpoint,
+model, prompt, params) that `LLMClient` recorded, keyed by `traces.store.call_cache_key`,
+and answered with the stored response: the n completions, finish reasons, logprobs, prompt
+logprobs and usage, so the client builds the same `Generation` (/pooling rows and stop
+reasons included; a budget's /tokenize is answered with a stored call's prompt tokens).
+Identical requests (same key) are answered in the order they were first made (stored calls
+are ordered by start time), which makes sampled calls (temperature > 0, no seed) replay
+exactly. An answer comes back after the event loop has run the other ready tasks, as a
+server's would, so a strategy that numbers its requests (seeds) in the order they go out
+numbers them as in the recorded run (beam search did not, answered at once).
 Stored failures are replayed as the same kind of failure: 400 for a
 rejected request (context length included), 503 for a server error, a connection error for
 an unreachable server, a non-JSON body for a malformed response.
@@ -37,7 +38,8 @@ from worldplan.traces.schema import LLMCall
 from worldplan.traces.store import call_cache_key
 
 BODY_KEYS = {"chat": ("messages", "logprobs", "top_logprobs"),
-             "completions": ("prompt", "logprobs", "prompt_logprobs")}
+             "completions": ("prompt", "logprobs", "prompt_logprobs"),
+             "pooling": ("messages",)}
 
 
 class CacheMiss(RuntimeError):
@@ -58,6 +60,7 @@ class StoredCall:
     cached_tokens: int | None
     error: str
     episode_id: int | None = None
+    prompt: str = ""
 
 
 def stored_calls(engine: Engine, run_id: int,
@@ -77,7 +80,7 @@ def stored_calls(engine: Engine, run_id: int,
         cache_key=r[3] or call_cache_key(r[1], r[2], r[11] or "", r[12] or {}),
         completions=list(r[4] or []), finish_reasons=list(r[5] or []), extra=r[6] or {},
         prompt_tokens=r[7], completion_tokens=r[8], cached_tokens=r[9], error=r[10] or "",
-        episode_id=r[13]) for r in rows]
+        episode_id=r[13], prompt=r[11] or "") for r in rows]
 
 
 @dataclass
@@ -86,6 +89,7 @@ class CallCache:
 
     queues: dict[str, deque[StoredCall]]
     model: str = ""
+    prompt_counts: dict[str, int] = field(default_factory=dict)  # prompt -> its tokens
     served: list[int] = field(default_factory=list)  # ids of the stored calls used, in order
     misses: list[str] = field(default_factory=list)  # a line per request not found
 
@@ -93,10 +97,13 @@ class CallCache:
     def from_calls(cls, calls: Iterable[StoredCall]) -> CallCache:
         queues: dict[str, deque[StoredCall]] = defaultdict(deque)
         models: Counter[str] = Counter()
+        counts: dict[str, int] = {}
         for c in calls:
             queues[c.cache_key].append(c)
             models[c.model] += 1
-        return cls(dict(queues), models.most_common(1)[0][0] if models else "")
+            if not c.error and c.prompt:
+                counts[c.prompt] = c.prompt_tokens
+        return cls(dict(queues), models.most_common(1)[0][0] if models else "", counts)
 
     @classmethod
     def from_run(cls, engine: Engine, run_id: int) -> CallCache:
@@ -123,16 +130,25 @@ def request_key(path: str, payload: dict[str, Any]) -> tuple[str, str, str]:
         endpoint = "chat"
     elif path.endswith("/completions"):
         endpoint = "completions"
+    elif path.endswith("/pooling"):
+        endpoint = "pooling"
     else:
-        raise CacheMiss(f"the trace cache answers chat and completions requests, not {path}")
+        raise CacheMiss(f"the trace cache answers chat, completions and pooling requests, "
+                        f"not {path}")
     params = dict(payload)
     model = str(params.pop("model", ""))
     body = {k: params.pop(k) for k in BODY_KEYS[endpoint] if k in params}
-    first = body.get("messages") if endpoint == "chat" else body.get("prompt")
-    prompt = json.dumps(first, ensure_ascii=False) if endpoint == "chat" else str(first)
+    prompt = prompt_text(endpoint, body)
     key = call_cache_key(endpoint, model, prompt, params)
     short = prompt if len(prompt) < 200 else prompt[:200] + "..."
     return endpoint, key, f"{endpoint} model={model!r} params={params} prompt={short!r}"
+
+
+def prompt_text(endpoint: str, body: dict[str, Any]) -> str:
+    """The prompt as LLMClient records it: the messages as JSON, or the text."""
+    if endpoint == "completions":
+        return str(body.get("prompt"))
+    return json.dumps(body.get("messages"), ensure_ascii=False)
 
 
 def _chat_logprobs(tokens: list[Any]) -> dict[str, Any]:
@@ -169,16 +185,18 @@ def _prompt_logprobs(stored: list[Any]) -> list[Any]:
 def response_body(call: StoredCall) -> dict[str, Any]:
     """The OpenAI-compatible JSON that makes LLMClient rebuild the stored Generation."""
     lps = call.extra.get("logprobs")
+    stops = call.extra.get("stop_reasons") or []
     choices = []
     for i, text in enumerate(call.completions):
         fr = call.finish_reasons[i] if i < len(call.finish_reasons) else None
         lp = lps[i] if lps and i < len(lps) else None
+        sr = stops[i] if i < len(stops) else None
         if call.endpoint == "chat":
             choices.append({"index": i, "message": {"role": "assistant", "content": text},
-                            "finish_reason": fr,
+                            "finish_reason": fr, "stop_reason": sr,
                             "logprobs": _chat_logprobs(lp) if lp is not None else None})
         else:
-            choices.append({"index": i, "text": text, "finish_reason": fr,
+            choices.append({"index": i, "text": text, "finish_reason": fr, "stop_reason": sr,
                             "logprobs": _completion_logprobs(lp) if lp is not None else None})
     usage: dict[str, Any] = {"prompt_tokens": call.prompt_tokens,
                              "completion_tokens": call.completion_tokens,
@@ -187,6 +205,8 @@ def response_body(call: StoredCall) -> dict[str, Any]:
         usage["prompt_tokens_details"] = {"cached_tokens": call.cached_tokens}
     body: dict[str, Any] = {"object": "replayed", "model": call.model, "choices": choices,
                             "usage": usage}
+    if call.endpoint == "pooling":
+        body["data"] = [{"index": 0, "data": call.extra.get("pooled") or []}]
     if call.extra.get("prompt_logprobs") is not None:
         body["prompt_logprobs"] = _prompt_logprobs(call.extra["prompt_logprobs"])
     return body
@@ -224,6 +244,12 @@ class CachedTransport(httpx.AsyncBaseTransport):
             payload = json.loads(await request.aread())
         except ValueError as e:
             raise CacheMiss(f"the trace cache cannot read the request to {path}: {e}") from e
+        if path.endswith("/tokenize"):  # a budget counting a prompt: the stored count
+            prompt = prompt_text("chat" if "messages" in payload else "completions", payload)
+            if prompt not in self.cache.prompt_counts:
+                raise CacheMiss(f"no stored call has this prompt to count: {prompt[:200]!r}")
+            return httpx.Response(200, json={"count": self.cache.prompt_counts[prompt]},
+                                  request=request)
         _, key, describe = request_key(path, payload)
         call = self.cache.take(key, describe)
         await asyncio.sleep(0)  # as a server would: the other ready requests go out first

@@ -59,6 +59,10 @@ class CallWriter:
         if gen is not None and any(c.logprobs for c in gen.choices):
             extra["logprobs"] = [
                 [[t.token, t.logprob, t.top] for t in (c.logprobs or [])] for c in gen.choices]
+        if gen is not None and any(c.stop_reason is not None for c in gen.choices):
+            extra["stop_reasons"] = [c.stop_reason for c in gen.choices]
+        if gen is not None and gen.pooled is not None:
+            extra["pooled"] = gen.pooled
         if gen is not None and gen.prompt_logprobs is not None:
             extra["prompt_logprobs"] = [
                 None if t is None else [t.token, t.logprob, t.top] for t in gen.prompt_logprobs]
@@ -73,7 +77,9 @@ class CallWriter:
             cached_tokens=gen.usage.cached_tokens if gen else None,
             latency_s=rec.latency_s, flops=gen.flops if gen else None, error=rec.error or "",
             cache_key=call_cache_key(rec.endpoint, rec.model, rec.prompt, rec.params),
-            tags=rec.tags, started_at=rec.started_at)
+            tags=rec.tags if rec.equivalents is None else {**rec.tags,
+                                                           "equivalents": rec.equivalents},
+            started_at=rec.started_at)
         with Session(self.engine) as s:
             s.add(row)
             s.commit()

@@ -24,7 +24,7 @@ client's record of it.
 Stored failures: a rejected request (HTTP 400: `RequestRejected`, `ContextLengthExceeded`)
 is replayed as the same rejection, since asking again gets the same answer; transient
 failures (server errors, an unreachable server, a malformed body) are asked again.
-Not handled: PRM `/pooling` calls (asked again), streaming, requests made outside any
+Not handled: streaming, requests made outside any
 episode (asked again).
 """
 
@@ -112,7 +112,7 @@ class ReplayTransport(httpx.AsyncBaseTransport):
         path = request.url.path.rstrip("/")
         episode = current_episode.get()
         if (request.method == "POST" and episode is not None
-                and path.endswith(("/chat/completions", "/completions"))):
+                and path.endswith(("/chat/completions", "/completions", "/pooling"))):
             try:
                 payload = json.loads(await request.aread())
             except ValueError:

@@ -28,7 +28,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import delete as sa_delete
-from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -198,15 +197,18 @@ class TraceStore(CallWriter):
                     raise AttributeError(f"Episode has no field {k!r}")
                 setattr(ep, k, v)
             c = LLMCall.__table__.c  # type: ignore[attr-defined]
-            totals = s.connection().execute(
-                sa_select(func.count(c.id), func.coalesce(func.sum(c.prompt_tokens), 0),
-                          func.coalesce(func.sum(c.completion_tokens), 0),
-                          func.coalesce(func.sum(c.flops), 0.0), func.coalesce(func.sum(c.n), 0))
-                .where(c.episode_id == episode_id, c.error == "")
-            ).one()
-            ep.llm_calls, ep.prompt_tokens, ep.completion_tokens = (
-                int(totals[0]), int(totals[1]), int(totals[2]))
-            ep.flops, ep.generations = float(totals[3]), int(totals[4])
+            rows = s.connection().execute(
+                sa_select(c.prompt_tokens, c.completion_tokens, c.cached_tokens, c.flops, c.n,
+                          c.tags).where(c.episode_id == episode_id, c.error == "")).all()
+            ep.llm_calls = len(rows)
+            ep.prompt_tokens = sum(int(r[0] or 0) for r in rows)
+            ep.completion_tokens = sum(int(r[1] or 0) for r in rows)
+            ep.flops = sum(float(r[3] or 0.0) for r in rows)
+            # generation-equivalents as charged (the call's tags), else its samples
+            ep.generations = sum(int((r[5] or {}).get("equivalents", r[4] or 0)) for r in rows)
+            cached = sum(min(int(r[2] or 0), int(r[0] or 0)) for r in rows)
+            ep.info = {**(ep.info or {}), "cached_tokens": cached,
+                       "tokens": ep.prompt_tokens - cached + ep.completion_tokens}
             ep.status, ep.ended_at = status, time.time()
             if "wall_time_s" not in fields:
                 ep.wall_time_s = ep.ended_at - ep.started_at

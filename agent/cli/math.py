@@ -62,9 +62,15 @@ def math_command(
     limit: int = typer.Option(50, help="Problems to solve (0 = all)."),
     offset: int = typer.Option(0, help="First problem's index."),
     strategy: str = typer.Option("best_of_n", help=f"One of: {', '.join(SOLVERS)}."),
-    budget: int = typer.Option(16, help="Budget per problem in generations (0 = none)."),
-    budget_tokens: int = typer.Option(0, help="Budget per problem in generated tokens "
-                                      "(0 = none)."),
+    budget: int = typer.Option(16, help="Budget per problem in generation-equivalents "
+                               "(Snell et al.'s unit: beam search with N beams costs N; "
+                               "0 = none)."),
+    budget_tokens: int = typer.Option(0, help="Budget per problem in tokens: uncached prompt "
+                                      "+ completion (0 = none)."),
+    budget_flops: float = typer.Option(0.0, help="Budget per problem in FLOPs, 2 x parameters "
+                                       "x uncached tokens (0 = none)."),
+    verifier_cost: str = typer.Option("free", help="free (as in the paper: judgements draw "
+                                      "nothing from the budget) | charged."),
     seed: int = typer.Option(0, help="Sampling seed."),
     param: list[str] = typer.Option([], "--param", "-p", help="Strategy parameter key=value "
                                     "(n, selection, chains, per_chain, n_beams, width, ...)."),
@@ -87,11 +93,14 @@ def math_command(
         raise typer.BadParameter(f"unknown strategy {strategy!r}: {', '.join(SOLVERS)}")
     if aggregation not in AGGREGATIONS:
         raise typer.BadParameter(f"unknown aggregation {aggregation!r}")
+    if verifier_cost not in ("free", "charged"):
+        raise typer.BadParameter(f"--verifier-cost {verifier_cost!r}: use free or charged")
     config = MathRunConfig(
         dataset=dataset, fields=fields or None, offset=offset, limit=limit or None,
         strategy=strategy, budget_generations=budget or None,
         params=parse_params(param) | ({"policy": str(Path(policy).resolve())} if policy else {}),
-        budget_tokens=budget_tokens or None, seed=seed, max_tokens=max_tokens,
+        budget_tokens=budget_tokens or None, budget_flops=budget_flops or None,
+        verifier_charged=verifier_cost == "charged", seed=seed, max_tokens=max_tokens,
         step_max_tokens=step_max_tokens, temperature=temperature, aggregation=aggregation,
         concurrency=concurrency)
     options = MathCommandOptions(config, verifier=verifier, prm_url=prm_url,
@@ -128,7 +137,9 @@ def summary_table(s: MathRunSummary) -> Table:
     table.add_row("all", str(s.n), f"{s.accuracy:.3f}", end_section=True)
     table.add_row("completion tokens", str(s.completion_tokens), "")
     table.add_row("prompt tokens", str(s.prompt_tokens), "")
-    table.add_row("generations (verifier)", f"{s.generations} ({s.verifier_generations})", "")
+    table.add_row("generation-equivalents (verifier)",
+                  f"{s.generations} ({s.verifier_generations})", "")
+    table.add_row("tokens: uncached prompt + completion", str(s.tokens), "")
     table.add_row("FLOPs", f"{s.flops:.3g}" if s.flops else "unknown", "")
     table.add_row("wall time (s)", f"{s.wall_time_s:.1f}", "")
     return table

@@ -6,7 +6,8 @@
   more).
 - `spent_of` / `budget_from_state`: a budget's spending as a JSON-serialisable dict for the
   graph state, and a budget rebuilt from it after a resume.
-Units: tokens are generated (completion) tokens. Domain-neutral.
+Units: tokens are generated (completion) tokens (the web agent's budget has
+count_prompts=False; issue 14 moves it to uncached prompt + completion). Domain-neutral.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def step_allowance(tokens_left: int | None, steps_left: int, horizon: int = 3) -
 
 def spent_of(budget: Budget) -> dict[str, int]:
     return {"generations": budget.spent_generations, "tokens": budget.spent_tokens,
-            "prompt_tokens": budget.spent_prompt_tokens, "calls": budget.calls}
+            "prompt_tokens": budget.spent_prompt_tokens, "calls": budget.calls,
+            "count_prompts": int(budget.count_prompts)}
 
 
 def budget_from_state(state: AgentState, max_generations: int | None,
@@ -60,4 +62,4 @@ def budget_from_state(state: AgentState, max_generations: int | None,
     s = state.get("spent") or {}
     return Budget(max_generations, max_tokens, spent_generations=s.get("generations", 0),
                   spent_tokens=s.get("tokens", 0), spent_prompt_tokens=s.get("prompt_tokens", 0),
-                  calls=s.get("calls", 0))
+                  calls=s.get("calls", 0), count_prompts=bool(s.get("count_prompts", False)))

@@ -8,7 +8,8 @@ execute, looping until the task is done, the step limit or the budget.
 The nodes and routers are agent.graph.nodes; the state is agent.graph.state.AgentState;
 models, environment, budget and trace store come in as `AgentContext` (the runtime
 context). With a checkpointer, `ainvoke(None, same thread_id)` resumes an interrupted
-episode from its last finished node. Not handled here: what the nodes do.
+episode from its last finished node (each node's checkpoint is written before the next
+node starts). Not handled here: what the nodes do.
 """
 
 from __future__ import annotations
@@ -60,7 +61,12 @@ async def run_graph(ctx: AgentContext, init: AgentState | None, *, thread_id: st
     config: RunnableConfig = {
         "configurable": {"thread_id": thread_id},
         "recursion_limit": recursion_limit(max_steps, ctx.budget.tokens_left)}
-    out = await graph.ainvoke(init, config=config, context=ctx)
+    # "sync": a node's checkpoint is written before the next node starts, so a process
+    # killed mid-episode resumes at the node it was running, never earlier: the calls that
+    # node had stored are asked again with the same prompts (answered from the trace),
+    # and no step already made is made again on a page that may differ
+    out = await graph.ainvoke(init, config=config, context=ctx,
+                              durability="sync" if checkpointer is not None else None)
     return cast(AgentState, out)
 
 

@@ -34,9 +34,10 @@ from worldplan.agent.graph.build import run_graph
 from worldplan.agent.graph.nodes import AgentContext, StepRecorder, StepResult
 from worldplan.agent.graph.state import AgentState, StepDecision, initial_state
 from worldplan.agent.graph.tree import Keys, SearchOutcome
-from worldplan.agent.strategies.base import SearchContext, StrategyResult
+from worldplan.agent.strategies.base import SearchContext
 from worldplan.agent.strategies.compute_optimal import probe_size, run_chosen
 from worldplan.agent.strategies.probe import Probe, run_probe
+from worldplan.agent.strategies.records import StrategyResult
 from worldplan.envs.math.env import MathEnv
 from worldplan.worldmodel.llm.accounting import Budget
 
@@ -47,7 +48,7 @@ MODES: dict[str, tuple[str, dict[str, Any]]] = {  # fixed mode -> (strategy, par
     "search": ("beam", {}),
 }
 ROUTE_OF = {"best_of_n": "act", "best_of_n_naive": "act", "majority": "act",
-            "revisions": "revise", "beam": "branch", "lookahead": "branch"}
+            "revisions": "revise", "beam": "branch", "lookahead": "branch", "dvts": "branch"}
 
 
 @dataclass
@@ -56,16 +57,16 @@ class MathRouter:
     budget: Budget
     policy: Policy | None = None
     proposals: int = 0  # probe samples (set from the policy for compute-optimal)
+    judge_cost: int = 0  # generation-equivalents per judged sample (1: a charged verifier)
 
     def __post_init__(self) -> None:
         if self.strategy != "compute-optimal" and self.strategy not in MODES:
             raise KeyError(f"unknown mode {self.strategy!r}: compute-optimal, "
                            f"{', '.join(MODES)}")
         if self.strategy == "compute-optimal" and self.policy is not None:
-            verify = 1  # the generative verifier's cost per judgement
             self.proposals = probe_size(int(self.policy.probe["n"]),
                                         float(self.policy.probe["max_fraction"]),
-                                        self.budget.generations_left, verify)
+                                        self.budget.generations_left, self.judge_cost)
 
     def decide(self, difficulty: Estimate | None, *, readable: int | None,
                tokens_left: int | None, allowance: int | None,
@@ -146,7 +147,7 @@ async def solve_with_graph(problem: str, ctx: SearchContext, *, mode: str = "com
     pol = (policy if isinstance(policy, Policy) or policy is None and mode != "compute-optimal"
            else load_policy(policy))
     domain = MathDomain(ctx, problem, pol, env)
-    router = MathRouter(mode, ctx.budget, pol)
+    router = MathRouter(mode, ctx.budget, pol, judge_cost=ctx.judge_paths)
     actx = AgentContext(domain, router, ctx.budget, recorder)
     init = initial_state(kind="math", task="math", seed=ctx.seed or 0, max_steps=1,
                          goal=problem)

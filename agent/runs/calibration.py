@@ -39,9 +39,10 @@ from worldplan.agent.runs.calibration_plan import (
     probe_key,
     read_calibration,
 )
-from worldplan.agent.strategies.base import Node, SearchContext
+from worldplan.agent.strategies.base import SearchContext
 from worldplan.agent.strategies.compute_optimal import probe_size, run_chosen
 from worldplan.agent.strategies.probe import Probe, run_probe
+from worldplan.agent.strategies.records import Node
 from worldplan.envs.math.answer import extract_answer
 from worldplan.envs.math.data import MathProblem, load_problems, parse_field_map
 from worldplan.envs.math.equivalence import grader_equal
@@ -73,6 +74,7 @@ class CalibrationConfig:
     temperature: float = 0.8
     aggregation: str = "last"
     concurrency: int = 1
+    verifier_charged: bool = False  # judgements free, as in Snell et al.
 
 
 @dataclass
@@ -191,6 +193,7 @@ def _ctx(problem: ProblemRun, budget: Budget) -> SearchContext:
                          step_max_tokens=config.step_max_tokens,
                          temperature=config.temperature, seed=problem.seed,
                          aggregation=config.aggregation, tags={"task": problem.problem.uid},
+                         verifier_charged=config.verifier_charged,
                          same_answer=grader_equal(problem.grader))
 
 
@@ -245,8 +248,8 @@ async def _grid_episode(problem: ProblemRun, cell: GridCell, probe: ProbeOutcome
                         resume: int | None) -> bool:
     config, p, index, store = problem.config, problem.problem, problem.index, problem.store
     entry, budget = cell.entry, cell.budget
-    vcost = 0 if problem.verifier is None else problem.verifier.generations_per_call
-    n = probe_size(config.probe_n, config.probe_max_fraction, budget, vcost)
+    judge_cost = int(problem.verifier is not None and config.verifier_charged)
+    n = probe_size(config.probe_n, config.probe_max_fraction, budget, judge_cost)
     used = copy.deepcopy(probe.probe) if n and len(probe.probe.nodes) == n else Probe()
     spent_g, spent_t = used.counts.generations, used.counts.completion_tokens
     with store.episode_scope(problem.run_id, resume=resume, env=ENV_ID, task_id=p.uid,

@@ -29,7 +29,8 @@ from typing import Any
 from sqlmodel import Session, select
 
 from worldplan.agent.math.solvers import get_solver
-from worldplan.agent.strategies.base import SearchContext, StrategyResult
+from worldplan.agent.strategies.base import SearchContext
+from worldplan.agent.strategies.records import StrategyResult
 from worldplan.envs.math.data import MathProblem, load_problems, parse_field_map
 from worldplan.envs.math.env import MathEnv
 from worldplan.envs.math.equivalence import grader_equal
@@ -52,8 +53,10 @@ class MathRunConfig:
     limit: int | None = None
     strategy: str = "best_of_n"
     params: dict[str, Any] = field(default_factory=dict)  # the strategy's own parameters
-    budget_generations: int | None = 16
-    budget_tokens: int | None = None
+    budget_generations: int | None = 16  # generation-equivalents per problem
+    budget_tokens: int | None = None  # uncached prompt + completion tokens per problem
+    budget_flops: float | None = None  # FLOPs per problem (2 x parameters x tokens)
+    verifier_charged: bool = False  # False: judgements are free, as in Snell et al.
     seed: int = 0
     max_tokens: int = 512  # per full solution (tokens)
     step_max_tokens: int = 160  # per step in beam / lookahead search (tokens)
@@ -98,6 +101,12 @@ class MathRunSummary:
     flops: float
     wall_time_s: float  # summed over problems (seconds)
     per_level: dict[str, LevelStats]
+    cached_tokens: int = 0
+
+    @property
+    def tokens(self) -> int:
+        """The token unit: uncached prompt + completion tokens."""
+        return self.prompt_tokens - self.cached_tokens + self.completion_tokens
 
     @property
     def accuracy(self) -> float:
@@ -123,7 +132,8 @@ def run_math(config: MathRunConfig, *, client: LLMClient, verifier: Verifier | N
     with store.run_scope(resume=resume, name=f"math {config.strategy}", kind="math",
                          env=ENV_ID, strategy=config.strategy, model=client.model or "",
                          llm_urls=client.urls, config=asdict(config)) as run_id:
-        observed = (client, verifier) if isinstance(verifier, PRMVerifier) else (client,)
+        observed = ((client, verifier.client) if isinstance(verifier, PRMVerifier)
+                    and verifier.client is not client else (client,))
         continuing = unfinished_episodes(store, run_id)
         answers = StoredAnswers.load(store.engine, run_id, continuing.values())
         # every LLM call, under its episode; those stored before a kill are answered again
@@ -198,8 +208,9 @@ async def solve_problem(config: MathRunConfig, p: MathProblem, index: int, run_i
                              seed=config.seed, reference=p.answer, strategy=config.strategy,
                              info={"index": index, "level": p.level,
                                    "subject": p.subject}) as ep_id:
-        budget = Budget(config.budget_generations, config.budget_tokens)
+        budget = Budget(config.budget_generations, config.budget_tokens, config.budget_flops)
         ctx = SearchContext(client, verifier, budget, max_tokens=config.max_tokens,
+                            verifier_charged=config.verifier_charged,
                             step_max_tokens=config.step_max_tokens,
                             temperature=config.temperature, seed=config.seed * 10_007 + index,
                             aggregation=config.aggregation, tags={"task": p.uid},
@@ -254,6 +265,7 @@ def summarize_math_run(store: TraceStore, run_id: int) -> MathRunSummary:
         summary.generations += e.generations
         summary.verifier_generations += int((e.info.get("verifier") or {}).get("generations", 0))
         summary.flops += e.flops
+        summary.cached_tokens += int(e.info.get("cached_tokens", 0))
         summary.wall_time_s += e.wall_time_s
     summary.per_level = dict(sorted(per_level.items()))
     return summary

@@ -68,7 +68,7 @@ def make_verifier(kind: str, client: LLMClient, prm_url: str) -> Verifier | None
     if kind == "prm":
         if not prm_url:
             raise VerifierOptionError("--verifier prm needs --prm-url")
-        return PRMVerifier(prm_url)
+        return PRMVerifier(LLMClient(prm_url))
     if kind == "none":
         return None
     raise VerifierOptionError(f"unknown verifier {kind!r}: generative, prm or none")

@@ -66,9 +66,11 @@ async def run_agent_episode(env: WebEnvLike, task: str, seed: int, models: WebMo
     out = EpisodeOutcome(task, seed, episode_id)
     init = None if saved else initial_state(kind="web", task=task, seed=seed,
                                             max_steps=config.max_steps)
+    # the web agent's token budget counts generated tokens only (count_prompts=False)
     budget = (budget_from_state(saved, config.budget_generations, config.budget_tokens)
               if init is None and saved else Budget(config.budget_generations,
-                                                    config.budget_tokens))
+                                                    config.budget_tokens,
+                                                    count_prompts=False))
     domain = WebDomain(env, models, seed=seed, max_attempts=config.max_attempts)
     ctx = AgentContext(domain, router, budget, EpisodeRecorder(store, episode_id),
                        config.horizon)

@@ -3,17 +3,21 @@ sampling and judging helpers.
 
 A strategy is `async def f(problem: str, ctx: SearchContext, **params) -> StrategyResult`.
 `SearchContext` carries the injected dependencies (LLM client, verifier, the problem's
-`Budget`) and sampling settings; it owns a `Ledger` that counts, per role, every call the
-strategy made with the server's own usage figures. Strategies never construct models.
+`Budget`) and sampling settings; its `Ledger` counts, per role, every call the strategy
+made in the three units (worldmodel.llm.usage: generation-equivalents, tokens = uncached
+prompt + completion, FLOPs) from the server's own usage figures. Strategies never
+construct models.
 
 Budget accounting (the same for every strategy):
-- one sampled completion (a full solution, one step, a lookahead step) = one generation;
-  its completion tokens are generated tokens (accounting.Budget's two units);
-- a generative verifier call is a 1-token generation and IS drawn from the same budget
-  (`Verifier.generations_per_call`); results report solver and verifier counts separately;
-- strategies plan with `fits` / `tokens_each` before calling, so no call is refused; the
-  helpers still catch `BudgetExceeded` (and `ContextLengthExceeded`) and return None, so a
-  strategy stops cleanly instead of crashing.
+- generation-equivalents are charged by construction: `sample(..., equivalents=...)` says
+  what a call is worth (by default one per sample); beam search charges its first round
+  only, so N beams cost N (agent.strategies.beam);
+- the verifier is free (`verifier_charged=False`, as in Snell et al. 2024: judgements draw
+  nothing from the budget and are reported apart) or charged: then a judgement draws its
+  tokens and FLOPs, and one generation-equivalent per solution path judged;
+- strategies plan with `plan_paths` / `fits` before calling, and the client reserves each
+  call's worst case, so the budget is never exceeded; a call that does not fit returns
+  None (nothing spent) and the strategy stops cleanly.
 
 `choose` applies a selection rule (agent.strategies.selection) with the context's answer
 equivalence (`same_answer`: canonical strings, or math-verify through the runner's grader).
@@ -25,104 +29,18 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
+from worldplan.agent.strategies.records import Ledger, Node, Sample, StrategyResult
 from worldplan.agent.strategies.selection import Scored, select
 from worldplan.envs.math.equivalence import Equal, string_equal
 from worldplan.worldmodel.llm.accounting import Budget, BudgetExceeded
 from worldplan.worldmodel.llm.client import LLMClient, Message
 from worldplan.worldmodel.llm.errors import ContextLengthExceeded
-from worldplan.worldmodel.llm.generation import Generation
-from worldplan.worldmodel.math.verifier import Judgement, Verifier
+from worldplan.worldmodel.math.verifier import Judgement, Verifier, aggregate
 
-
-@dataclass
-class Node:
-    """One search record, flat (mirrors traces.schema.SearchNode)."""
-
-    key: str
-    parent_key: str | None
-    kind: str  # solution | revision | step | final | rollout
-    text: str  # this node's own text (one step, or a whole solution)
-    answer: str | None = None
-    score: float | None = None  # aggregated verifier score
-    scores: list[float] = field(default_factory=list)  # per-step verifier scores
-    depth: int = 0
-    tokens: int = 0  # completion tokens of this node's text
-    chosen: bool = False
-    info: dict[str, Any] = field(default_factory=dict)
-
-    def record(self) -> dict[str, Any]:
-        """The fields of a traces.schema.SearchNode row."""
-        d = asdict(self)
-        d["answer"] = self.answer or ""
-        return d
-
-
-@dataclass
-class Counts:
-    calls: int = 0  # requests answered
-    generations: int = 0  # sampled completions (a verifier call is one)
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    flops: float = 0.0  # 0 when the client does not know the model's size
-
-    def __add__(self, other: Counts) -> Counts:
-        return Counts(self.calls + other.calls, self.generations + other.generations,
-                      self.prompt_tokens + other.prompt_tokens,
-                      self.completion_tokens + other.completion_tokens, self.flops + other.flops)
-
-
-@dataclass
-class Ledger:
-    """What a strategy spent, per role, from the server's usage figures."""
-
-    solver: Counts = field(default_factory=Counts)
-    verifier: Counts = field(default_factory=Counts)
-
-    def add_generation(self, gen: Generation) -> None:
-        c = self.solver
-        c.calls += 1
-        c.generations += len(gen.choices)
-        c.prompt_tokens += gen.usage.prompt_tokens
-        c.completion_tokens += gen.usage.completion_tokens
-        c.flops += gen.flops or 0.0
-
-    def add_judgement(self, j: Judgement) -> None:
-        c = self.verifier
-        c.calls += j.calls
-        c.generations += j.generations
-        c.prompt_tokens += j.usage.prompt_tokens
-        c.completion_tokens += j.usage.completion_tokens
-        c.flops += j.flops or 0.0
-
-
-@dataclass
-class StrategyResult:
-    """The same typed result for every strategy."""
-
-    strategy: str
-    answer: str | None  # the selected final answer (None if no candidate had one)
-    solution: str  # the selected candidate's full text
-    candidates: list[Node]  # finished solutions that selection chose among, with scores
-    nodes: list[Node]  # the whole search, flat (candidates included)
-    solver: Counts
-    verifier: Counts
-    budget: dict[str, int | None]  # Budget.summary() at the end
-    stop_reason: str  # done | budget | max_rounds
-    params: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def total(self) -> Counts:
-        return self.solver + self.verifier
-
-
-@dataclass(frozen=True)
-class Sample:
-    text: str
-    finish_reason: str | None
-    tokens: int  # completion tokens
+JUDGE_EXTRA_TOKENS = 48  # the yes/no question after a solution, worst case (tokens)
 
 
 @dataclass
@@ -139,6 +57,7 @@ class SearchContext:
     seed: int | None = None
     aggregation: str = "last"  # how step scores become one (worldmodel.math.verifier.aggregate)
     same_answer: Equal = string_equal  # which answers vote together (envs.math.equivalence)
+    verifier_charged: bool = False  # False: judgements are free, as in the paper
     tags: dict[str, Any] = field(default_factory=dict)
     ledger: Ledger = field(default_factory=Ledger)
     _counter: itertools.count[int] = field(default_factory=itertools.count, repr=False)
@@ -146,29 +65,59 @@ class SearchContext:
     # ---- planning ---------------------------------------------------------------------
 
     @property
-    def verify_cost(self) -> int:
-        """Generations (and tokens) one verifier call draws from the budget."""
-        return 0 if self.verifier is None else self.verifier.generations_per_call
+    def judge_paths(self) -> int:
+        """Generation-equivalents a judged solution path adds (1 if the verifier is
+        charged, else 0)."""
+        return 1 if self.verifier is not None and self.verifier_charged else 0
 
-    def fits(self, samples: int, tokens_each: int = 1, verifies: int = 0) -> bool:
-        """Do `samples` completions of `tokens_each` tokens plus `verifies` judgements fit?"""
-        g, t = self.budget.generations_left, self.budget.tokens_left
-        vc = self.verify_cost * verifies
-        return (g is None or g >= samples + vc) and (t is None or t >= samples * tokens_each + vc)
+    def plan_paths(self, per_path: int = 1, *, judged: bool = True,
+                   default: int = 4) -> int:
+        """How many solution paths a generation-equivalent budget pays for, each costing
+        `per_path` (plus one if judged by a charged verifier); `default` if unlimited.
+        Under a token or FLOPs limit only, `default` too (callers then go on while
+        `fits`)."""
+        g = self.budget.generations_left
+        if g is None:
+            return default
+        return max(0, g // (per_path + (self.judge_paths if judged else 0)))
 
-    def tokens_each(self, samples: int, verifies: int, cap: int) -> int:
-        """max_tokens per sample so that `samples` samples and `verifies` judgements fit."""
-        t = self.budget.tokens_left
-        if t is None or samples == 0:
-            return cap
-        return max(0, min(cap, (t - self.verify_cost * verifies) // samples))
+    async def prompt_tokens(self, messages: Sequence[Message],
+                            extra: dict[str, Any] | None = None) -> int:
+        """The prompt's exact tokens if the budget needs them (0 otherwise)."""
+        if not self.budget.needs_prompt_count:
+            return 0
+        return await self.client.count_prompt("chat", {"messages": list(messages)}, extra)
 
-    def most(self, wanted: int, *, verify: bool, tokens_each: int = 1) -> int:
-        """The largest m <= wanted such that m samples (each judged if `verify`) fit."""
-        m = wanted
-        while m > 0 and not self.fits(m, tokens_each, m if verify else 0):
-            m -= 1
-        return m
+    def fits(self, samples: int, *, prompt: int, tokens_each: int, judged: bool,
+             equivalents: int | None = None, judge_prompt: int | None = None) -> bool:
+        """Do `samples` samples of `tokens_each` tokens whose requests' prompts total
+        `prompt` tokens (and, if judged by a charged verifier, their judgements: each at
+        worst its prompt (`judge_prompt` in all, default prompt x samples), the sample and
+        the question) fit what is left, in every limited unit?"""
+        b = self.budget
+        eq = samples if equivalents is None else equivalents
+        tokens = prompt + samples * tokens_each
+        if judged and self.judge_paths:
+            eq += samples
+            tokens += (prompt * samples if judge_prompt is None else judge_prompt) + (
+                samples * (tokens_each + JUDGE_EXTRA_TOKENS))
+        g, t, f = b.generations_left, b.tokens_left, b.flops_left
+        params = self.client.n_params or 0
+        return ((g is None or g >= eq) and (t is None or t >= tokens)
+                and (f is None or f >= 2.0 * params * tokens))
+
+    def most(self, wanted: int, *, prompt: int, tokens_each: int, judged: bool,
+             per_sample: int = 1) -> int:
+        """The largest m <= wanted such that m samples of one prompt fit (`fits`)."""
+        lo, hi = 0, max(0, wanted)
+        while lo < hi:  # fits is monotone in m
+            mid = (lo + hi + 1) // 2
+            if self.fits(mid, prompt=prompt, tokens_each=tokens_each, judged=judged,
+                         equivalents=mid * per_sample):
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
 
     def next_seed(self) -> int | None:
         return None if self.seed is None else self.seed * 100_003 + next(self._counter)
@@ -178,35 +127,60 @@ class SearchContext:
 
     # ---- calls ------------------------------------------------------------------------
 
-    async def sample(self, messages: Sequence[Message], *, max_tokens: int,
+    async def sample(self, messages: Sequence[Message], *, n: int = 1, max_tokens: int,
                      stop: Sequence[str] | None = None, extra: dict[str, Any] | None = None,
-                     temperature: float | None = None) -> Sample | None:
-        """One completion, drawn from the budget; None if it does not fit (nothing spent)."""
-        if max_tokens < 1:
+                     temperature: float | None = None,
+                     equivalents: int | None = None) -> list[Sample] | None:
+        """n completions of one prompt in ONE request (worth `equivalents`, default n),
+        drawn from the budget; None if they do not fit (nothing spent)."""
+        if max_tokens < 1 or n < 1:
             return None
         try:
             gen = await self.client.chat(
-                messages, role="proposer", n=1, max_tokens=max_tokens,
+                messages, role="proposer", n=n, max_tokens=max_tokens,
                 temperature=self.temperature if temperature is None else temperature,
                 top_p=self.top_p, seed=self.next_seed(), stop=stop, budget=self.budget,
-                extra=extra, tags=self.tags)
+                equivalents=equivalents, extra=extra, tags=self.tags)
         except (BudgetExceeded, ContextLengthExceeded):
             return None
-        self.ledger.add_generation(gen)
-        c = gen.choices[0]
-        return Sample(c.text, c.finish_reason, gen.usage.completion_tokens)
+        self.ledger.add_generation(gen, n if equivalents is None else equivalents)
+        share = gen.usage.completion_tokens // n
+        return [Sample.of(c, share if n > 1 else gen.usage.completion_tokens)
+                for c in gen.choices]
 
-    async def judge(self, problem: str, steps: Sequence[str], *, complete: bool) -> float | None:
-        """The verifier's score of the last step given; None if unverified or unaffordable."""
-        if self.verifier is None or not self.fits(0, 1, 1):
+    async def judge(self, problem: str, steps: Sequence[str], *, complete: bool,
+                    asked: Sequence[Message] | None = None, path: bool = True,
+                    ) -> Judgement | None:
+        """The verifier's judgement of a (partial) solution (the conversation it was
+        sampled from is `asked`); None if there is no verifier or it does not fit. Charged
+        (if at all) one generation-equivalent when `path` (a new solution path), else 0."""
+        if self.verifier is None:
             return None
+        budget = self.budget if self.verifier_charged else None
         try:
-            j = await self.verifier.judge(problem, steps, complete=complete, budget=self.budget,
+            j = await self.verifier.judge(problem, steps, complete=complete, asked=asked,
+                                          budget=budget,
+                                          equivalents=self.judge_paths if path else 0,
                                           tags={**self.tags, "role": "verifier"})
-        except BudgetExceeded:
+        except (BudgetExceeded, ContextLengthExceeded):
             return None
-        self.ledger.add_judgement(j)
-        return j.scores[-1] if j.scores else None
+        self.ledger.add_judgement(j, samples=1 if self.verifier.kind == "generative" else 0)
+        return j
+
+    async def score(self, node: Node, problem: str, steps: Sequence[str], *, complete: bool,
+                    asked: Sequence[Message] | None = None, path: bool = True,
+                    earlier: Sequence[float] = ()) -> None:
+        """Judge `steps` and set the node's step scores and aggregated score: a PRM scores
+        every step; a generative verifier the last one, after the `earlier` scores."""
+        j = await self.judge(problem, steps, complete=complete, asked=asked, path=path)
+        if j is None:
+            node.scores = list(earlier)
+            return
+        if j.detail and not j.scores:
+            node.info["unjudged"] = j.detail
+        node.scores = (list(j.scores) if self.verifier is not None
+                       and self.verifier.kind == "prm" else [*earlier, *j.scores])
+        node.score = aggregate(node.scores, self.aggregation) if j.scores else None
 
     async def choose(self, cands: Sequence[Scored], how: str) -> int | None:
         """agent.strategies.selection.select with this context's answer equivalence, in a
@@ -222,4 +196,4 @@ class SearchContext:
             solution=str(chosen.info.get("full_text", chosen.text)) if chosen else "",
             candidates=candidates, nodes=nodes, solver=self.ledger.solver,
             verifier=self.ledger.verifier, budget=self.budget.summary(),
-            stop_reason=stop_reason, params=params)
+            stop_reason=stop_reason, params=params, verifier_charged=self.verifier_charged)

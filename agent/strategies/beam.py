@@ -1,154 +1,71 @@
-"""Beam search over solution steps, guided by the verifier (Snell et al. 2024, section 5).
+"""Beam search over solution steps at budget scale (Snell et al. 2024, section 5;
+search-and-learn's `beam_search`).
 
-A step ends at a blank line (the stop string "\\n\\n"). Round 0 samples N first steps from
-the problem; every later round keeps the top N / M active beams (by aggregated step score,
-worldmodel.math.verifier.aggregate with ctx.aggregation) and samples M next steps from each,
-so each round makes N candidates, each judged as a partial solution. A candidate whose step
-holds a \\boxed{} answer (or is empty) is finished and leaves the beam. The last round (round
-`max_rounds`, or earlier when the budget could not pay for another full round plus one
-finishing completion) samples without the stop string, so every beam is completed. The
-answer is then selected among finished solutions by weighted vote (sum of aggregated
-scores per answer; `selection` can be naive or majority).
+N beams, width M: round 0 samples N first steps (one n=N request), every later round keeps
+the N / M best unfinished candidates and samples M next steps from each (refilled when
+beams finish, so every round has N candidates), for up to 40 rounds; the answer is the
+weighted vote of the N best finished solutions. The engine is agent.strategies.step_search.
 
-`lookahead` > 0 scores each non-final candidate at the end of a greedy rollout of that many
-more steps (temperature 0) instead of at the candidate itself (agent.strategies.lookahead).
-
-Cost of a candidate: 1 generation, plus `lookahead` rollout generations in non-final
-rounds, plus c for its judgement. Rounds that do not fit are shrunk (final round) or
-replaced by the final round, so the budget is never exceeded; with less than 1 + c left,
-one unjudged completion of the best beam is made.
+Planning: with G generation-equivalents, N = G (G // 2 with a charged verifier), as in the
+paper: N beams cost N whatever the number of rounds. M = `width` (default 4, at most N) or
+"sqrt" (round(sqrt(N))). Under a token or FLOPs limit only, N is the number of full
+solutions that fit at their worst case (prompt + ctx.max_tokens each), and rounds that do
+not fit become the final round (step_search). An explicit `n_beams` is used as given (the
+budget still bounds every call).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+import math
 
-from worldplan.agent.strategies.base import Node, SearchContext, StrategyResult
-from worldplan.envs.math.answer import extract_answer, extract_boxed
-from worldplan.worldmodel.math.prompts import STEP_SEP, continuation, join_steps
-from worldplan.worldmodel.math.verifier import aggregate
+from worldplan.agent.strategies.base import SearchContext
+from worldplan.agent.strategies.records import StrategyResult
+from worldplan.agent.strategies.step_search import (
+    MAX_ROUNDS,
+    Group,
+    Rollout,
+    SearchSpec,
+    step_search,
+)
+from worldplan.worldmodel.math.prompts import solver_messages
 
-
-@dataclass
-class Beam:
-    steps: list[str]
-    scores: list[float]
-    key: str | None  # the node of its last step (None for the empty root)
+Width = int | str  # beams' children per round: a number, or "sqrt" (round(sqrt(N)))
 
 
-# (problem, ctx, steps, parent key, k steps, max_tokens) -> (steps rolled out, their nodes)
-Rollout = Callable[[str, SearchContext, list[str], str, int, int],
-                   Awaitable[tuple[list[str], list[Node]]]]
+def resolve_width(width: Width, n: int) -> int:
+    """M for N beams: `width` (at most N), or round(sqrt(N)) for "sqrt"."""
+    if width == "sqrt":
+        return max(1, min(n, round(math.sqrt(n))))
+    if isinstance(width, str) or width < 1:
+        raise ValueError(f"width must be a positive number or 'sqrt', got {width!r}")
+    return max(1, min(n, width))
 
 
-@dataclass
-class _Round:
-    parents: list[Beam]
-    final: bool
-    verify: bool = True
-    children: list[Node] = field(default_factory=list)
+async def plan_beams(ctx: SearchContext, problem: str, per_path: int = 1) -> int:
+    """N for the budget: generation-equivalents // (per_path + judge cost), or the full
+    solutions that fit a token/FLOPs limit at their worst case (4 with no limit)."""
+    if ctx.budget.generations_left is not None:
+        return ctx.plan_paths(per_path)
+    b = ctx.budget
+    if b.tokens_left is None and b.flops_left is None:
+        return 4
+    prompt = await ctx.prompt_tokens(solver_messages(problem))
+    return ctx.most(100_000, prompt=prompt, tokens_each=ctx.max_tokens * per_path,
+                    judged=True)
 
 
-async def beam_search(problem: str, ctx: SearchContext, *, n_beams: int = 4, width: int = 2,
-                      max_rounds: int = 6, lookahead: int = 0, rollout: Rollout | None = None,
+async def beam_search(problem: str, ctx: SearchContext, *, n_beams: int | None = None,
+                      width: Width = 4, max_rounds: int = MAX_ROUNDS, lookahead: int = 0,
+                      rollout: Rollout | None = None,
                       selection: str = "weighted") -> StrategyResult:
-    """Step-level beam search with N = n_beams candidates per round, M = width per beam."""
-    if lookahead and rollout is None:
-        raise ValueError("lookahead > 0 needs a rollout function (agent.strategies.lookahead)")
-    name = "lookahead" if lookahead else "beam"
-    keep = max(1, n_beams // max(1, width))
-    beams = [Beam([], [], None)]
-    finished: list[Node] = []
-    nodes: list[Node] = []
-    stop = "max_rounds"
-    for rnd in range(max_rounds):
-        parents = ([beams[0]] * n_beams if rnd == 0
-                   else [b for b in beams[:keep] for _ in range(width)])
-        plan = _plan_round(ctx, parents, last=rnd == max_rounds - 1, lookahead=lookahead)
-        if plan is None:
-            stop = "budget"
-            break
-        children = await asyncio.gather(*[
-            _expand(problem, ctx, b, rnd, plan, lookahead, rollout) for b in plan.parents])
-        made = [c for c in children if c is not None]
-        if len(made) < len(children):
-            stop = "budget"
-        nodes.extend(n for c in made for n in c[1])
-        active: list[tuple[Beam, Node]] = []
-        for beam, node, done in ((c[0], c[1][0], c[2]) for c in made):
-            (finished.append(node) if done or plan.final else active.append((beam, node)))
-        active.sort(key=lambda bn: -(bn[1].score if bn[1].score is not None else -1.0))
-        for _, node in active[:keep]:
-            node.info["kept"] = True
-        beams = [b for b, _ in active]
-        if plan.final or not beams:
-            stop = "done" if plan.final and stop != "budget" else stop
-            break
-    candidates = finished or [n for n in nodes if n.info.get("kept")][:1]
-    idx = await ctx.choose(candidates, selection)
-    params: dict[str, Any] = {"n_beams": n_beams, "width": width, "max_rounds": max_rounds,
-                              "lookahead": lookahead, "selection": selection,
-                              "aggregation": ctx.aggregation}
-    return ctx.result(name, candidates[idx] if idx is not None else None, candidates, nodes,
-                      stop, params)
-
-
-def _plan_round(ctx: SearchContext, parents: list[Beam], *, last: bool,
-                lookahead: int) -> _Round | None:
-    """This round's parents and whether it finishes the beams, within the budget."""
-    n = len(parents)
-    per = 1 + lookahead
-    if not last and ctx.fits(n * per + 1, ctx.step_max_tokens, n + 1):
-        return _Round(parents, final=False)
-    m = ctx.most(n, verify=True)
-    if m > 0:
-        return _Round(parents[:m], final=True)
-    if ctx.fits(1):
-        return _Round(parents[:1], final=True, verify=False)
-    return None
-
-
-async def _expand(problem: str, ctx: SearchContext, beam: Beam, rnd: int, plan: _Round,
-                  lookahead: int, rollout: Rollout | None
-                  ) -> tuple[Beam, list[Node], bool] | None:
-    """Sample the next step of `beam` (the rest of the solution in a final round), judge it.
-
-    Returns the new beam, its nodes (the step first, then any rollout) and whether finished.
-    """
-    n = len(plan.parents)
-    verifies = n if plan.verify else 0
-    if plan.final:
-        max_tokens = ctx.tokens_each(n, verifies, ctx.max_tokens)
-    else:
-        max_tokens = ctx.tokens_each(n * (1 + lookahead), verifies, ctx.step_max_tokens)
-    messages, extra = continuation(problem, beam.steps)
-    s = await ctx.sample(messages, max_tokens=max_tokens, stop=None if plan.final else [STEP_SEP],
-                         extra=extra)
-    if s is None:
-        return None
-    text = s.text.strip("\n")
-    steps = beam.steps + [text] if text else list(beam.steps)
-    done = plan.final or not text or extract_boxed(text) is not None
-    full = join_steps(steps)
-    node = Node(ctx.key("b"), beam.key, "final" if done else "step", text,
-                extract_answer(full, bare=False) if done else None, depth=rnd, tokens=s.tokens,
-                info={"full_text": full, "finish_reason": s.finish_reason, "round": rnd})
-    out = [node]
-    judged = steps
-    if lookahead and rollout is not None and not done:
-        rolled, more = await rollout(problem, ctx, steps, node.key, lookahead, max_tokens)
-        out.extend(more)
-        judged = rolled
-    sc = (await ctx.judge(problem, judged, complete=done or _finished(judged))
-          if plan.verify and judged else None)
-    scores = beam.scores + ([sc] if sc is not None else [])
-    node.scores = scores
-    node.score = aggregate(scores, ctx.aggregation) if sc is not None else None
-    return Beam(steps, scores, node.key), out, done
-
-
-def _finished(steps: list[str]) -> bool:
-    return bool(steps) and extract_boxed(steps[-1]) is not None
+    """Step-level beam search with N beams (default: the budget's N), M children each."""
+    n = n_beams if n_beams is not None else await plan_beams(ctx, problem, 1 + lookahead)
+    if n < 1:
+        return ctx.result("lookahead" if lookahead else "beam", None, [], [], "budget",
+                          {"n_beams": n})
+    m = resolve_width(width, n)
+    spec = SearchSpec("lookahead" if lookahead else "beam",
+                      [Group(per_round=n, keep=max(1, n // m))], max_rounds, lookahead,
+                      rollout, selection, best_of=n,
+                      params={"n_beams": n, "width": m})
+    return await step_search(problem, ctx, spec)

@@ -30,19 +30,20 @@ from typing import Any
 from worldplan.agent.control.decide import Decision, decide, make_estimator
 from worldplan.agent.control.difficulty import Estimate
 from worldplan.agent.control.policy import Policy, PolicyError, load_policy
-from worldplan.agent.strategies.base import SearchContext, StrategyResult
+from worldplan.agent.strategies.base import SearchContext
 from worldplan.agent.strategies.fixed import get_fixed
 from worldplan.agent.strategies.probe import Probe, probe_cost, run_probe
+from worldplan.agent.strategies.records import StrategyResult
 
 NAME = "compute-optimal"
 
 
-def probe_size(n: int, max_fraction: float, generations: int | None, verify_cost: int) -> int:
+def probe_size(n: int, max_fraction: float, generations: int | None, judge_cost: int) -> int:
     """Samples the probe takes with `generations` left: n if its cost fits in
     `max_fraction` of them (or there is no limit), else 0."""
     if n < 1 or generations is None:
         return max(n, 0)
-    return n if probe_cost(n, verify_cost) <= max_fraction * generations else 0
+    return n if probe_cost(n, judge_cost) <= max_fraction * generations else 0
 
 
 async def run_chosen(problem: str, ctx: SearchContext, strategy: str, params: dict[str, Any],
@@ -61,7 +62,8 @@ async def run_chosen(problem: str, ctx: SearchContext, strategy: str, params: di
     inner = SearchContext(ctx.client, ctx.verifier, ctx.budget, max_tokens=ctx.max_tokens,
                           step_max_tokens=ctx.step_max_tokens, temperature=ctx.temperature,
                           top_p=ctx.top_p, seed=ctx.seed, aggregation=ctx.aggregation,
-                          same_answer=ctx.same_answer, tags=ctx.tags)
+                          same_answer=ctx.same_answer, verifier_charged=ctx.verifier_charged,
+                          tags=ctx.tags)
     res = await fn(problem, inner, **params)
     candidates = list(res.candidates) + list(probe.nodes)
     nodes = list(probe.nodes) + list(res.nodes)
@@ -80,7 +82,7 @@ async def run_chosen(problem: str, ctx: SearchContext, strategy: str, params: di
         strategy=name or res.strategy, answer=answer, solution=solution,
         candidates=candidates, nodes=nodes, solver=probe.ledger.solver + res.solver,
         verifier=probe.ledger.verifier + res.verifier, budget=ctx.budget.summary(),
-        stop_reason=res.stop_reason,
+        stop_reason=res.stop_reason, verifier_charged=ctx.verifier_charged,
         params={"strategy": res.strategy, "strategy_params": res.params,
                 "probe": _probe_info(probe)})
 
@@ -100,9 +102,9 @@ async def compute_optimal(problem: str, ctx: SearchContext, *, policy: Policy | 
     estimator = make_estimator(difficulty, pol, oracle)
     total = ctx.budget.generations_left  # the decision's budget: probe included
     n = probe_size(int(pol.probe["n"]), float(pol.probe["max_fraction"]), total,
-                   ctx.verify_cost)
+                   ctx.judge_paths)
     probe = await run_probe(problem, ctx, n) if n else Probe(
-        note=f"no probe: {probe_cost(int(pol.probe.get('n', 0)), ctx.verify_cost)} "
+        note=f"no probe: {probe_cost(int(pol.probe.get('n', 0)), ctx.judge_paths)} "
              f"generations do not fit in {pol.probe.get('max_fraction')} of {total}")
     est = estimator.estimate(problem, probe.signals if probe.nodes else None)
     est = replace(est, probe_generations=probe.counts.generations,

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-from worldplan.agent.strategies.base import StrategyResult
 from worldplan.agent.strategies.beam import beam_search
 from worldplan.agent.strategies.best_of_n import best_of_n
+from worldplan.agent.strategies.dvts import dvts
 from worldplan.agent.strategies.lookahead import lookahead_search
+from worldplan.agent.strategies.records import StrategyResult
 from worldplan.agent.strategies.revisions import revisions
 
 Strategy = Callable[..., Awaitable[StrategyResult]]
@@ -25,6 +26,7 @@ FIXED: dict[str, Strategy] = {
     "revisions": revisions,
     "beam": beam_search,
     "lookahead": lookahead_search,
+    "dvts": dvts,
 }
 
 

@@ -5,29 +5,35 @@ For every non-final candidate step, `rollout` extends the partial solution by up
 steps at temperature 0 (stop "\\n\\n"; it stops early at a \\boxed{} answer) and the verifier
 judges the rolled-out prefix; that score becomes the candidate's step score. The rollout's
 steps are stored as search nodes (kind "rollout") but are not kept in the beam: the beam
-advances by the sampled step only. Everything else (beams, width, rounds, final selection,
-budget planning with 1 + k + c generations per candidate) is agent.strategies.beam.
+advances by the sampled step only. Everything else (beams, width, rounds, final selection)
+is agent.strategies.beam. Compute: the rollouts of round 0 are charged one
+generation-equivalent per step, so N beams with lookahead k cost N(k + 1), and N is the
+budget // (k + 1).
 """
 
 from __future__ import annotations
 
-from worldplan.agent.strategies.base import Node, SearchContext, StrategyResult
-from worldplan.agent.strategies.beam import beam_search
+from worldplan.agent.strategies.base import SearchContext
+from worldplan.agent.strategies.beam import Width, beam_search
+from worldplan.agent.strategies.records import Node, StrategyResult
+from worldplan.agent.strategies.step_search import MAX_ROUNDS
 from worldplan.envs.math.answer import extract_boxed
 from worldplan.worldmodel.math.prompts import STEP_SEP, continuation
 
 
 async def rollout(problem: str, ctx: SearchContext, steps: list[str], parent: str, k: int,
-                  max_tokens: int) -> tuple[list[str], list[Node]]:
-    """Up to k greedy steps after `steps`; returns the extended steps and rollout nodes."""
+                  max_tokens: int, equivalents: int) -> tuple[list[str], list[Node]]:
+    """Up to k greedy steps after `steps` (each worth `equivalents`); returns the extended
+    steps and rollout nodes."""
     steps = list(steps)
     nodes: list[Node] = []
     for j in range(k):
         messages, extra = continuation(problem, steps)
-        s = await ctx.sample(messages, max_tokens=max_tokens, stop=[STEP_SEP], extra=extra,
-                             temperature=0.0)
-        if s is None:
+        got = await ctx.sample(messages, max_tokens=max_tokens, stop=[STEP_SEP], extra=extra,
+                               temperature=0.0, equivalents=equivalents)
+        if got is None:
             break
+        s = got[0]
         text = s.text.strip("\n")
         node = Node(ctx.key("la"), nodes[-1].key if nodes else parent, "rollout", text,
                     depth=len(steps), tokens=s.tokens,
@@ -36,13 +42,14 @@ async def rollout(problem: str, ctx: SearchContext, steps: list[str], parent: st
         if not text:
             break
         steps.append(text)
-        if extract_boxed(text) is not None:
+        if extract_boxed(text) is not None or s.ended:
             break
     return steps, nodes
 
 
-async def lookahead_search(problem: str, ctx: SearchContext, *, k: int = 1, n_beams: int = 4,
-                           width: int = 2, max_rounds: int = 6,
+async def lookahead_search(problem: str, ctx: SearchContext, *, k: int = 1,
+                           n_beams: int | None = None, width: Width = 4,
+                           max_rounds: int = MAX_ROUNDS,
                            selection: str = "weighted") -> StrategyResult:
     """Beam search with each candidate scored after a k-step greedy rollout."""
     if k < 1:

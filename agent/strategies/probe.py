@@ -7,7 +7,8 @@ drawn from a `Budget.child` of the context's budget limited to `probe_cost(n, ct
 generations, so the probe is charged to the problem's budget (Snell et al. left it out; we do
 not) and can never take more than that. What it spent is in the returned `Probe`.
 
-`probe_cost` is n samples + n verifier calls. Not handled: probing one step of a web task
+`probe_cost` is n samples, plus n judgements when the verifier is charged. Not handled:
+probing one step of a web task
 (the web agent builds `Signals` from its own proposals).
 """
 
@@ -18,12 +19,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from worldplan.agent.control.difficulty import Signals, token_entropy
-from worldplan.agent.strategies.base import Counts, Ledger, Node, SearchContext
+from worldplan.agent.strategies.base import SearchContext
+from worldplan.agent.strategies.records import Counts, Ledger, Node
 from worldplan.envs.math.answer import extract_answer
 from worldplan.worldmodel.llm.accounting import BudgetExceeded
 from worldplan.worldmodel.llm.errors import ContextLengthExceeded
 from worldplan.worldmodel.llm.generation import Choice
 from worldplan.worldmodel.math.prompts import solver_messages
+from worldplan.worldmodel.math.verifier import split_steps
 
 PROBE_TOP_LOGPROBS = 5
 PROBE_SEED_OFFSET = 7_919  # probe seeds differ from the strategy's (same base seed)
@@ -41,9 +44,10 @@ class Probe:
         return self.ledger.solver + self.ledger.verifier
 
 
-def probe_cost(n: int, verify_cost: int) -> int:
-    """Generations a probe of n samples draws: n samples plus n judgements."""
-    return n * (1 + verify_cost)
+def probe_cost(n: int, judge_cost: int) -> int:
+    """Generation-equivalents a probe of n samples draws: n samples, plus n judgements
+    when each costs `judge_cost` (a charged verifier)."""
+    return n * (1 + judge_cost)
 
 
 async def run_probe(problem: str, ctx: SearchContext, n: int) -> Probe:
@@ -52,23 +56,23 @@ async def run_probe(problem: str, ctx: SearchContext, n: int) -> Probe:
     if n < 1:
         out.note = "no probe"
         return out
-    sub = ctx.budget.child(max_generations=probe_cost(n, ctx.verify_cost))
+    sub = ctx.budget.child(max_generations=probe_cost(n, ctx.judge_paths))
     pctx = SearchContext(ctx.client, ctx.verifier, sub, max_tokens=ctx.max_tokens,
                          temperature=ctx.temperature, top_p=ctx.top_p,
                          seed=None if ctx.seed is None else ctx.seed + PROBE_SEED_OFFSET,
                          aggregation=ctx.aggregation, same_answer=ctx.same_answer,
-                         tags={**ctx.tags, "phase": "probe"},
-                         ledger=out.ledger)
-    max_tokens = pctx.tokens_each(n, n, ctx.max_tokens)
+                         verifier_charged=ctx.verifier_charged,
+                         tags={**ctx.tags, "phase": "probe"}, ledger=out.ledger)
+    messages = solver_messages(problem)
     try:
         gen = await ctx.client.chat(
-            solver_messages(problem), role="probe", n=n, max_tokens=max(1, max_tokens),
+            messages, role="probe", n=n, max_tokens=ctx.max_tokens,
             temperature=ctx.temperature, top_p=ctx.top_p, seed=pctx.next_seed(),
             logprobs=True, top_logprobs=PROBE_TOP_LOGPROBS, budget=sub, tags=pctx.tags)
     except (BudgetExceeded, ContextLengthExceeded) as e:
         out.note = f"probe not run: {e}"
         return out
-    out.ledger.add_generation(gen)
+    out.ledger.add_generation(gen, n)
     per_tokens = _split_tokens(gen.usage.completion_tokens, gen.choices)
     for i, c in enumerate(gen.choices):
         ents = [token_entropy(t.top) for t in (c.logprobs or [])]
@@ -77,11 +81,8 @@ async def run_probe(problem: str, ctx: SearchContext, n: int) -> Probe:
                     info={"finish_reason": c.finish_reason, "phase": "probe",
                           "entropy": sum(ents) / len(ents) if ents else 0.0})
         out.nodes.append(node)
-    scores = await asyncio.gather(*[pctx.judge(problem, [nd.text], complete=True)
-                                    for nd in out.nodes])
-    for nd, sc in zip(out.nodes, scores, strict=True):
-        nd.score = sc
-        nd.scores = [] if sc is None else [sc]
+    await asyncio.gather(*[pctx.score(nd, problem, split_steps(nd.text), complete=True,
+                                      asked=messages) for nd in out.nodes])
     out.signals = Signals(
         scores=[nd.score for nd in out.nodes], answers=[nd.answer for nd in out.nodes],
         entropies=[float(nd.info["entropy"]) for nd in out.nodes],

@@ -10,48 +10,45 @@ a wrong one; ties go to the later attempt, and unjudged chains give their last a
 then a verifier-weighted vote ACROSS the chains' choices (`selection`: weighted by default,
 or naive / majority). `within="all"` votes over every attempt of every chain instead.
 
-Planning: each attempt costs 1 + c generations (c = a verifier call). With a budget of G
-generations there are A = G // (1 + c) attempts (one unjudged attempt if G < 1 + c), split
-into `chains` chains (default: A // per_chain, at least 1) of about `per_chain` each, or, with
-`ratio` (sequential to parallel, the paper's knob), sqrt(A / ratio) chains of about
-sqrt(A x ratio) attempts. With no generation limit, chains x per_chain attempts. Under a
-token budget, at most as many attempts as can each have ctx.max_tokens (at least one), and
-each attempt's max_tokens is the tokens left after the remaining judgements, shared by the
-attempts left.
+Planning: an attempt is a solution path: 1 generation-equivalent, plus 1 when a charged
+verifier judges it. With G generation-equivalents there are A = G // (1 + c) attempts (one
+unjudged attempt if a charged verifier leaves no room to judge), split into `chains` chains
+(default: A // per_chain, at least 1) of about `per_chain` each, or, with `ratio`
+(sequential to parallel, the paper's knob), sqrt(A / ratio) chains of about
+sqrt(A x ratio) attempts. Under a token or FLOPs limit only, the chains are planned from
+the number of attempts that fit at their worst case (prompt + ctx.max_tokens, + judging),
+and rounds go on, each chain that still fits making one more attempt, until not one more
+attempt fits: the budget is used to within one attempt. With no limit at all,
+chains x per_chain attempts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
+from dataclasses import dataclass
 from typing import Any
 
-from worldplan.agent.strategies.base import Node, SearchContext, StrategyResult
+from worldplan.agent.strategies.base import SearchContext
+from worldplan.agent.strategies.records import Node, StrategyResult
 from worldplan.envs.math.answer import extract_answer
+from worldplan.worldmodel.llm.client import Message
 from worldplan.worldmodel.math.prompts import Attempt, revision_messages
+from worldplan.worldmodel.math.verifier import split_steps
 
 WITHIN = ("best", "all")  # per chain: its best attempt goes to the vote, or every attempt
 
 
-def plan_revisions(generations: int | None, *, verify_cost: int, chains: int | None,
-                   per_chain: int, tokens: int | None = None, max_tokens: int = 512,
-                   ratio: float | None = None) -> tuple[list[int], bool]:
-    """Attempts per chain, and whether attempts are judged, for a budget."""
-    verify = verify_cost > 0
-    if generations is None:
-        total = (chains or 1) * per_chain
-    elif verify and generations >= 1 + verify_cost:
-        total = generations // (1 + verify_cost)
-    else:
-        total, verify = min(max(generations, 0), 1), False
-    if tokens is not None:  # no more attempts than can each have max_tokens (at least 1)
-        total = min(total, max(1, tokens // (max_tokens + verify_cost)))
-    if total == 0:
-        return [], verify
+def plan_revisions(attempts: int, *, chains: int | None, per_chain: int,
+                   ratio: float | None = None) -> list[int]:
+    """Attempts per chain for `attempts` attempts in all."""
+    if attempts <= 0:
+        return []
     if ratio is not None and chains is None:
-        chains = max(1, round(math.sqrt(total / ratio)))
-    c = max(1, min(chains or total // per_chain, total))
-    return [total // c + (1 if i < total % c else 0) for i in range(c)], verify
+        chains = max(1, round(math.sqrt(attempts / ratio)))
+    c = max(1, min(chains or attempts // per_chain, attempts))
+    return [attempts // c + (1 if i < attempts % c else 0) for i in range(c)]
 
 
 async def revisions(problem: str, ctx: SearchContext, *, chains: int | None = None,
@@ -61,30 +58,41 @@ async def revisions(problem: str, ctx: SearchContext, *, chains: int | None = No
     across chains (`within="all"`: a vote over all attempts)."""
     if within not in WITHIN:
         raise ValueError(f"unknown within {within!r}: use one of {', '.join(WITHIN)}")
-    plan, verify = plan_revisions(ctx.budget.generations_left, verify_cost=ctx.verify_cost,
-                                  chains=chains, per_chain=per_chain,
-                                  tokens=ctx.budget.tokens_left, max_tokens=ctx.max_tokens,
-                                  ratio=ratio)
+    verify = ctx.verifier is not None
+    first = await ctx.prompt_tokens(revision_messages(problem, []))
+    limited = ctx.budget.generations_left is not None
+    if limited:
+        total = ctx.plan_paths(judged=True)
+        if total == 0 and ctx.plan_paths(judged=False) > 0:
+            total, verify = 1, False
+    elif ctx.budget.tokens_left is not None or ctx.budget.flops_left is not None:
+        total = ctx.most(10_000, prompt=first, tokens_each=ctx.max_tokens, judged=verify)
+    else:
+        total = (chains or 1) * per_chain
+        limited = True
+    plan = plan_revisions(total, chains=chains, per_chain=per_chain, ratio=ratio)
     chain_nodes: list[list[Node]] = [[] for _ in plan]
     nodes: list[Node] = []
     stop = "done"
-    for rnd in range(max(plan, default=0)):
-        going = [i for i, k in enumerate(plan) if k > rnd]
-        left = sum(k - rnd for k in plan if k > rnd)  # attempts still to make, this round on
-        m = ctx.most(len(going), verify=verify)
-        if m < len(going):
-            stop = "budget"
-            going = going[:m]
+    for rnd in itertools.count():
+        going = [i for i, k in enumerate(plan) if (k > rnd if limited else k >= 0)]
         if not going:
             break
-        max_tokens = ctx.tokens_each(left, left if verify else 0, ctx.max_tokens)
+        asks = [await _ask(problem, ctx, chain_nodes[i], history) for i in going]
+        admitted = _admit(ctx, asks, verify)
+        if len(admitted) < len(going):
+            stop = "budget" if limited else "done"
+            for i in going[len(admitted):]:
+                plan[i] = -1 if not limited else rnd  # this chain cannot go on
+        if not admitted:
+            break
         made = await asyncio.gather(*[
-            _attempt(problem, ctx, chain_nodes[i], i, history, max_tokens, verify)
-            for i in going])
-        for i, node in zip(going, made, strict=True):
+            _attempt(problem, ctx, chain_nodes[i], i, ask, verify)
+            for i, ask in zip(going, admitted, strict=False)])
+        for i, node in zip(going, made, strict=False):
             if node is None:
                 stop = "budget"
-                plan[i] = rnd  # this chain cannot go on
+                plan[i] = -1 if not limited else rnd
             else:
                 chain_nodes[i].append(node)
                 nodes.append(node)
@@ -103,23 +111,49 @@ def best_in_chain(chain: list[Node]) -> Node:
     return max(reversed(chain), key=lambda n: -1.0 if n.score is None else n.score)
 
 
-async def _attempt(problem: str, ctx: SearchContext, earlier: list[Node], chain: int,
-                   history: int, max_tokens: int, verify: bool) -> Node | None:
+@dataclass(frozen=True)
+class _Ask:
+    messages: list[Message]
+    shown: int  # earlier attempts shown
+    prompt: int  # its tokens, if the budget counts them (else 0)
+
+
+async def _ask(problem: str, ctx: SearchContext, earlier: list[Node], history: int) -> _Ask:
     shown = earlier[-history:] if history > 0 else []
-    sample = None
+    messages = revision_messages(problem, [Attempt(n.text, n.score) for n in shown])
+    return _Ask(messages, len(shown), await ctx.prompt_tokens(messages))
+
+
+def _admit(ctx: SearchContext, asks: list[_Ask], verify: bool) -> list[_Ask]:
+    """The first asks (chains in order) whose attempts fit together at their worst case."""
+    m = 0
+    while m < len(asks):
+        prompts = sum(a.prompt for a in asks[:m + 1])
+        if not ctx.fits(m + 1, prompt=prompts, tokens_each=ctx.max_tokens, judged=verify,
+                        judge_prompt=prompts):
+            break
+        m += 1
+    return asks[:m]
+
+
+async def _attempt(problem: str, ctx: SearchContext, earlier: list[Node], chain: int,
+                   ask: _Ask, verify: bool) -> Node | None:
+    shown = earlier[-ask.shown:] if ask.shown else []
+    messages = ask.messages
     while True:  # show fewer attempts if the prompt does not fit the context
-        messages = revision_messages(problem, [Attempt(n.text, n.score) for n in shown])
-        sample = await ctx.sample(messages, max_tokens=max_tokens)
-        if sample is not None or not shown or not ctx.fits(1, 1, 1 if verify else 0):
+        got = await ctx.sample(messages, max_tokens=ctx.max_tokens)
+        if got is not None or not shown:
             break
         shown = shown[1:]
-    if sample is None:
+        messages = revision_messages(problem, [Attempt(n.text, n.score) for n in shown])
+    if got is None:
         return None
+    sample = got[0]
     node = Node(ctx.key("r"), earlier[-1].key if earlier else None, "revision", sample.text,
                 extract_answer(sample.text, bare=False), depth=len(earlier), tokens=sample.tokens,
                 info={"chain": chain, "shown": len(shown),
                       "finish_reason": sample.finish_reason})
     if verify:
-        node.score = await ctx.judge(problem, [sample.text], complete=True)
-        node.scores = [] if node.score is None else [node.score]
+        await ctx.score(node, problem, split_steps(sample.text), complete=True,
+                        asked=messages)
     return node

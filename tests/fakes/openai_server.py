@@ -9,15 +9,18 @@ A test gives `OpenAIServer` a `respond` function: request body -> what to answer
 - `Failure(kind)`: a scripted failure (see `Failure`).
 The server writes the JSON: /v1/chat/completions and /v1/completions (choices, logprobs with
 top_logprobs in each endpoint's format, usage with prompt, completion and, when given,
-cached tokens), /pooling and /v1/models. It records every request body that reaches
-`respond` in `requests` and the usage of every answered one in `served` ({"n",
-"prompt_tokens", "completion_tokens", "total_tokens"}), and runs as an httpx transport
-(`transport()`) or behind real HTTP on 127.0.0.1 (`serve()`: for a CLI that builds its own
-client, a subprocess, or an adapter that opens its own connection).
+cached tokens), /pooling, /v1/models and, given a `tokenize` function, /tokenize. It records
+every request body that reaches `respond` in `requests` and the usage of every answered one
+in `served` ({"n", "prompt_tokens", "completion_tokens", "total_tokens"}) (behind real HTTP,
+`client_port` is the port the request being answered came from, and `in_flight` the requests
+being handled), and runs as an httpx transport (`transport()`) or behind real HTTP on
+127.0.0.1 (`serve()`: for a CLI that builds its own client, a subprocess, or an adapter that
+opens its own connection).
 
 A scripted model subclasses it when the server's logs are what its tests read (FakeServer,
 ScriptedLLM), or owns one when it keeps a log of its own shape (the web roles, the rated
-model's problems). Not handled: tokenizing (each respond function states its token rule),
+model's problems). Not handled: tokenizing (each respond function states its token rule,
+and a `tokenize` function must agree with it),
 streaming, checking requests against the OpenAI schema. Never a measure of capability.
 """
 
@@ -52,6 +55,7 @@ class Sample:
     finish_reason: str  # "stop" or "length"
     tokens: int  # completion tokens, by the respond function's own rule
     logprobs: tuple[Token, ...] | None = None  # sent only when the request asks for them
+    stop_reason: str | None = None  # vLLM's: the stop string matched (None: end of sequence)
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,8 @@ class Reply:
         """What `served` records of this reply: n samples and their tokens."""
         return {"n": len(self.samples), "prompt_tokens": self.prompt_tokens,
                 "completion_tokens": self.completion_tokens,
-                "total_tokens": self.prompt_tokens + self.completion_tokens}
+                "total_tokens": self.prompt_tokens + self.completion_tokens,
+                "cached_tokens": self.cached_tokens or 0}
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,7 @@ class Failure:
 
 Answer = Reply | Pooled | Failure
 Respond = Callable[[dict[str, Any]], Answer]
+Tokenize = Callable[[dict[str, Any]], int]  # a /tokenize body -> its prompt's token count
 
 
 def yes_no(p: float, prompt_tokens: int) -> Reply:
@@ -107,12 +113,14 @@ def yes_no(p: float, prompt_tokens: int) -> Reply:
 
 class OpenAIServer:
     def __init__(self, respond: Respond, *, model: str = "scripted",
-                 max_model_len: int | None = None) -> None:
+                 max_model_len: int | None = None, tokenize: Tokenize | None = None) -> None:
         self.respond = respond
+        self.tokenize = tokenize  # answers /tokenize (None: 404, as a server without it)
         self.model = model
         self.max_model_len = max_model_len  # listed by /v1/models when given
         self.requests: list[dict[str, Any]] = []  # every body that reached `respond`
         self.in_flight = 0  # HTTP requests being handled (serve()): 0 when the server is idle
+        self.client_port = 0  # serve(): the client's port of the request `respond` answers
         self.served: list[dict[str, int]] = []  # Reply.usage() of every answered request
 
     def transport(self) -> httpx.MockTransport:
@@ -125,18 +133,23 @@ class OpenAIServer:
             if self.max_model_len is not None:
                 card["max_model_len"] = self.max_model_len
             return httpx.Response(200, json={"object": "list", "data": [card]})
+        if path.endswith("/tokenize") and self.tokenize is not None:
+            return httpx.Response(200, json={"count": self.tokenize(json.loads(request.content)),
+                                             "tokens": [], "max_model_len": self.max_model_len})
         endpoint = next((e for e in ("chat/completions", "completions", "pooling")
                          if path.endswith("/" + e)), None)
         if endpoint is None:
             return httpx.Response(404, json={"detail": "Not Found"})
         body = json.loads(request.content)
+        self.client_port = int(request.headers.get("x-client-port") or 0)
         self.requests.append(body)
         answer = self.respond(body)
         if isinstance(answer, Failure):
             return _failure(answer, request)
         if isinstance(answer, Pooled):
             self.served.append({"n": 0, "prompt_tokens": answer.prompt_tokens,
-                                "completion_tokens": 0, "total_tokens": answer.prompt_tokens})
+                                "completion_tokens": 0, "total_tokens": answer.prompt_tokens,
+                                "cached_tokens": 0})
             return httpx.Response(200, json=_pooling_json(answer, self.model))
         self.served.append(answer.usage())
         chat = endpoint == "chat/completions"
@@ -165,8 +178,9 @@ class OpenAIServer:
             def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 content = self.rfile.read(length) if length else b""
+                headers = {**dict(self.headers), "x-client-port": str(self.client_address[1])}
                 request = httpx.Request(self.command, f"http://test{self.path}",
-                                        content=content, headers=dict(self.headers))
+                                        content=content, headers=headers)
                 if delay_s:
                     threading.Event().wait(delay_s)
                 with lock:
@@ -220,7 +234,8 @@ def _completion_json(reply: Reply, body: dict[str, Any], model: str,
     choices = []
     for k, s in enumerate(reply.samples):
         lp = s.logprobs if body.get("logprobs") else None
-        c: dict[str, Any] = {"index": k, "finish_reason": s.finish_reason}
+        c: dict[str, Any] = {"index": k, "finish_reason": s.finish_reason,
+                             "stop_reason": s.stop_reason}
         if chat:
             c["message"] = {"role": "assistant", "content": s.text}
             c["logprobs"] = None if lp is None else {"content": [

@@ -14,8 +14,8 @@ from sqlalchemy.engine import Engine
 
 from worldplan.traces.engine import make_engine
 from worldplan.traces.store import TraceStore
-from worldplan.worldmodel.llm.accounting import Usage
 from worldplan.worldmodel.llm.generation import CallRecord, Choice, Generation
+from worldplan.worldmodel.llm.usage import Usage
 
 XSS = ('<script>window.__xss = 1; document.title = "pwned"</script>'
        '<img src=x onerror="window.__xss=2">')

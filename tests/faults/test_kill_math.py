@@ -27,7 +27,7 @@ PER_CASE = 4  # kill points per run
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[Switch, OpenAIServer, str]]:
     switch = Switch(math_respond)
-    server = OpenAIServer(switch)
+    server = switch.watch(OpenAIServer(switch))
     with server.serve(delay_s=0.01) as url:
         yield switch, server, url
 

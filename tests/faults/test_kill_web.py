@@ -31,7 +31,7 @@ CHILD = [PYTHON, "-m", "tests.faults.web_child"]
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[Switch, OpenAIServer, str]]:
     switch = Switch(ScriptedWebLLM().answer)
-    server = OpenAIServer(switch)
+    server = switch.watch(OpenAIServer(switch))
     with server.serve(delay_s=0.01) as url:
         yield switch, server, url
 
@@ -70,7 +70,7 @@ def test_web_cli_in_the_browser_killed_and_resumed(tmp_path: Path) -> None:
     """Prompts show the page's URL, whose port is new in every process: calls are compared
     with local ports blanked."""
     switch = Switch(ScriptedWebLLM().answer, ports=False)
-    server = OpenAIServer(switch)
+    server = switch.watch(OpenAIServer(switch))
     with server.serve(delay_s=0.01) as url:
         browser_cases(switch, server, url, tmp_path)
 

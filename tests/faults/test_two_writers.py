@@ -87,7 +87,7 @@ def test_two_writers_and_a_reader_on_a_new_database(tmp_path: Path, round_: int)
 def test_a_killed_run_resumes_while_others_read_and_write(tmp_path: Path,
                                                           round_: int) -> None:
     switch = Switch(math_respond)
-    server = OpenAIServer(switch)
+    server = switch.watch(OpenAIServer(switch))
     data = write_problems(tmp_path / "problems.jsonl", 6)
     with server.serve(delay_s=0.01) as url:
         ref_db = tmp_path / "ref.db"
@@ -96,7 +96,7 @@ def test_a_killed_run_resumes_while_others_read_and_write(tmp_path: Path,
                        capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO)})
         ref = snapshot(ref_db, "math")
         db = tmp_path / "shared.db"
-        switch.begin(kill_at=9 + 5 * round_)
+        switch.begin(kill_at=1 + (9 + 7 * round_) % sum(ref.calls.values()))
         killed = subprocess.Popen(math_args(data, "best_of_n", db, url), cwd=REPO,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                   env={**os.environ, "PYTHONPATH": str(REPO)})

@@ -154,7 +154,7 @@ def test_a_killed_run_resumes_on_postgres_while_others_read_and_write(
 
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     switch = Switch(math_respond)
-    server = OpenAIServer(switch)
+    server = switch.watch(OpenAIServer(switch))
     data = write_problems(tmp_path / "problems.jsonl", 6)
     ref_url, url = fresh_database(pg_url, "reference"), fresh_database(pg_url, "resumed")
     with server.serve(delay_s=0.01) as llm:

@@ -1,18 +1,26 @@
-"""Compute accounting: token usage of one call, FLOPs estimates, and budgets.
+"""Compute accounting: token usage of one call, its cost in three units, and budgets.
 
-A `Budget` is drawn down by every LLM call. It is measured in *generations* (one sampled
-completion = one generation, the unit of Snell et al. 2024) and/or in *generated tokens*
-(completion tokens). Prompt tokens are recorded on every call but are not a budget unit:
-their cost is dominated by prefix caching and is reported separately.
+Three budget units (Snell et al. 2024 use the first; all three are counted on every call):
+- *generations* (generation-equivalents, the paper's unit): what the caller says a call is
+  worth (`equivalents`, by default its n samples). Strategies charge by construction: N
+  full solutions cost N; beam search with N beams costs N (its first round is charged one
+  per beam, later rounds nothing); lookahead k costs N(k + 1); a verifier call is free or
+  charged as the strategy's context says (agent.strategies.base).
+- *tokens*: uncached prompt tokens + completion tokens, as the server reports them (prompt
+  tokens served from the prefix cache are free). `count_prompts=False` counts completion
+  tokens only (the web agent's generated-token budget).
+- *flops*: 2 x parameters x tokens of the unit above, per model (so calls to models of
+  different sizes add up); prefix-cached prompt tokens cost nothing, which is the dense
+  forward-pass estimate (Kaplan et al. 2020) without attention over the cached prefix.
 
-The guarantee is exact, not best-effort: before a call is sent, `Budget.reserve` checks that
-`n` generations fit and clamps the call's `max_tokens` so that `n * max_tokens` fits in the
-tokens left. A call that cannot fit even one token per sample raises `BudgetExceeded`.
-After the call, `Budget.settle` charges what the server reported and releases the rest of
-the reservation. Reservations make concurrent calls (asyncio tasks or threads) safe: the sum
-of reservations in flight never exceeds what is left.
+The guarantee is exact, not best-effort: before a call is sent, `Budget.reserve` holds its
+worst case (its equivalents; its whole prompt, taken as uncached, plus n x max_tokens),
+clamping `max_tokens` so that the worst case fits, or raises `BudgetExceeded`. After the
+call `Budget.settle` charges what the server reported and releases the rest, so concurrent
+calls (asyncio tasks or threads) never overspend together. A token or FLOPs limit needs the
+prompt's exact token count before the call (the client asks the server's /tokenize).
 
-Not handled here: wall-clock budgets, and prompt-token budgets.
+Not handled here: wall-clock budgets.
 """
 
 from __future__ import annotations
@@ -20,79 +28,68 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from worldplan.worldmodel.llm.usage import UNITS, Cost, Usage, estimate_flops
+
 
 class BudgetExceeded(RuntimeError):
     """A call would exceed its budget. Raised before the call is sent: nothing is spent."""
 
-    def __init__(self, message: str, *, unit: str, needed: int, left: int) -> None:
+    def __init__(self, message: str, *, unit: str, needed: float, left: float) -> None:
         super().__init__(message)
         self.unit = unit
         self.needed = needed
         self.left = left
 
 
-@dataclass(frozen=True)
-class Usage:
-    """Token usage of one call, as reported by the server (tokens)."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_tokens: int | None = None  # prompt tokens served from the prefix cache, if reported
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def __add__(self, other: Usage) -> Usage:
-        cached: int | None
-        if self.cached_tokens is None and other.cached_tokens is None:
-            cached = None
-        else:
-            cached = (self.cached_tokens or 0) + (other.cached_tokens or 0)
-        return Usage(
-            self.prompt_tokens + other.prompt_tokens,
-            self.completion_tokens + other.completion_tokens,
-            cached,
-        )
-
-
-def estimate_flops(n_params: int | None, usage: Usage) -> float | None:
-    """Forward-pass FLOPs of a call: 2 x parameters x tokens processed (prompt + completion).
-
-    The usual dense-transformer estimate (Kaplan et al. 2020); it ignores attention's
-    quadratic term, and counts cached prompt tokens as processed (an upper bound).
-    Returns None when the parameter count is unknown.
-    """
-    if n_params is None:
-        return None
-    return 2.0 * n_params * usage.total_tokens
-
-
 @dataclass
 class Reservation:
     """What one call holds of a budget while it is in flight."""
 
-    generations: int
-    tokens: int  # completion tokens reserved: n * max_tokens
+    generations: int  # generation-equivalents
+    tokens: int  # worst case: the whole prompt (if counted) + n * max_tokens
+    flops: float  # 2 x params x tokens (0 without a FLOPs limit)
     max_tokens: int  # the (possibly clamped) per-sample max_tokens to send
+    n_params: int | None = None
 
 
 @dataclass
 class Budget:
-    """A budget of generations and/or completion tokens. None means unlimited in that unit.
+    """A budget of generation-equivalents, tokens and/or FLOPs; None is unlimited in that
+    unit. `spent_*` count what was used; `reserved_*` what calls in flight may still use.
 
-    `spent_*` count what was actually used; `reserved_*` what calls in flight may still use.
+    `spent_tokens` is the token unit (uncached prompt + completion, or completion only with
+    `count_prompts=False`); `spent_prompt_tokens` and `spent_cached_tokens` are the server's
+    raw figures, whatever the unit.
     """
 
     max_generations: int | None = None
     max_tokens: int | None = None
+    max_flops: float | None = None
     spent_generations: int = 0
     spent_tokens: int = 0
     spent_prompt_tokens: int = 0
+    spent_cached_tokens: int = 0
+    spent_completion_tokens: int = 0
+    spent_flops: float = 0.0
     calls: int = 0
+    count_prompts: bool = True
     reserved_generations: int = 0
     reserved_tokens: int = 0
+    reserved_flops: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, amount: float | None, unit: str = "generations") -> Budget:
+        """A budget of `amount` in one unit (None: unlimited)."""
+        if unit not in UNITS:
+            raise ValueError(f"unknown budget unit {unit!r}: use one of {', '.join(UNITS)}")
+        if amount is None:
+            return cls()
+        if unit == "flops":
+            return cls(max_flops=float(amount))
+        if unit == "tokens":
+            return cls(max_tokens=int(amount))
+        return cls(max_generations=int(amount))
 
     @property
     def generations_left(self) -> int | None:
@@ -106,74 +103,117 @@ class Budget:
             return None
         return self.max_tokens - self.spent_tokens - self.reserved_tokens
 
+    @property
+    def flops_left(self) -> float | None:
+        if self.max_flops is None:
+            return None
+        return self.max_flops - self.spent_flops - self.reserved_flops
+
+    @property
+    def needs_prompt_count(self) -> bool:
+        """Whether a call's prompt must be counted before it is sent (token or FLOPs limit)."""
+        return (self.max_tokens is not None and self.count_prompts) or self.max_flops is not None
+
+    @property
+    def spent(self) -> Cost:
+        return Cost(self.spent_generations, self.spent_tokens, self.spent_flops)
+
     def can_afford(self, n: int = 1, tokens_per_sample: int = 1) -> bool:
-        """True if n samples of at least `tokens_per_sample` tokens each fit now."""
+        """True if n samples of at least `tokens_per_sample` tokens each (no prompt) fit."""
         g, t = self.generations_left, self.tokens_left
         return (g is None or g >= n) and (t is None or t >= n * tokens_per_sample)
 
-    def reserve(self, n: int, max_tokens: int) -> Reservation:
-        """Hold n generations and up to n * max_tokens tokens, clamping max_tokens to fit.
+    def reserve(self, n: int, max_tokens: int, *, prompt_tokens: int = 0,
+                equivalents: int | None = None, n_params: int | None = None) -> Reservation:
+        """Hold a call's worst case, clamping max_tokens to fit: `equivalents` (default n)
+        generation-equivalents, its prompt (`prompt_tokens`, all taken as uncached) plus
+        n * max_tokens tokens, and their FLOPs (2 x `n_params` per token).
 
-        Raises BudgetExceeded if n generations, or one token per sample, do not fit.
+        Raises BudgetExceeded if the equivalents, or the prompt and one token per sample, do
+        not fit; ValueError if a FLOPs limit is set and `n_params` is unknown.
         """
-        if n < 1 or max_tokens < 1:
-            raise ValueError(f"n and max_tokens must be >= 1, got n={n}, max_tokens={max_tokens}")
+        if n < 0 or (n > 0 and max_tokens < 1) or prompt_tokens < 0:
+            raise ValueError(f"n >= 0, max_tokens >= 1 and prompt_tokens >= 0 are needed, got "
+                             f"n={n}, max_tokens={max_tokens}, prompt_tokens={prompt_tokens}")
+        eq = n if equivalents is None else equivalents
+        prompt = prompt_tokens if self.count_prompts else 0
         with self._lock:
             g = self.generations_left
-            if g is not None and n > g:
+            if g is not None and eq > g:
                 raise BudgetExceeded(
-                    f"budget exceeded: {n} generations requested, {g} left "
-                    f"(of {self.max_generations})",
-                    unit="generations",
-                    needed=n,
-                    left=g,
-                )
+                    f"budget exceeded: {eq} generations requested, {g} left "
+                    f"(of {self.max_generations})", unit="generations", needed=eq, left=g)
+            per_sample = max_tokens
             t = self.tokens_left
             if t is not None:
-                per_sample = t // n
-                if per_sample < 1:
-                    raise BudgetExceeded(
-                        f"budget exceeded: {n} samples need at least {n} tokens, {t} left "
-                        f"(of {self.max_tokens})",
-                        unit="tokens",
-                        needed=n,
-                        left=t,
-                    )
-                max_tokens = min(max_tokens, per_sample)
-            res = Reservation(generations=n, tokens=n * max_tokens, max_tokens=max_tokens)
+                per_sample = min(per_sample, self._per_sample(t - prompt, n, "tokens",
+                                                              prompt + n, t))
+            fl = self.flops_left
+            if fl is not None:
+                if n_params is None:
+                    raise ValueError("a FLOPs budget needs the model's parameter count "
+                                     "(LLMClient n_params)")
+                room = int(fl // (2.0 * n_params)) - prompt_tokens
+                per_sample = min(per_sample, self._per_sample(
+                    room, n, "flops", 2.0 * n_params * (prompt_tokens + n), fl))
+            tokens = prompt + n * per_sample
+            flops = 0.0 if fl is None or n_params is None else (
+                2.0 * n_params * (prompt_tokens + n * per_sample))
+            res = Reservation(eq, tokens, flops, per_sample, n_params)
             self.reserved_generations += res.generations
             self.reserved_tokens += res.tokens
+            self.reserved_flops += res.flops
             return res
 
-    def settle(self, res: Reservation, usage: Usage | None, generations: int | None = None) -> None:
-        """Release a reservation and charge what was used (nothing if the call failed).
+    def _per_sample(self, room: int, n: int, unit: str, needed: float, left: float) -> int:
+        if n == 0:
+            if room < 0:
+                raise BudgetExceeded(f"budget exceeded: the prompt needs {needed:g} {unit}, "
+                                     f"{left:g} left", unit=unit, needed=needed, left=left)
+            return 1
+        if room < n:
+            raise BudgetExceeded(
+                f"budget exceeded: the prompt and {n} samples of one token need {needed:g} "
+                f"{unit}, {left:g} left", unit=unit, needed=needed, left=left)
+        return room // n
 
-        A failed call (usage None) charges nothing: the server produced no completion.
-        """
+    def settle(self, res: Reservation, usage: Usage | None) -> None:
+        """Release a reservation and charge what was used (nothing if the call failed:
+        the server produced no completion)."""
         with self._lock:
             self.reserved_generations -= res.generations
             self.reserved_tokens -= res.tokens
+            self.reserved_flops -= res.flops
             if usage is None:
                 return
             self.calls += 1
-            self.spent_generations += res.generations if generations is None else generations
-            self.spent_tokens += usage.completion_tokens
+            self.spent_generations += res.generations
+            self.spent_tokens += usage.billed_tokens(self.count_prompts)
             self.spent_prompt_tokens += usage.prompt_tokens
+            self.spent_cached_tokens += min(usage.cached_tokens or 0, usage.prompt_tokens)
+            self.spent_completion_tokens += usage.completion_tokens
+            if res.n_params is not None:
+                self.spent_flops += estimate_flops(res.n_params, usage) or 0.0
 
-    def child(
-        self, max_generations: int | None = None, max_tokens: int | None = None
-    ) -> SubBudget:
+    def child(self, max_generations: int | None = None, max_tokens: int | None = None,
+              max_flops: float | None = None) -> SubBudget:
         """A sub-budget that draws from this one and has limits of its own (e.g. a probe)."""
-        return SubBudget(parent=self, max_generations=max_generations, max_tokens=max_tokens)
+        return SubBudget(max_generations=max_generations, max_tokens=max_tokens,
+                         max_flops=max_flops, count_prompts=self.count_prompts, parent=self)
 
-    def summary(self) -> dict[str, int | None]:
+    def summary(self) -> dict[str, int | float | None]:
         return {
             "max_generations": self.max_generations,
             "max_tokens": self.max_tokens,
+            "max_flops": self.max_flops,
             "spent_generations": self.spent_generations,
             "spent_tokens": self.spent_tokens,
+            "spent_flops": self.spent_flops,
             "spent_prompt_tokens": self.spent_prompt_tokens,
+            "spent_cached_tokens": self.spent_cached_tokens,
+            "spent_completion_tokens": self.spent_completion_tokens,
             "calls": self.calls,
+            "count_prompts": self.count_prompts,
         }
 
 
@@ -183,20 +223,37 @@ class SubBudget(Budget):
 
     parent: Budget | None = None
 
-    def reserve(self, n: int, max_tokens: int) -> Reservation:
-        own = super().reserve(n, max_tokens)
+    @property
+    def needs_prompt_count(self) -> bool:
+        assert self.parent is not None
+        return super().needs_prompt_count or self.parent.needs_prompt_count
+
+    def reserve(self, n: int, max_tokens: int, *, prompt_tokens: int = 0,
+                equivalents: int | None = None, n_params: int | None = None) -> Reservation:
+        own = super().reserve(n, max_tokens, prompt_tokens=prompt_tokens,
+                              equivalents=equivalents, n_params=n_params)
         assert self.parent is not None
         try:
-            up = self.parent.reserve(n, own.max_tokens)
+            up = self.parent.reserve(n, own.max_tokens, prompt_tokens=prompt_tokens,
+                                     equivalents=equivalents, n_params=n_params)
         except BudgetExceeded:
             super().settle(own, None)
             raise
-        if up.max_tokens < own.max_tokens:  # the parent clamped further: shrink ours
-            with self._lock:
-                self.reserved_tokens -= own.tokens - up.tokens
-        return up
+        if up.max_tokens < own.max_tokens:  # the parent clamped further: hold less here
+            super().settle(own, None)
+            own = super().reserve(n, up.max_tokens, prompt_tokens=prompt_tokens,
+                                  equivalents=equivalents, n_params=n_params)
+        return _Both(up.generations, up.tokens, up.flops, up.max_tokens, n_params, own)
 
-    def settle(self, res: Reservation, usage: Usage | None, generations: int | None = None) -> None:
-        super().settle(res, usage, generations)
+    def settle(self, res: Reservation, usage: Usage | None) -> None:
+        own = res.own if isinstance(res, _Both) else res
+        super().settle(own, usage)
         assert self.parent is not None
-        self.parent.settle(res, usage, generations)
+        self.parent.settle(res, usage)
+
+
+@dataclass
+class _Both(Reservation):
+    """A sub-budget's reservation: the parent's, holding the child's own."""
+
+    own: Reservation = field(default_factory=lambda: Reservation(0, 0, 0.0, 1))

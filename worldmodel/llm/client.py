@@ -1,47 +1,49 @@
 """One async client for OpenAI-compatible servers (vLLM first), with exact accounting.
 
-`LLMClient.chat` and `LLMClient.complete` send one request (n samples), and return a typed
-`Generation`: the choices, the server's own usage figures, latency (seconds) and a FLOPs
-estimate. Every call is drawn from a `Budget` if one is given, and reported to the client's
-observers as a `CallRecord` (the trace store is one such observer).
+`LLMClient.chat` and `LLMClient.complete` send one request (n samples), `LLMClient.pool`
+one /pooling request (a process reward model's step scores); each returns a typed
+`Generation`: the choices (or pooled rows), the server's own usage figures, latency
+(seconds) and a FLOPs estimate. Every call is drawn from a `Budget` if one is given (with
+`equivalents`, what the call is worth in generation-equivalents) and reported to the
+client's observers as a `CallRecord` (the trace store is one such observer). A token or
+FLOPs budget needs the prompt's token count before the call: `count_prompt` asks the
+server's /tokenize once per distinct prompt.
 
 Handled: n samples, temperature, top_p, seed, stop strings, logprobs / top_logprobs, vLLM's
-prompt_logprobs, several server URLs (least-loaded first; a dead one is skipped), bounded
-concurrency, retries with exponential backoff on transient failures (connection errors,
-timeouts, 429 and 5xx), and typed errors that name the URL.
+prompt_logprobs and stop_reason; URLs, concurrency, retries and typed errors are
+worldmodel.llm.connection's.
 Not handled: streaming, tool calls, images; the result types are in worldmodel.llm.generation
 and the reading of the server's JSON in worldmodel.llm.parsing.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import random
 import time
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from worldplan.worldmodel.llm.accounting import Budget
+from worldplan.worldmodel.llm.accounting import Budget, Reservation
+from worldplan.worldmodel.llm.connection import Connection
 from worldplan.worldmodel.llm.errors import (
-    ContextLengthExceeded,
     LLMError,
     MalformedResponse,
     RequestRejected,
-    ServerError,
     ServerUnreachable,
 )
 from worldplan.worldmodel.llm.generation import CallRecord, Generation, Observer, Role
-from worldplan.worldmodel.llm.parsing import error_message, is_context_error, parse_generation
+from worldplan.worldmodel.llm.parsing import parse_generation, parse_pooling
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": text}
 
-_TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
+PROMPT_COUNTS_KEPT = 8192  # prompts whose token count is remembered (LRU)
 
 
-class LLMClient:
+class LLMClient(Connection):
     """Async client of one model served at one or more OpenAI-compatible URLs.
 
     Args:
@@ -51,9 +53,7 @@ class LLMClient:
         max_concurrency: requests in flight at once from this client.
         timeout_s: per-request timeout (seconds); connection timeout is min(10, timeout_s).
         retries: extra attempts on transient failures; backoff doubles from `backoff_s`.
-        transport: an httpx transport: a scripted fake server (tests), or stored answers in
-            front of the server (traces.resume); `self.transport`, read at the first request
-            in each event loop.
+        transport: an httpx transport (worldmodel.llm.connection).
     """
 
     def __init__(
@@ -69,21 +69,12 @@ class LLMClient:
         transport: httpx.AsyncBaseTransport | None = None,
         observers: Sequence[Observer] = (),
     ) -> None:
-        url_list = [urls] if isinstance(urls, str) else list(urls)
-        if not url_list:
-            raise ValueError("at least one server URL is needed")
-        self.urls = [_base_url(u) for u in url_list]
+        super().__init__(urls, max_concurrency=max_concurrency, timeout_s=timeout_s,
+                         retries=retries, backoff_s=backoff_s, transport=transport)
         self.model = model
         self.n_params = n_params
-        self.max_concurrency = max_concurrency
-        self.timeout_s = timeout_s
-        self.retries = retries
-        self.backoff_s = backoff_s
         self.observers: list[Observer] = list(observers)
-        self.transport = transport
-        self._in_flight = {u: 0 for u in self.urls}
-        self._per_loop: dict[asyncio.AbstractEventLoop,
-                            tuple[httpx.AsyncClient, asyncio.Semaphore]] = {}
+        self._prompt_counts: OrderedDict[str, int] = OrderedDict()
 
     # ---- public API -------------------------------------------------------------------
 
@@ -101,10 +92,12 @@ class LLMClient:
         logprobs: bool = False,
         top_logprobs: int | None = None,
         budget: Budget | None = None,
+        equivalents: int | None = None,
         extra: dict[str, Any] | None = None,
         tags: dict[str, Any] | None = None,
     ) -> Generation:
-        """Chat completion with n samples. `extra` passes vLLM's own fields through."""
+        """Chat completion with n samples. `extra` passes vLLM's own fields through;
+        `equivalents` is what the call is worth in generation-equivalents (default n)."""
         body: dict[str, Any] = {"messages": list(messages)}
         if logprobs:
             body["logprobs"] = True
@@ -113,7 +106,7 @@ class LLMClient:
         return await self._request(
             "chat", body, json.dumps(list(messages), ensure_ascii=False), role=role, n=n,
             max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed, stop=stop,
-            budget=budget, extra=extra, tags=tags,
+            budget=budget, equivalents=equivalents, extra=extra, tags=tags,
         )
 
     async def complete(
@@ -130,6 +123,7 @@ class LLMClient:
         logprobs: int | None = None,
         prompt_logprobs: int | None = None,
         budget: Budget | None = None,
+        equivalents: int | None = None,
         extra: dict[str, Any] | None = None,
         tags: dict[str, Any] | None = None,
     ) -> Generation:
@@ -142,46 +136,48 @@ class LLMClient:
         return await self._request(
             "completions", body, prompt, role=role, n=n, max_tokens=max_tokens,
             temperature=temperature, top_p=top_p, seed=seed, stop=stop, budget=budget,
-            extra=extra, tags=tags,
+            equivalents=equivalents, extra=extra, tags=tags,
         )
 
     async def served_model(self) -> str:
         """The model name the server serves (cached after the first ask)."""
         if self.model is None:
-            client, _ = self._loop_state()
-            url = self.urls[0]
             try:
-                r = await client.get(f"{url}/v1/models")
-                r.raise_for_status()
-                self.model = str(r.json()["data"][0]["id"])
+                self.model = str((await self.get_json("/v1/models"))["data"][0]["id"])
             except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError,
                     RecursionError) as e:
-                raise ServerUnreachable(
-                    f"cannot read the served model from {url}/v1/models: {e!r}", url=url
-                ) from e
+                raise ServerUnreachable(f"cannot read the served model from {self.urls[0]}"
+                                        f"/v1/models: {e!r}", url=self.urls[0]) from e
         return self.model
 
-    async def aclose(self) -> None:
-        for client, _ in self._per_loop.values():
-            await client.aclose()
-        self._per_loop.clear()
-
-    # ---- internals --------------------------------------------------------------------
-
-    def _loop_state(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
-        """httpx clients and semaphores belong to one event loop: keep one pair per loop.
-
-        Keyed by the loop object itself (an id can be reused by a later loop once the first
-        is gone), and pairs of closed loops are dropped.
-        """
-        loop = asyncio.get_running_loop()
-        for other in [lp for lp in self._per_loop if lp.is_closed()]:
-            del self._per_loop[other]
-        if loop not in self._per_loop:
-            timeout = httpx.Timeout(self.timeout_s, connect=min(10.0, self.timeout_s))
-            client = httpx.AsyncClient(timeout=timeout, transport=self.transport)
-            self._per_loop[loop] = (client, asyncio.Semaphore(self.max_concurrency))
-        return self._per_loop[loop]
+    async def count_prompt(self, endpoint: str, body: dict[str, Any],
+                           extra: dict[str, Any] | None = None) -> int:
+        """The prompt's exact token count, from the server's /tokenize (vLLM), remembered
+        per prompt: a token or FLOPs budget must know a call's prompt before sending it."""
+        template = {k: v for k, v in (extra or {}).items()
+                    if k in ("add_generation_prompt", "continue_final_message")}
+        req: dict[str, Any] = ({"messages": body["messages"], "add_generation_prompt": True}
+                               if endpoint == "chat" else {"prompt": body["prompt"]})
+        req.update(template)
+        key = json.dumps(req, sort_keys=True, ensure_ascii=False)
+        if key in self._prompt_counts:
+            self._prompt_counts.move_to_end(key)
+            return self._prompt_counts[key]
+        try:
+            url, data = await self.post("/tokenize", {"model": await self.served_model(), **req})
+        except RequestRejected as e:
+            raise RequestRejected(f"a token or FLOPs budget needs each prompt's token count "
+                                  f"before the call, and {e.url}/tokenize answered {e}; is "
+                                  "this a vLLM server?", url=e.url, status=e.status) from e
+        try:
+            count = int(data["count"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise MalformedResponse(f"{url}/tokenize sent no token count: {str(data)[:200]}",
+                                    url=url) from e
+        self._prompt_counts[key] = count
+        if len(self._prompt_counts) > PROMPT_COUNTS_KEPT:
+            self._prompt_counts.popitem(last=False)
+        return count
 
     async def _request(
         self,
@@ -197,11 +193,13 @@ class LLMClient:
         seed: int | None,
         stop: Sequence[str] | None,
         budget: Budget | None,
+        equivalents: int | None,
         extra: dict[str, Any] | None,
         tags: dict[str, Any] | None,
     ) -> Generation:
         model = await self.served_model()
-        reservation = budget.reserve(n, max_tokens) if budget is not None else None
+        reservation = await self._reserve(budget, endpoint, body, extra, n, max_tokens,
+                                          equivalents)
         if reservation is not None:
             max_tokens = reservation.max_tokens
         params: dict[str, Any] = {
@@ -213,84 +211,88 @@ class LLMClient:
             params["stop"] = list(stop)
         params.update(extra or {})
         payload = {"model": model, **body, **params}
+        call = _Call(role, endpoint, model, prompt_text, params, dict(tags or {}),
+                     n if equivalents is None else equivalents)
+        return await self._send(call, f"/v1/{_path(endpoint)}", payload, budget, reservation,
+                                lambda url, data, latency: parse_generation(
+                                    endpoint, data, url=url, model=model, n=n,
+                                    max_tokens=max_tokens, latency_s=latency,
+                                    n_params=self.n_params))
+
+    async def pool(self, messages: Sequence[Message], *, role: Role = "verifier",
+                   task: str = "token_classify", budget: Budget | None = None,
+                   equivalents: int = 0, tags: dict[str, Any] | None = None) -> Generation:
+        """vLLM's /pooling (e.g. a process reward model's per-token rows, task
+        token_classify) for a conversation, no generation prompt: `Generation.pooled` holds
+        the rows, usage the prompt tokens. Counted, budgeted and observed like any call."""
+        model = await self.served_model()
+        body: dict[str, Any] = {"messages": list(messages)}
+        extra = {"add_generation_prompt": False}
+        reservation = await self._reserve(budget, "chat", body, extra, 0, 1, equivalents)
+        params: dict[str, Any] = {"n": 0, "task": task, **extra}
+        call = _Call(role, "pooling", model, json.dumps(list(messages), ensure_ascii=False),
+                     params, dict(tags or {}), equivalents)
+        try:
+            return await self._send(call, "/pooling", {"model": model, **body, **params},
+                                    budget, reservation, lambda url, data, latency: parse_pooling(
+                                        data, url=url, model=model, latency_s=latency,
+                                        n_params=self.n_params))
+        except RequestRejected as e:
+            if e.status != 404:
+                raise
+            raise RequestRejected(f"{e.url}/pooling not found: is this a reward model served "
+                                  "by vLLM with --runner pooling?", url=e.url, status=404) from e
+
+    async def _reserve(self, budget: Budget | None, endpoint: str, body: dict[str, Any],
+                       extra: dict[str, Any] | None, n: int, max_tokens: int,
+                       equivalents: int | None) -> Reservation | None:
+        if budget is None:
+            return None
+        counted = (await self.count_prompt(endpoint, body, extra)
+                   if budget.needs_prompt_count else 0)
+        return budget.reserve(n, max_tokens, prompt_tokens=counted, equivalents=equivalents,
+                              n_params=self.n_params)
+
+    async def _send(self, call: _Call, path: str, payload: dict[str, Any],
+                    budget: Budget | None, reservation: Reservation | None,
+                    parse: Callable[[str, Any, float], Generation]) -> Generation:
+        """POST, parse, settle the budget, tell the observers (failed calls included)."""
         started = time.time()
         t0 = time.perf_counter()
         gen: Generation | None = None
         url = self.urls[0]
         try:
-            url, data = await self._post_with_retries(f"/v1/{_path(endpoint)}", payload)
-            gen = parse_generation(endpoint, data, url=url, model=model, n=n, max_tokens=max_tokens,
-                         latency_s=time.perf_counter() - t0, n_params=self.n_params)
+            url, data = await self.post(path, payload)
+            gen = parse(url, data, time.perf_counter() - t0)
             return gen
         except LLMError as e:
-            self._notify(CallRecord(role, endpoint, e.url, model, prompt_text, params, None,
-                                    f"{type(e).__name__}: {e}", time.perf_counter() - t0,
-                                    started, dict(tags or {})))
+            self._notify(CallRecord(call.role, call.endpoint, e.url, call.model, call.prompt,
+                                    call.params, None, f"{type(e).__name__}: {e}",
+                                    time.perf_counter() - t0, started, call.tags))
             raise
         finally:
             if reservation is not None and budget is not None:
                 budget.settle(reservation, gen.usage if gen else None)
             if gen is not None:
-                self._notify(CallRecord(role, endpoint, url, model, prompt_text, params, gen,
-                                        None, gen.latency_s, started, dict(tags or {})))
+                self._notify(CallRecord(call.role, call.endpoint, url, call.model, call.prompt,
+                                        call.params, gen, None, gen.latency_s, started,
+                                        call.tags, call.equivalents))
 
     def _notify(self, record: CallRecord) -> None:
         for observer in self.observers:
             observer(record)
 
-    def _pick_url(self, tried: set[str]) -> str:
-        candidates = [u for u in self.urls if u not in tried] or self.urls
-        return min(candidates, key=lambda u: self._in_flight[u])
+@dataclass(frozen=True)
+class _Call:
+    """What the observers are told of a call, besides its answer."""
 
-    async def _post_with_retries(self, path: str, payload: dict[str, Any]) -> tuple[str, Any]:
-        client, sem = self._loop_state()
-        tried: set[str] = set()
-        last: LLMError | None = None
-        async with sem:
-            for attempt in range(self.retries + 1):
-                url = self._pick_url(tried)
-                self._in_flight[url] += 1
-                try:
-                    r = await client.post(url + path, json=payload)
-                except httpx.TimeoutException as e:
-                    last = ServerUnreachable(
-                        f"timed out after {self.timeout_s:g} s waiting for {url}{path} "
-                        f"({type(e).__name__})", url=url)
-                    tried.add(url)
-                except httpx.TransportError as e:
-                    last = ServerUnreachable(
-                        f"cannot reach the model server at {url} ({type(e).__name__}: {e}); "
-                        "is it running? start one with `worldplan serve`", url=url)
-                    tried.add(url)
-                else:
-                    if r.status_code == 200:
-                        try:
-                            return url, r.json()
-                        except (ValueError, RecursionError) as e:  # not JSON, or too deep
-                            raise MalformedResponse(
-                                f"{url}{path} answered 200 with a body that is not JSON: "
-                                f"{r.text[:200]!r}", url=url) from e
-                    message = error_message(r)
-                    if r.status_code in _TRANSIENT_STATUS:
-                        last = ServerError(f"{url}{path} answered {r.status_code}: {message}",
-                                           url=url, status=r.status_code)
-                    else:
-                        cls = (ContextLengthExceeded if is_context_error(message)
-                               else RequestRejected)
-                        raise cls(f"{url}{path} rejected the request ({r.status_code}): "
-                                  f"{message}", url=url, status=r.status_code)
-                finally:
-                    self._in_flight[url] -= 1
-                if attempt < self.retries:
-                    delay = self.backoff_s * (2**attempt) * (1 + 0.25 * random.random())
-                    await asyncio.sleep(delay)
-        assert last is not None
-        raise last
-
-
-def _base_url(url: str) -> str:
-    url = url.rstrip("/")
-    return url[: -len("/v1")] if url.endswith("/v1") else url
+    role: Role
+    endpoint: str
+    model: str
+    prompt: str
+    params: dict[str, Any]
+    tags: dict[str, Any]
+    equivalents: int
 
 
 def _path(endpoint: str) -> str:

@@ -1,10 +1,10 @@
 """What one call to a model server yields: the typed results of `LLMClient` and the record
 its observers receive.
 
-`Generation` holds a request's n `Choice`s (text, finish reason, optional per-token
+`Generation` holds a request's n `Choice`s (text, finish and stop reason, optional per-token
 `TokenLogprob`s), the server's own usage figures (tokens), latency (seconds), a FLOPs
-estimate, and vLLM's prompt logprobs when asked. `CallRecord` is what an `Observer` learns
-of every call, failed ones included.
+estimate, vLLM's prompt logprobs when asked, and the rows of a /pooling call. `CallRecord`
+is what an `Observer` learns of every call, failed ones included.
 Not handled: sending requests (worldmodel.llm.client), reading the server's JSON
 (worldmodel.llm.parsing).
 """
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from worldplan.worldmodel.llm.accounting import Usage
+from worldplan.worldmodel.llm.usage import Usage
 
 Role = str  # "proposer" | "world_model" | "verifier" | "probe" | free text
 
@@ -32,8 +32,16 @@ class TokenLogprob:
 @dataclass(frozen=True)
 class Choice:
     text: str
-    finish_reason: str | None
+    finish_reason: str | None  # "stop" (a stop string or the end of sequence) | "length"
     logprobs: list[TokenLogprob] | None = None
+    stop_reason: str | int | None = None  # vLLM: the stop string (or token id) matched;
+    # None with finish "stop" is the end of sequence
+
+    @property
+    def ended(self) -> bool:
+        """Did the model end the text itself (end of sequence, not a stop string or the
+        length limit)?"""
+        return self.finish_reason == "stop" and self.stop_reason is None
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,7 @@ class Generation:
     url: str
     max_tokens: int  # per sample, after any clamping by the budget
     prompt_logprobs: list[TokenLogprob | None] | None = None
+    pooled: list[list[float]] | None = None  # /pooling rows (one per pooled token)
 
     @property
     def texts(self) -> list[str]:
@@ -73,6 +82,7 @@ class CallRecord:
     latency_s: float
     started_at: float  # unix seconds
     tags: dict[str, Any]
+    equivalents: int | None = None  # generation-equivalents charged (None: failed call)
 
 
 Observer = Callable[[CallRecord], None]

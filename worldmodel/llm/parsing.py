@@ -1,12 +1,12 @@
 """Reading an OpenAI-compatible server's JSON: a response into a `Generation`, an error body
 into a message.
 
-Handled: chat and text completions, n choices in index order, logprobs / top_logprobs of
-either endpoint, vLLM's prompt_logprobs (top level or on the first choice), cached prompt
-tokens. Anything unexpected in a response (a missing or mistyped field, a token count that is
-negative, above `MAX_TOKEN_COUNT` or not a finite number, a wrong number of choices) is a
-`MalformedResponse` naming the URL; logprobs are read as floats, whatever their value (-inf
-included).
+Handled: chat and text completions, /pooling rows, n choices in index order, logprobs /
+top_logprobs of either endpoint, stop_reason, vLLM's prompt_logprobs (top level or on the
+first choice), cached prompt tokens. Anything unexpected in a response (a missing or
+mistyped field, a token count that is negative, above `MAX_TOKEN_COUNT` or not a finite
+number, a wrong number of choices) is a `MalformedResponse` naming the URL; logprobs are
+read as floats, whatever their value (-inf included).
 Not handled: streaming chunks, tool calls; sending requests (worldmodel.llm.client).
 """
 
@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 
-from worldplan.worldmodel.llm.accounting import Usage, estimate_flops
 from worldplan.worldmodel.llm.errors import MalformedResponse
 from worldplan.worldmodel.llm.generation import Choice, Generation, TokenLogprob
+from worldplan.worldmodel.llm.usage import Usage, estimate_flops
 
 MAX_TOKEN_COUNT = 2**53  # a usage figure above this is garbage (and no longer exact as float)
 
@@ -91,7 +91,7 @@ def _parse_choice(endpoint: str, c: dict[str, Any]) -> Choice:
                              {a["token"]: float(a["logprob"]) for a in t.get("top_logprobs") or []})
                 for t in lp["content"]
             ]
-        return Choice(str(text), c.get("finish_reason"), tokens)
+        return Choice(str(text), c.get("finish_reason"), tokens, _stop_reason(c))
     text = c["text"]
     lp = c.get("logprobs")
     tokens = None
@@ -101,7 +101,36 @@ def _parse_choice(endpoint: str, c: dict[str, Any]) -> Choice:
             TokenLogprob(tok, float(lp_), {k: float(v) for k, v in (top or {}).items()})
             for tok, lp_, top in zip(lp["tokens"], lp["token_logprobs"], tops, strict=True)
         ]
-    return Choice(str(text), c.get("finish_reason"), tokens)
+    return Choice(str(text), c.get("finish_reason"), tokens, _stop_reason(c))
+
+
+def _stop_reason(c: dict[str, Any]) -> str | int | None:
+    """vLLM's stop_reason: the stop string or token id matched (None: end of sequence)."""
+    r = c.get("stop_reason")
+    if r is None or isinstance(r, str | int):
+        return r
+    raise ValueError(f"stop_reason {r!r} is neither a string nor a token id")
+
+
+def parse_pooling(data: Any, *, url: str, model: str, latency_s: float,
+                  n_params: int | None) -> Generation:
+    """vLLM's /pooling answer (one conversation): its rows as `Generation.pooled`, usage the
+    prompt tokens; anything unexpected is MalformedResponse."""
+    try:
+        raw = data["data"][0]["data"]
+        rows = [[float(v) for v in row] if isinstance(row, list) else [float(row)]
+                for row in raw]
+        u = data.get("usage") or {}
+        details = u.get("prompt_tokens_details") or {}
+        cached = details.get("cached_tokens") if isinstance(details, dict) else None
+        usage = Usage(int(u.get("prompt_tokens", 0)), 0, None if cached is None else int(cached))
+        if usage.prompt_tokens < 0 or usage.prompt_tokens > MAX_TOKEN_COUNT:
+            raise ValueError(f"token count out of range in {u!r}")
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError) as e:
+        raise MalformedResponse(f"{url}/pooling sent a response the client cannot read "
+                                f"({type(e).__name__}: {e}): {_preview(data)}", url=url) from e
+    return Generation([], usage, latency_s, estimate_flops(n_params, usage), model, url, 0,
+                      None, rows)
 
 
 def _parse_prompt_logprobs(raw: list[Any]) -> list[TokenLogprob | None]:

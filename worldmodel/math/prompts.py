@@ -7,8 +7,10 @@
   and lookahead search sample one more step.
 - `revision_messages(problem, attempts)`: the solver prompt with earlier attempts of the same
   chain and the verifier's judgement of each (P(correct)), asking for a corrected solution.
-- `verifier_messages(problem, steps, complete)`: a yes/no question for P("Yes"): is this
-  (partial) solution correct (so far)?
+- `verifier_question(asked, steps, complete)`: a yes/no question for P("Yes") that
+  continues the solution's own conversation (`asked`, the messages it was sampled from,
+  then the solution as the assistant's answer): is it correct (so far)? The server's prefix
+  cache already holds everything but the question.
 
 Prompts are short on purpose: the development model has a 2048-token context. Earlier
 attempts are truncated to `ATTEMPT_CHARS` characters each. Steps are joined by STEP_SEP.
@@ -30,9 +32,10 @@ SOLVER_SYSTEM = (
     "You are a careful mathematician. Solve the problem step by step. Separate steps with "
     "a blank line. End with the final answer in \\boxed{}."
 )
-VERIFIER_SYSTEM = (
-    "You check math solutions. Answer with a single word: Yes or No."
-)
+VERIFIER_COMPLETE = ("Check your solution above. Is it correct? Answer with a single word: "
+                     "Yes or No.")
+VERIFIER_PARTIAL = ("Check your steps above (the solution is not finished yet). Are they "
+                    "correct so far? Answer with a single word: Yes or No.")
 
 
 @dataclass(frozen=True)
@@ -75,10 +78,9 @@ def revision_messages(problem: str, attempts: Sequence[Attempt]) -> list[Message
     return [{"role": "system", "content": SOLVER_SYSTEM}, {"role": "user", "content": user}]
 
 
-def verifier_messages(problem: str, steps: Sequence[str], *, complete: bool) -> list[Message]:
-    """A yes/no question: is this solution (or partial solution) correct?"""
-    what = "solution" if complete else "partial solution (not finished yet)"
-    question = ("Is this solution correct? Answer Yes or No." if complete
-                else "Are these steps correct so far? Answer Yes or No.")
-    user = f"Problem: {problem}\n\nProposed {what}:\n{join_steps(steps)}\n\n{question}"
-    return [{"role": "system", "content": VERIFIER_SYSTEM}, {"role": "user", "content": user}]
+def verifier_question(asked: Sequence[Message], steps: Sequence[str], *,
+                      complete: bool) -> list[Message]:
+    """A yes/no question after the (partial) solution, in the conversation it came from."""
+    question = (VERIFIER_COMPLETE if complete else VERIFIER_PARTIAL)
+    return [*asked, {"role": "assistant", "content": join_steps(steps)},
+            {"role": "user", "content": question}]

@@ -1,50 +1,52 @@
-"""Verifiers of math solutions: a generative verifier (P("Yes") from the served model), an
-adapter for a process reward model (PRM) served by vLLM's pooling API, and step-score
-aggregation.
+"""Verifiers of math solutions: a generative verifier (P("Yes") from the served model), a
+process reward model (PRM) served by vLLM's pooling API, and step-score aggregation.
 
-Both verifiers implement `Verifier.judge(problem, steps, complete=..., budget=...)` and
-return a `Judgement`: per-step scores in [0, 1] plus what the judgement cost.
-- `GenerativeVerifier` asks the served model one yes/no question about the (partial)
-  solution and returns ONE score, for the last step given. It costs one generation of one
-  token (`generations_per_call = 1`) and IS drawn from the strategy's budget: verification
-  is compute the strategy chose to spend, and results report it separately.
-- `PRMVerifier` POSTs to `{url}/pooling` (vLLM >= 0.10, a PRM such as Qwen2.5-Math-PRM-7B
-  served with `--runner pooling`): the assistant message is the steps, each followed by the
-  step token (`<extra_0>`), task `token_classify`; the server answers one [P(bad), P(good)]
-  row per step token; the score of step i is row i's `positive_index` entry. It generates
-  nothing, so it draws nothing from a generation/token budget (`generations_per_call = 0`);
-  its prompt tokens are reported, and observers get a CallRecord with n = 0.
-- `aggregate(scores, how)` reduces step scores to one: last / min / prod / mean (pure).
+Both implement `Verifier.judge(problem, steps, complete=..., asked=..., budget=...,
+equivalents=...)` and return a `Judgement`: per-step scores in [0, 1] plus what judging
+cost. Both go through an `LLMClient`, so every judgement is counted, budgeted, traced and
+replayable like any call. What a judgement is worth in generation-equivalents is the
+caller's to say (`equivalents`: 0 when the verifier is free, as in Snell et al. 2024).
+- `GenerativeVerifier` asks the served model one yes/no question and returns ONE score, for
+  the last step given. The question continues the solution's own conversation (`asked`:
+  the messages the solution was sampled from; by default the solver's prompt), so the
+  server's prefix cache already holds the problem and the solution and only the question
+  is new. A yes/no probability mass below `min_mass` is no verdict: an empty Judgement
+  whose `detail` says so, never a silent 0.5.
+- `PRMVerifier` POSTs to `/pooling` (vLLM >= 0.10, a PRM such as Qwen2.5-Math-PRM-7B served
+  with `--runner pooling`) through `LLMClient.pool`: the assistant message is the steps,
+  each followed by the step token (`<extra_0>`), task `token_classify`; the server answers
+  one [P(bad), P(good)] row per step token and step i's score is row i's `positive_index`
+  entry, so EVERY step is scored (min / prod aggregation need them). A wrong number of rows
+  is a MalformedResponse.
+- `aggregate(scores, how)` reduces step scores to one: last / min / prod / mean (pure);
+  `split_steps(text)` cuts a whole solution into steps at blank lines.
 
-Not handled: outcome reward models served by /classify, batching several solutions per
-PRM request.
+Not handled: outcome reward models served by /classify, several solutions per PRM request.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
-
-from worldplan.worldmodel.llm.accounting import Budget, Usage
+from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.llm.client import LLMClient, Message
-from worldplan.worldmodel.llm.errors import (
-    ContextLengthExceeded,
-    MalformedResponse,
-    RequestRejected,
-    ServerError,
-    ServerUnreachable,
-)
-from worldplan.worldmodel.llm.generation import CallRecord, Generation, Observer
-from worldplan.worldmodel.llm.yesno import p_yes
-from worldplan.worldmodel.math.prompts import verifier_messages
+from worldplan.worldmodel.llm.errors import ContextLengthExceeded, MalformedResponse
+from worldplan.worldmodel.llm.generation import Generation
+from worldplan.worldmodel.llm.usage import Usage
+from worldplan.worldmodel.llm.yesno import NoVerdict, p_yes
+from worldplan.worldmodel.math.prompts import STEP_SEP, solver_messages, verifier_question
 
 AGGREGATIONS: tuple[str, ...] = ("last", "min", "prod", "mean")
+KINDS: tuple[str, ...] = ("generative", "prm")
+
+
+def split_steps(text: str) -> list[str]:
+    """A solution's steps: its blank-line-separated paragraphs (at least one)."""
+    steps = [p.strip("\n") for p in text.split(STEP_SEP) if p.strip()]
+    return steps or [text]
 
 
 def aggregate(scores: Sequence[float], how: str = "last") -> float | None:
@@ -69,143 +71,98 @@ def aggregate(scores: Sequence[float], how: str = "last") -> float | None:
 class Judgement:
     """Scores of a (partial) solution's steps, and what judging cost."""
 
-    scores: list[float]  # one per judged step, in [0, 1]; [] when the judge could not answer
+    scores: list[float]  # per judged step, in [0, 1]; [] when the judge gave no verdict
     usage: Usage  # tokens of the judging call(s)
-    generations: int  # generations drawn from the budget
     calls: int  # requests answered (failed ones are not counted)
     flops: float | None = None
     detail: str = ""  # why scores is empty, or the yes/no mass
+    equivalents: int = 0  # generation-equivalents charged
+
+    @classmethod
+    def of(cls, gen: Generation, scores: list[float], detail: str,
+           equivalents: int) -> Judgement:
+        return cls(scores, gen.usage, 1, gen.flops, detail, equivalents)
 
 
 class Verifier(Protocol):
-    generations_per_call: int  # what one judge() draws from a generation budget
+    kind: str  # one of KINDS
 
     async def judge(self, problem: str, steps: Sequence[str], *, complete: bool,
-                    budget: Budget | None = None,
-                    tags: dict[str, Any] | None = None) -> Judgement: ...
+                    asked: Sequence[Message] | None = None, budget: Budget | None = None,
+                    equivalents: int = 0, tags: dict[str, Any] | None = None) -> Judgement: ...
 
 
 class GenerativeVerifier:
     """P("Yes") that a (partial) solution is correct, from the served chat model."""
 
-    generations_per_call = 1
+    kind = "generative"
 
-    def __init__(self, client: LLMClient, *, top_logprobs: int = 20) -> None:
+    def __init__(self, client: LLMClient, *, top_logprobs: int = 20,
+                 min_mass: float = 0.01) -> None:
         self.client = client
         self.top_logprobs = top_logprobs
+        self.min_mass = min_mass
 
     async def judge(self, problem: str, steps: Sequence[str], *, complete: bool,
-                    budget: Budget | None = None,
-                    tags: dict[str, Any] | None = None) -> Judgement:
-        messages = verifier_messages(problem, steps, complete=complete)
+                    asked: Sequence[Message] | None = None, budget: Budget | None = None,
+                    equivalents: int = 0, tags: dict[str, Any] | None = None) -> Judgement:
+        messages = verifier_question(asked or solver_messages(problem), steps,
+                                     complete=complete)
         try:
             yn = await p_yes(self.client, messages, top_logprobs=self.top_logprobs,
-                             budget=budget, tags=tags)
+                             budget=budget, equivalents=equivalents, tags=tags,
+                             min_mass=self.min_mass)
         except ContextLengthExceeded as e:  # nothing was generated, nothing charged
-            return Judgement([], Usage(), 0, 0, None, f"not judged: {e}")
-        gen = yn.generation
-        return Judgement([yn.p_yes], gen.usage, len(gen.choices), 1, gen.flops,
-                         f"yes/no mass {yn.mass:.3f}")
+            return Judgement([], Usage(), 0, None, f"not judged: {e}")
+        except NoVerdict as e:
+            return Judgement.of(e.generation, [], f"no verdict: {e}", equivalents)
+        return Judgement.of(yn.generation, [yn.p_yes], f"yes/no mass {yn.mass:.3f}",
+                            equivalents)
 
 
 class PRMVerifier:
-    """A process reward model behind vLLM's `/pooling` endpoint (task token_classify)."""
+    """A process reward model behind vLLM's `/pooling` endpoint (task token_classify),
+    asked through `client` (an LLMClient pointed at the PRM's server)."""
 
-    generations_per_call = 0
+    kind = "prm"
 
-    def __init__(self, url: str, model: str | None = None, *, step_token: str = "<extra_0>",
+    def __init__(self, client: LLMClient, *, step_token: str = "<extra_0>",
                  positive_index: int = 1, system: str = "Please reason step by step, and put "
-                 "your final answer within \\boxed{}.", timeout_s: float = 120.0,
-                 transport: httpx.AsyncBaseTransport | None = None,
-                 observers: Sequence[Observer] = ()) -> None:
-        self.url = url.rstrip("/").removesuffix("/v1")
-        self.model = model
+                 "your final answer within \\boxed{}.") -> None:
+        self.client = client
         self.step_token = step_token
         self.positive_index = positive_index
         self.system = system
-        self.timeout_s = timeout_s
-        self.transport = transport
-        self.observers = list(observers)
 
-    def request_body(self, problem: str, steps: Sequence[str], model: str) -> dict[str, Any]:
+    def messages(self, problem: str, steps: Sequence[str]) -> list[Message]:
         content = "".join(s.strip() + self.step_token for s in steps)
-        messages: list[Message] = [{"role": "system", "content": self.system},
-                                   {"role": "user", "content": problem},
-                                   {"role": "assistant", "content": content}]
-        return {"model": model, "messages": messages, "task": "token_classify",
-                "add_generation_prompt": False}
+        return [{"role": "system", "content": self.system},
+                {"role": "user", "content": problem},
+                {"role": "assistant", "content": content}]
 
     async def judge(self, problem: str, steps: Sequence[str], *, complete: bool,
-                    budget: Budget | None = None,
-                    tags: dict[str, Any] | None = None) -> Judgement:
+                    asked: Sequence[Message] | None = None, budget: Budget | None = None,
+                    equivalents: int = 0, tags: dict[str, Any] | None = None) -> Judgement:
         if not steps:
-            return Judgement([], Usage(), 0, 0, None, "no steps to judge")
-        async with httpx.AsyncClient(transport=self.transport,
-                                     timeout=httpx.Timeout(self.timeout_s)) as http:
-            model = self.model or await self._served_model(http)
-            body = self.request_body(problem, steps, model)
-            started, t0 = time.time(), time.perf_counter()
-            data = await self._post(http, body)
-            latency = time.perf_counter() - t0
-        scores, usage = self._parse(data, n_steps=len(steps))
-        gen = Generation([], usage, latency, None, model, self.url, 0)
-        record = CallRecord("verifier", "pooling", self.url, model,
-                            json.dumps(body["messages"], ensure_ascii=False),
-                            {"n": 0, "task": "token_classify"}, gen, None, latency, started,
-                            dict(tags or {}))
-        for observer in self.observers:
-            observer(record)
-        return Judgement(scores, usage, 0, 1, None, "")
+            return Judgement([], Usage(), 0, None, "no steps to judge")
+        gen = await self.client.pool(self.messages(problem, steps), budget=budget,
+                                     equivalents=equivalents, tags=tags)
+        return Judgement.of(gen, self._scores(gen, n_steps=len(steps)), "", equivalents)
 
-    async def _served_model(self, http: httpx.AsyncClient) -> str:
+    def _scores(self, gen: Generation, *, n_steps: int) -> list[float]:
+        rows = gen.pooled or []
         try:
-            r = await http.get(f"{self.url}/v1/models")
-            r.raise_for_status()
-            self.model = str(r.json()["data"][0]["id"])
-        except (httpx.HTTPError, KeyError, IndexError, ValueError) as e:
-            raise ServerUnreachable(f"cannot read the PRM's model from {self.url}/v1/models: "
-                                    f"{e!r}", url=self.url) from e
-        return self.model
-
-    async def _post(self, http: httpx.AsyncClient, body: dict[str, Any]) -> Any:
-        try:
-            r = await http.post(f"{self.url}/pooling", json=body)
-        except httpx.TransportError as e:
-            raise ServerUnreachable(f"cannot reach the PRM server at {self.url} "
-                                    f"({type(e).__name__}: {e})", url=self.url) from e
-        if r.status_code == 404:
-            raise RequestRejected(f"{self.url}/pooling not found: is this a reward model served "
-                                  "by vLLM with --runner pooling?", url=self.url, status=404)
-        if r.status_code >= 500:
-            raise ServerError(f"{self.url}/pooling answered {r.status_code}: {r.text[:300]}",
-                              url=self.url, status=r.status_code)
-        if r.status_code != 200:
-            cls = ContextLengthExceeded if "context length" in r.text.lower() else RequestRejected
-            raise cls(f"{self.url}/pooling rejected the request ({r.status_code}): "
-                      f"{r.text[:300]}", url=self.url, status=r.status_code)
-        try:
-            return r.json()
-        except ValueError as e:
-            raise MalformedResponse(f"{self.url}/pooling answered 200 with a body that is not "
-                                    f"JSON: {r.text[:200]!r}", url=self.url) from e
-
-    def _parse(self, data: Any, *, n_steps: int) -> tuple[list[float], Usage]:
-        try:
-            rows = data["data"][0]["data"]
-            scores = [float(row[self.positive_index]) if isinstance(row, list) else float(row)
+            scores = [float(row[self.positive_index]) if len(row) > 1 else float(row[0])
                       for row in rows]
-            u = data.get("usage") or {}
-            usage = Usage(int(u.get("prompt_tokens", 0)), 0)
-        except (KeyError, IndexError, TypeError, ValueError) as e:
-            raise MalformedResponse(f"{self.url}/pooling sent a response the PRM adapter cannot "
-                                    f"read ({type(e).__name__}: {e}): {str(data)[:300]}",
-                                    url=self.url) from e
+        except IndexError as e:
+            raise MalformedResponse(f"{gen.url}/pooling rows have no column "
+                                    f"{self.positive_index}: {rows[:4]}", url=gen.url) from e
         if len(scores) != n_steps:
             raise MalformedResponse(
-                f"{self.url}/pooling returned {len(scores)} step scores for {n_steps} steps: "
+                f"{gen.url}/pooling returned {len(scores)} step scores for {n_steps} steps: "
                 f"is the step token {self.step_token!r} the one the PRM was trained with?",
-                url=self.url)
-        if any(not 0.0 <= s <= 1.0 for s in scores):
-            raise MalformedResponse(f"{self.url}/pooling returned scores outside [0, 1]: "
-                                    f"{scores[:8]}", url=self.url)
-        return scores, usage
+                url=gen.url)
+        if any(not 0.0 <= sc <= 1.0 for sc in scores):
+            raise MalformedResponse(f"{gen.url}/pooling returned scores outside [0, 1]: "
+                                    f"{scores[:8]}", url=gen.url)
+        return scores

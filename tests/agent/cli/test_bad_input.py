@@ -28,7 +28,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
-from tests.agent.strategies.test_strategies import boxed_score, generic_solve
+from tests.agent.strategies.scripted import boxed_score, generic_solve
 from tests.fakes.math_llm import ScriptedLLM
 from tests.fakes.openai_server import Answer, Failure, OpenAIServer
 from worldplan.agent.cli.app import app

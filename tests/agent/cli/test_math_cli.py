@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from tests.agent.strategies.test_strategies import boxed_score, generic_solve
+from tests.agent.strategies.scripted import boxed_score, generic_solve
 from tests.fakes.math_llm import ScriptedLLM
 from worldplan.agent.cli.app import app
 from worldplan.traces import aggregates

@@ -43,7 +43,8 @@ def calibrated(tmp_path_factory: pytest.TempPathFactory, grader: Grader
     store = TraceStore(make_engine(f"sqlite:///{tmp}/traces.db"))
     config = CalibrationConfig(dataset=str(data), limit=None, budgets=BUDGETS,
                                grid="best_of_n;beam:n_beams=2,width=1", oracle_samples=10,
-                               probe_n=2, max_tokens=32, step_max_tokens=32)
+                               probe_n=2, max_tokens=32, step_max_tokens=32,
+                               verifier_charged=True)
     summary = calibrate(config, client=client, verifier=GenerativeVerifier(client),
                         store=store, grader=grader)
     assert summary.problems == 10 and summary.episodes == 10 * (1 + 2 * len(BUDGETS))
@@ -84,7 +85,7 @@ def test_compute_optimal_respects_the_budget_probe_included(
         model = ScriptedModel()
         client = LLMClient("http://scripted", model="scripted", transport=model.transport())
         ctx = SearchContext(client, GenerativeVerifier(client), Budget(budget), max_tokens=32,
-                            step_max_tokens=32, seed=1)
+                            step_max_tokens=32, seed=1, verifier_charged=True)
         res = asyncio.run(get_solver("compute-optimal")(
             p.problem, ctx, policy=policy, difficulty="oracle", oracle=oracle))
         served = sum(u["n"] for u in model.served[int(p.uid.split("P")[1])])
@@ -111,7 +112,7 @@ def test_runner_stores_the_decision_and_every_call(
     store = TraceStore(make_engine(f"sqlite:///{tmp}/run.db"))
     config = MathRunConfig(dataset=str(data), limit=3, strategy="compute-optimal",
                            params={"policy": str(path)}, budget_generations=16,
-                           max_tokens=32, step_max_tokens=32)
+                           max_tokens=32, step_max_tokens=32, verifier_charged=True)
     summary = run_math(config, client=client, verifier=GenerativeVerifier(client),
                        store=store, grader=grader)
     assert summary.n == 3

@@ -7,7 +7,12 @@ found mishandled, each placed exactly here on the scripted form page (no browser
 - killed after an episode's graph had finished (its last checkpoint says done), before the
   episode was closed: the resumed run replayed the whole episode from the first step; now it
   only closes it;
-- killed after a step was recorded but before its checkpoint: the step is recorded once.
+- killed after a step was recorded but before its checkpoint: the step is recorded once;
+- killed in a step whose previous step was not checkpointed yet (checkpoints were written
+  in the background): the step's calls were asked and stored twice; now a step starts only
+  once the steps before it are checkpointed;
+- resumed between two steps that ask the same question (a page that stopped changing): the
+  later question took the earlier one's stored answer, and its call was lost.
 """
 
 from __future__ import annotations
@@ -15,15 +20,19 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from sqlmodel import Session, select
 
-from tests.fakes.openai_server import OpenAIServer
-from tests.fakes.web import PLAN, ScriptedWebLLM
+from tests.fakes.openai_server import Answer, OpenAIServer
+from tests.fakes.web import PLAN, FakeWebEnv, ScriptedWebLLM, role_of
 from tests.faults.web_child import TASKS, FakeEnvs
-from worldplan.agent.runs.web_agent import run_web_agent
+from worldplan.agent.graph.build import NODES_PER_STEP
+from worldplan.agent.runs.web_agent import run_agent_episode, run_web_agent
 from worldplan.agent.runs.web_resume import checkpoint_path, load_web_run
-from worldplan.agent.web.config import AgentClients, WebAgentConfig
+from worldplan.agent.web.config import AgentClients, WebAgentConfig, make_models
+from worldplan.agent.web.router import make_router
 from worldplan.traces.engine import make_engine
 from worldplan.traces.schema import Episode, LLMCall, Run, SearchNode, Step
 from worldplan.traces.store import TraceStore
@@ -165,4 +174,49 @@ def test_a_later_step_asking_what_an_earlier_step_asked_is_asked(tmp_path: Path)
     assert server.requests  # the steps after the checkpoint were asked
     assert rows(db)["calls"] == rows(tmp_path / "ref.db")["calls"]
     assert rows(db)["episodes"] == rows(tmp_path / "ref.db")["episodes"]
+
+
+class SlowSaver(AsyncSqliteSaver):
+    """A checkpointer whose writes take a while (a busy disk)."""
+
+    async def aput(self, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.2)
+        return await super().aput(*args, **kwargs)
+
+
+def test_a_step_asks_the_model_only_once_the_steps_before_it_are_checkpointed(
+        tmp_path: Path) -> None:
+    """Found by the browser fault test: checkpoints were written while the next node ran,
+    so a process killed early in a step resumed from before the previous step's action, did
+    it again on a fresh page (whose URL differs) and asked anew what it had asked and
+    stored: the step's calls were stored twice. Now each node's checkpoint is written
+    before the next node starts: when a step's proposals are asked for, every node before
+    them (5 a step) is checkpointed."""
+    ckpt = tmp_path / "ckpt.sqlite"
+    saved: list[int] = []
+
+    class Watching(ScriptedWebLLM):
+        def answer(self, body: dict[str, Any]) -> Answer:
+            if role_of(body) == "proposer":
+                with sqlite3.connect(ckpt) as con:
+                    saved.append(con.execute("select count(*) from checkpoints").fetchone()[0])
+            return super().answer(body)
+
+    store = TraceStore(make_engine(str(tmp_path / "t.db")))
+    llm = Watching()
+    client = LLMClient("http://scripted", model="scripted", transport=llm.transport())
+    config = WebAgentConfig(strategy="reactive", budget_tokens=2000, max_steps=4)
+    models = make_models(AgentClients(client, client, client), config, seed=0)
+
+    async def go() -> str:
+        async with SlowSaver.from_conn_string(str(ckpt)) as saver:
+            out = await run_agent_episode(FakeWebEnv(), "form", 0, models,
+                                          make_router("reactive"), store,
+                                          store.start_run(kind="web"), config,
+                                          checkpointer=saver)
+        return out.status
+
+    assert asyncio.run(go()) == "completed"
+    assert len(saved) == 3 and saved[0] > 0
+    assert saved == [saved[0] + NODES_PER_STEP * k for k in range(3)]
 

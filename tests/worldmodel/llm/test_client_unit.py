@@ -13,6 +13,7 @@ from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.errors import (
     ContextLengthExceeded,
     MalformedResponse,
+    RequestRejected,
     ServerError,
     ServerUnreachable,
 )
@@ -112,22 +113,69 @@ def test_accounting_and_flops() -> None:
 
 
 def test_budget_is_drawn_down_and_clamps_max_tokens() -> None:
+    """Tokens are uncached prompt + completion: a call reserves its prompt (counted by the
+    server's /tokenize, once per prompt) plus n x max_tokens, clamped to what is left."""
     fake = FakeServer()
     client, _ = make(fake)
-    budget = Budget(max_generations=5, max_tokens=20)
+    budget = Budget(max_generations=5, max_tokens=42)
     gen = asyncio.run(client.chat(MSG, n=2, max_tokens=100, budget=budget))
-    assert fake.requests[0]["max_tokens"] == 10  # 20 tokens left / 2 samples
-    assert gen.max_tokens == 10
-    assert budget.spent_generations == 2 and budget.spent_tokens == 14
-    assert budget.tokens_left == 6 and budget.generations_left == 3
-    # 6 tokens left for 3 samples: 2 each
+    assert fake.requests[0]["max_tokens"] == 15  # (42 - 11 prompt) // 2 samples
+    assert gen.max_tokens == 15
+    assert budget.spent_generations == 2 and budget.spent_tokens == 11 + 14
+    assert budget.tokens_left == 17 and budget.generations_left == 3
+    # (17 - 11) left for 3 samples: 2 each
     asyncio.run(client.chat(MSG, n=3, max_tokens=100, budget=budget))
     assert fake.requests[1]["max_tokens"] == 2
-    assert budget.spent_tokens == 20 and budget.tokens_left == 0
+    assert budget.spent_tokens == 42 and budget.tokens_left == 0
+    assert fake.tokenized == 1  # the same prompt is counted once
     with pytest.raises(BudgetExceeded) as e:
         asyncio.run(client.chat(MSG, budget=budget))
     assert e.value.unit == "generations" or e.value.unit == "tokens"
     assert len(fake.requests) == 2  # nothing was sent
+
+
+def test_cached_prompt_tokens_are_free_in_tokens_and_flops() -> None:
+    fake = FakeServer(cached_tokens=8)
+    client, _ = make(fake)
+    budget = Budget(max_tokens=1000, max_flops=1e9)
+    gen = asyncio.run(client.chat(MSG, n=2, max_tokens=5, budget=budget))
+    assert gen.usage.uncached_prompt_tokens == 3 and gen.usage.completion_tokens == 10
+    assert budget.spent_tokens == 13 and budget.spent_cached_tokens == 8
+    assert gen.flops == budget.spent_flops == 2 * 1000 * 13
+
+
+def test_a_flops_budget_clamps_and_refuses() -> None:
+    fake = FakeServer()
+    client, _ = make(fake)
+    budget = Budget(max_flops=2 * 1000 * 20)  # 20 tokens of a 1000-parameter model
+    asyncio.run(client.chat(MSG, n=1, max_tokens=100, budget=budget))
+    assert fake.requests[0]["max_tokens"] == 9  # 20 - 11 prompt tokens
+    assert budget.spent_flops == 2 * 1000 * (11 + 7) <= budget.max_flops
+    with pytest.raises(BudgetExceeded, match="flops"):
+        asyncio.run(client.chat(MSG, budget=budget))
+    with pytest.raises(ValueError, match="parameter count"):
+        asyncio.run(LLMClient("http://fake", transport=fake.transport()).chat(
+            MSG, budget=Budget(max_flops=1e9)))
+
+
+def test_equivalents_are_what_the_caller_says_a_call_is_worth() -> None:
+    fake = FakeServer()
+    client, seen = make(fake)
+    budget = Budget(max_generations=2)
+    asyncio.run(client.chat(MSG, n=2, budget=budget))  # 2 samples: 2 by default
+    asyncio.run(client.chat(MSG, n=4, budget=budget, equivalents=0))  # a later beam round
+    assert budget.spent_generations == 2 and [r.equivalents for r in seen] == [2, 0]
+    with pytest.raises(BudgetExceeded):
+        asyncio.run(client.chat(MSG, budget=budget))
+
+
+def test_a_token_budget_needs_tokenize() -> None:
+    fake = FakeServer()
+    fake.tokenize = None  # a server without /tokenize
+    client, _ = make(fake)
+    with pytest.raises(RequestRejected, match="token or FLOPs budget needs"):
+        asyncio.run(client.chat(MSG, budget=Budget(max_tokens=100)))
+    assert fake.requests == []
 
 
 def test_budget_exceeded_in_generations_sends_nothing() -> None:
@@ -171,7 +219,7 @@ def test_sub_budget_charges_parent() -> None:
     probe = parent.child(max_generations=2)
     asyncio.run(client.chat(MSG, n=2, budget=probe))
     assert probe.spent_generations == 2 and parent.spent_generations == 2
-    assert parent.spent_tokens == 14
+    assert parent.spent_tokens == 11 + 14 and parent.reserved_tokens == 0
     with pytest.raises(BudgetExceeded):
         asyncio.run(client.chat(MSG, n=1, budget=probe))
     assert parent.generations_left == 6

@@ -1,15 +1,17 @@
 """Compute-optimal vs fixed strategies on a MATH-500 slice not used for fitting the policy.
 
-For each problem and budget (generations, probe and verifier calls included):
+For each problem and budget (generation-equivalents, the probe included; the verifier free,
+as in the paper):
 - compute-optimal with oracle difficulty (pass@1 measured from --oracle-samples graded
   samples of this problem, binned with the policy's cuts) and with predicted difficulty
   (the policy's learned predictor if it has one, else the fixed rule on the probe);
 - best-of-N weighted, from prefixes of ONE run of up to `--bon-factor` x the largest budget
   (agent.strategies.best_of_n.select_prefix), so its curve reaches past the largest budget;
 - beam search and sequential revisions, run once per budget.
-Efficiency ratio at each budget: the completion tokens per problem best-of-N needs to reach
-compute-optimal's accuracy (its first prefix budget that does), divided by compute-optimal's
-own tokens; "> x" when best-of-N never gets there within its curve; "n/a" at accuracy 0.
+Efficiency ratio at each budget: the tokens (uncached prompt + completion, verifier
+included) per problem best-of-N needs to reach compute-optimal's accuracy (its first prefix
+budget that does), divided by compute-optimal's own tokens; "> x" when best-of-N never gets
+there within its curve; "n/a" at accuracy 0. Accuracies carry a 95% bootstrap interval.
 Prints a table, writes benchmarks/results/compute_optimal[-NAME].json and a PNG beside it.
 
     .venv/bin/python benchmarks/compute_optimal.py --offset 100 --limit 8 --budgets 2,4,8 \\
@@ -36,6 +38,7 @@ from worldplan.agent.strategies.best_of_n import best_of_n, plan_best_of_n, sele
 from worldplan.envs.math.answer import extract_answer
 from worldplan.envs.math.data import MathProblem, load_problems
 from worldplan.envs.math.grader import Grader
+from worldplan.traces.intervals import mean_ci
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.connect import connect
@@ -72,11 +75,14 @@ async def problem_rows(p: MathProblem, client: LLMClient, policy: Policy, budget
         while b <= bon_top:
             node = select_prefix(r.candidates, b, selection="weighted")
             n, _ = plan_best_of_n(b, selection="weighted", judge_cost=0)
-            tokens = sum(c.tokens for c in r.candidates[:n])
+            # the prefix's completions, the one prompt, and the judgements of the prefix
+            per_judgement = r.verifier.tokens / max(1, len(r.candidates))
+            tokens = (sum(c.tokens for c in r.candidates[:n]) + r.solver.prompt_tokens
+                      - r.solver.cached_tokens + per_judgement * n)
             out.append({**base, "method": "best_of_n", "budget": b,
                         "answer": node and node.answer,
                         "correct": await correct(node.answer if node else None),
-                        "completion_tokens": tokens})
+                        "tokens": tokens})
             b *= 2
         return out
 
@@ -95,7 +101,7 @@ async def problem_rows(p: MathProblem, client: LLMClient, policy: Policy, budget
                      "bin": res.params["decision"]["bin"]}
         return [{**base, "method": method, "budget": budget, "answer": res.answer,
                  "correct": await correct(res.answer), "generations": res.total.generations,
-                 "completion_tokens": res.total.completion_tokens, **extra}]
+                 "tokens": res.total.tokens, **extra}]
 
     # every method and budget at once: each has its own budget and seed; the server batches
     parts = await asyncio.gather(bon_rows(), *[
@@ -110,9 +116,10 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, dict[int, dict[str, float
     for m in METHODS:
         for b in sorted({r["budget"] for r in rows if r["method"] == m}):
             sel = [r for r in rows if r["method"] == m and r["budget"] == b]
+            ci = mean_ci([float(r["correct"]) for r in sel])
             out.setdefault(m, {})[b] = {
-                "accuracy": sum(r["correct"] for r in sel) / len(sel),
-                "tokens": sum(r["completion_tokens"] for r in sel) / len(sel), "n": len(sel)}
+                "accuracy": ci.point, "accuracy_low": ci.low, "accuracy_high": ci.high,
+                "tokens": sum(r["tokens"] for r in sel) / len(sel), "n": len(sel)}
     return out
 
 
@@ -144,7 +151,8 @@ def plot(agg: dict[str, dict[int, dict[str, float]]], path: Path, title: str) ->
         ax2.plot([per[b]["tokens"] for b in bs], [per[b]["accuracy"] for b in bs], marker="o",
                  label=m)
     ax1.set(xscale="log", xlabel="budget (generations per problem)", ylabel="accuracy")
-    ax2.set(xscale="log", xlabel="completion tokens per problem", ylabel="accuracy")
+    ax2.set(xscale="log", xlabel="tokens per problem (uncached prompt + completion)",
+            ylabel="accuracy")
     ax1.legend(fontsize=8)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
@@ -194,7 +202,8 @@ def main(dataset: str = typer.Option("math500", help="Evaluation set (not used f
     for col in ("method", *[f"B={b}" for b in bs]):
         table.add_column(col)
     for m in METHODS:
-        table.add_row(m, *[f"{agg[m][b]['accuracy']:.2f} ({agg[m][b]['tokens']:.0f} tok)"
+        table.add_row(m, *[f"{agg[m][b]['accuracy']:.2f} [{agg[m][b]['accuracy_low']:.2f}, "
+                           f"{agg[m][b]['accuracy_high']:.2f}] ({agg[m][b]['tokens']:.0f} tok)"
                            if b in agg.get(m, {}) else "" for b in bs])
     for m, per in eff.items():
         table.add_row(f"efficiency {m}", *[per.get(b, "") for b in bs])

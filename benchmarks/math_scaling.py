@@ -1,11 +1,11 @@
 """Accuracy vs test-time compute on a fixed MATH-500 slice, for every strategy.
 
-Budgets are in generations (Snell et al.'s unit; a generative-verifier call is one too, see
-agent.strategies.base). Best-of-N curves (weighted, majority, naive) come from prefixes of
-ONE run per problem with the largest budget (max-budget samples, each judged), using the
-same plan as the strategy itself (best_of_n.select_prefix); revisions, beam and lookahead
-search are run once per budget. Prints a table, writes benchmarks/results/math_scaling.json
-and a PNG plot next to it.
+Budgets are in generation-equivalents (Snell et al.'s unit; the verifier is free, as in the
+paper, see agent.strategies.base). Best-of-N curves (weighted, majority, naive) come from
+prefixes of ONE run per problem with the largest budget (max-budget samples, each judged),
+using the same plan as the strategy itself (best_of_n.select_prefix); revisions, beam and
+lookahead search are run once per budget. Prints a table, writes
+benchmarks/results/math_scaling.json and a PNG plot next to it.
 
     .venv/bin/python benchmarks/math_scaling.py --limit 50 --llm-url http://127.0.0.1:8000
 """
@@ -73,7 +73,7 @@ async def _problem_rows(p: MathProblem, client: LLMClient, budgets: list[int],
         return {"uid": p.uid, "level": p.level, "strategy": name, "budget": b,
                 "answer": res.answer, "correct": await graded(res.answer),
                 "generations": res.total.generations,
-                "completion_tokens": res.total.completion_tokens}
+                "tokens": res.total.tokens}
 
     rows += await asyncio.gather(*[search(s, b) for s in strategies if s in SEARCHES
                                    for b in budgets])

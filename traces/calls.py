@@ -1,11 +1,13 @@
 """The LLM-call half of the trace writer: one row per call, the client's observer.
 
-`CallWriter` (extended by traces.store.TraceStore) stores a `CallRecord` as an `LLMCall`
-row in one short transaction, under the run and the current episode (`current_episode`, a
-context variable, so concurrent asyncio episodes each record their own calls), and keys it
-by `call_cache_key(endpoint, model, prompt, params)`: what `rerun --from-cache`
-(traces.cache) and a resumed run (traces.resume) look stored answers up by. Calls that a
-resumed run answered from the trace (`Replayed`) are not stored a second time.
+`CallWriter` (extended by traces.store.TraceStore) stores a `CallRecord` as an `LLMCall` row
+(`call_row`) in one short transaction, or, inside `batching()`, through a writer thread that
+commits rows in batches (traces.batching; `flush()` waits for them), under the run and the
+current episode (`current_episode`, a context variable, so concurrent asyncio episodes each
+record their own calls), and keys it by `call_cache_key(endpoint, model, prompt, params)`:
+what `rerun --from-cache` (traces.cache) and a resumed run (traces.resume) look stored
+answers up by. Calls that a resumed run answered from the trace (`Replayed`) are not stored
+a second time.
 Not handled: runs, episodes and steps (traces.store).
 """
 
@@ -21,6 +23,7 @@ from typing import Any, Protocol
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from worldplan.traces.batching import BatchWriter
 from worldplan.traces.schema import LLMCall
 from worldplan.worldmodel.llm.generation import CallRecord
 
@@ -47,42 +50,72 @@ def call_cache_key(endpoint: str, model: str, prompt: str, params: dict[str, Any
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
+def call_row(item: tuple[CallRecord, int | None, int | None]) -> LLMCall:
+    """The LLMCall row of (a call, its run id, its episode id)."""
+    rec, run_id, episode_id = item
+    gen = rec.generation
+    extra: dict[str, Any] = {}
+    if gen is not None and any(c.logprobs for c in gen.choices):
+        extra["logprobs"] = [
+            [[t.token, t.logprob, t.top] for t in (c.logprobs or [])] for c in gen.choices]
+    if gen is not None and any(c.stop_reason is not None for c in gen.choices):
+        extra["stop_reasons"] = [c.stop_reason for c in gen.choices]
+    if gen is not None and gen.pooled is not None:
+        extra["pooled"] = gen.pooled
+    if gen is not None and gen.prompt_logprobs is not None:
+        extra["prompt_logprobs"] = [
+            None if t is None else [t.token, t.logprob, t.top] for t in gen.prompt_logprobs]
+    return LLMCall(
+        run_id=run_id, episode_id=episode_id, role=rec.role, endpoint=rec.endpoint,
+        url=rec.url, model=rec.model, prompt=rec.prompt,
+        completions=gen.texts if gen else [],
+        finish_reasons=[c.finish_reason for c in gen.choices] if gen else [],
+        params=rec.params, extra=extra, n=int(rec.params.get("n", 1)),
+        prompt_tokens=gen.usage.prompt_tokens if gen else 0,
+        completion_tokens=gen.usage.completion_tokens if gen else 0,
+        cached_tokens=gen.usage.cached_tokens if gen else None,
+        latency_s=rec.latency_s, flops=gen.flops if gen else None, error=rec.error or "",
+        cache_key=call_cache_key(rec.endpoint, rec.model, rec.prompt, rec.params),
+        tags=rec.tags if rec.equivalents is None else {**rec.tags,
+                                                       "equivalents": rec.equivalents},
+        started_at=rec.started_at)
+
+
 class CallWriter:
     """Stores LLM calls (the engine is set by TraceStore)."""
 
     engine: Engine
 
+    _batch: BatchWriter | None = None
+
     def record_call(self, rec: CallRecord, *, run_id: int | None,
                     episode_id: int | None = None) -> None:
-        gen = rec.generation
-        extra: dict[str, Any] = {}
-        if gen is not None and any(c.logprobs for c in gen.choices):
-            extra["logprobs"] = [
-                [[t.token, t.logprob, t.top] for t in (c.logprobs or [])] for c in gen.choices]
-        if gen is not None and any(c.stop_reason is not None for c in gen.choices):
-            extra["stop_reasons"] = [c.stop_reason for c in gen.choices]
-        if gen is not None and gen.pooled is not None:
-            extra["pooled"] = gen.pooled
-        if gen is not None and gen.prompt_logprobs is not None:
-            extra["prompt_logprobs"] = [
-                None if t is None else [t.token, t.logprob, t.top] for t in gen.prompt_logprobs]
-        row = LLMCall(
-            run_id=run_id, episode_id=episode_id, role=rec.role, endpoint=rec.endpoint,
-            url=rec.url, model=rec.model, prompt=rec.prompt,
-            completions=gen.texts if gen else [],
-            finish_reasons=[c.finish_reason for c in gen.choices] if gen else [],
-            params=rec.params, extra=extra, n=int(rec.params.get("n", 1)),
-            prompt_tokens=gen.usage.prompt_tokens if gen else 0,
-            completion_tokens=gen.usage.completion_tokens if gen else 0,
-            cached_tokens=gen.usage.cached_tokens if gen else None,
-            latency_s=rec.latency_s, flops=gen.flops if gen else None, error=rec.error or "",
-            cache_key=call_cache_key(rec.endpoint, rec.model, rec.prompt, rec.params),
-            tags=rec.tags if rec.equivalents is None else {**rec.tags,
-                                                           "equivalents": rec.equivalents},
-            started_at=rec.started_at)
+        """Store the call now, or queue it for the writer thread inside `batching()`."""
+        if self._batch is not None:
+            self._batch.put((rec, run_id, episode_id))
+            return
         with Session(self.engine) as s:
-            s.add(row)
+            s.add(call_row((rec, run_id, episode_id)))
             s.commit()
+
+    def flush(self) -> None:
+        """Wait until every queued call is stored (nothing to do outside `batching()`)."""
+        if self._batch is not None:
+            self._batch.flush()
+
+    @contextmanager
+    def batching(self) -> Iterator[None]:
+        """Calls recorded in this block are written by a thread, in batches; the block's
+        end (and `flush`) waits for them."""
+        if self._batch is not None:  # already batching: one writer
+            yield
+            return
+        self._batch = BatchWriter(self.engine, call_row)
+        try:
+            yield
+        finally:
+            batch, self._batch = self._batch, None
+            batch.close()
 
     def observer(self, run_id: int | None, replayed: Replayed | None = None
                  ) -> Callable[[CallRecord], None]:

@@ -186,6 +186,7 @@ class TraceStore(CallWriter):
         """End an episode: set its fields, and total its LLM calls (tokens, FLOPs). Its last
         search nodes and steps, if given, are written in the same transaction: a killed
         process leaves an episode either finished with them or unfinished without them."""
+        self.flush()  # its calls, queued by a batching writer, are stored first
         with Session(self.engine) as s:
             ep = s.get(Episode, episode_id)
             if ep is None:

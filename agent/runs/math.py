@@ -138,8 +138,9 @@ def run_math(config: MathRunConfig, *, client: LLMClient, verifier: Verifier | N
         answers = StoredAnswers.load(store.engine, run_id, continuing.values())
         # every LLM call, under its episode; those stored before a kill are answered again
         # from the trace, not asked again nor stored twice
+        # (written by a thread, in batches: each episode's end waits for its calls)
         with replaying([client], answers), store.recording(run_id, *observed,
-                                                           replayed=answers):
+                                                           replayed=answers), store.batching():
             asyncio.run(_run(config, problems, run_id, client, verifier, store, grader,
                              progress, continuing))
     return summarize_math_run(store, run_id)

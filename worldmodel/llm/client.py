@@ -62,7 +62,7 @@ class LLMClient(Connection):
         model: str | None = None,
         *,
         n_params: int | None = None,
-        max_concurrency: int = 16,
+        max_concurrency: int = 64,
         timeout_s: float = 600.0,
         retries: int = 3,
         backoff_s: float = 0.5,

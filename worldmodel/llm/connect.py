@@ -53,7 +53,7 @@ def served_params(url: str) -> int | None:
 
 def connect(urls: Sequence[str] | None = None, *, model: str | None = None,
             n_params: int | None = None, observers: Sequence[Observer] = (),
-            max_concurrency: int = 16, timeout_s: float = 600.0) -> LLMClient:
+            max_concurrency: int = 64, timeout_s: float = 600.0) -> LLMClient:
     resolved = resolve_urls(urls)
     return LLMClient(resolved, model, n_params=n_params or served_params(resolved[0]),
                      observers=observers, max_concurrency=max_concurrency,

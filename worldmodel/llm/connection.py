@@ -34,7 +34,7 @@ _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 class Connection:
     """URLs, concurrency, timeouts and retries of one served model."""
 
-    def __init__(self, urls: str | Sequence[str], *, max_concurrency: int = 16,
+    def __init__(self, urls: str | Sequence[str], *, max_concurrency: int = 64,
                  timeout_s: float = 600.0, retries: int = 3, backoff_s: float = 0.5,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         url_list = [urls] if isinstance(urls, str) else list(urls)

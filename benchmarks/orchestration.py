@@ -16,7 +16,8 @@ lookahead, revisions (generative verifier), best_of_n+prm and beam+prm (PRM on /
 Measured per row, over the whole run (`run_math` call, the trace database included):
 - calls: LLM requests answered (chat, completions, pooling), from the client's CallRecords
   (checked against the server's own count);
-- calls/s = calls / wall seconds;
+- calls/s = calls / wall seconds; samples/s counts sampled completions (a request with
+  n samples counts n; a verifier call 1; a /pooling call 0);
 - orchestration CPU (s) = the orchestrator process's CPU time (time.process_time: all its
   threads) + the CPU time of the math-verify grader worker (a child process); the zero
   server's CPU is reported apart and never counted;
@@ -32,14 +33,18 @@ LaTeX), so real GPU time is longer and this overhead share is an upper bound in 
 The grader worker is warmed (sympy imported) before the clock starts; the server's prefix
 cache and counters are reset before each row. Accuracy is meaningless here (no model).
 
-Writes benchmarks/results/orchestration[-LABEL].json (`--append` merges rows into it); the
-JSON states the host (AVX-512 or not), load average at start and end, the commit of the
-`worldplan` package that ran, and the sizes. Not handled: the web agent, multi-GPU servers.
+Writes benchmarks/results/orchestration[-LABEL].json (`--append` merges rows into it and
+adds its invocation); the JSON states the host (AVX-512 or not), the load average at the
+start and end of each invocation and around each row, the commit of the `worldplan` code that
+ran (and whether it had local changes), and the sizes (problems per row).
+`compare before after` prints both files' rows in one table.
+Not handled: the web agent, multi-GPU servers, several orchestrator processes.
 """
 
 from __future__ import annotations
 
 import cProfile
+import inspect
 import io
 import json
 import os
@@ -85,6 +90,10 @@ ROWS: dict[str, tuple[str, str, Callable[[int], dict[str, Any]]]] = {
     "revisions": ("revisions", "generative", lambda n: {}),
     "best_of_n+prm": ("best_of_n", "prm", lambda n: {}),
     "beam+prm": ("beam", "prm", lambda n: {"n_beams": max(4, n // 6), "width": 2}),
+    # at budget scale (after the change): N = budget beams, width 4, up to 40 rounds
+    "beam@N": ("beam", "generative", lambda n: {}),
+    "dvts@N": ("dvts", "generative", lambda n: {}),
+    "beam@N+prm": ("beam", "prm", lambda n: {}),
 }
 
 app = typer.Typer(add_completion=False)
@@ -100,6 +109,16 @@ def solve_all(row: str, n: int, problems: list[Any], *, client: LLMClient,
                            concurrency=concurrency)
     run_math(config, client=client, verifier=verifier, store=store, grader=grader,
              problems=problems, progress=_progress(len(problems)))
+
+
+def make_verifier(kind: str, client: LLMClient, url: str, counter: CallCounter) -> Verifier:
+    """A row's verifier (adapt with `solve_all`). The PRM adapter of b046cd8 takes the PRM's
+    URL and observers of its own; a later one asks through an LLMClient (its observers)."""
+    if kind == "generative":
+        return GenerativeVerifier(client)
+    if "client" in inspect.signature(PRMVerifier).parameters:
+        return PRMVerifier(client)  # type: ignore[call-arg, unused-ignore]
+    return PRMVerifier(url, "zero", observers=[counter])  # type: ignore[call-arg, unused-ignore]
 
 
 def _progress(total: int) -> Callable[[Any, int, int], None]:
@@ -119,6 +138,8 @@ class CallCounter:
     decode_tps: float  # tokens/s
     prefill_tps: float  # tokens/s
     calls: dict[str, int] = field(default_factory=dict)
+    choices: int = 0  # sampled completions (a request with n samples has n)
+    tokenize: int = 0  # /tokenize requests: not LLM calls, no GPU time
     errors: int = 0
     prompt_tokens: int = 0
     cached_tokens: int = 0
@@ -126,11 +147,15 @@ class CallCounter:
     gpu_s: float = 0.0
 
     def __call__(self, rec: CallRecord) -> None:
+        if rec.endpoint == "tokenize":
+            self.tokenize += 1
+            return
         if rec.generation is None:
             self.errors += 1
             return
         key = f"{rec.role}:{rec.endpoint}"
         self.calls[key] = self.calls.get(key, 0) + 1
+        self.choices += len(rec.generation.choices)
         u = rec.generation.usage
         cached = 0 if rec.endpoint == "pooling" else (u.cached_tokens or 0)
         self.prompt_tokens += u.prompt_tokens
@@ -172,8 +197,7 @@ def measure(row: str, n: int, problems: list[Any], *, url: str, server_pid: int,
     client = LLMClient(url, "zero", n_params=N_PARAMS, max_concurrency=inflight,
                        observers=[counter])
     kind = ROWS[row][1]
-    verifier: Verifier = (GenerativeVerifier(client) if kind == "generative"
-                          else PRMVerifier(url, "zero", observers=[counter]))
+    verifier = make_verifier(kind, client, url, counter)
     with tempfile.TemporaryDirectory(prefix="orch-") as tmp, Grader() as grader:
         store = TraceStore(make_engine(str(Path(tmp) / "traces.db")))
         grader.grade("0.5", "\\frac{1}{2}")  # start the worker (imports sympy) off the clock
@@ -197,7 +221,9 @@ def measure(row: str, n: int, problems: list[Any], *, url: str, server_pid: int,
         "row": row, "strategy": ROWS[row][0], "verifier": kind, "n": n,
         "params": ROWS[row][2](n), "problems": len(problems), "calls": calls,
         "server_calls": server_calls, "errors": counter.errors, "calls_by": counter.calls,
+        "tokenize_requests": served.get("tokenize", {}).get("requests", 0),
         "wall_s": round(wall, 2), "calls_per_s": round(calls / wall, 1),
+        "choices": counter.choices, "choices_per_s": round(counter.choices / wall, 1),
         "process_cpu_s": round(cpu, 2), "grader_cpu_s": round(grader_cpu, 2),
         "orch_cpu_s": round(orch, 2), "cpu_ms_per_call": round(1000 * orch / calls, 3),
         "calls_per_cpu_s": round(calls / orch, 1), "gpu_s": round(counter.gpu_s, 2),
@@ -235,7 +261,7 @@ def code_commit() -> dict[str, Any]:
 
 
 COLUMNS = [("row", "row"), ("n", "N"), ("problems", "problems"), ("calls", "calls"),
-           ("wall_s", "wall s"), ("calls_per_s", "calls/s"),
+           ("wall_s", "wall s"), ("calls_per_s", "calls/s"), ("choices_per_s", "samples/s"),
            ("cpu_ms_per_call", "CPU ms/call"), ("calls_per_cpu_s", "calls/CPU s"),
            ("gpu_ms_per_call", "GPU ms/call"), ("overhead_pct", "overhead %"),
            ("server_cpu_s", "server CPU s")]
@@ -287,10 +313,12 @@ def run(
         for n in budgets:
             for row in names:
                 print(f"  {row} N={n} ...", file=sys.stderr, flush=True)
+                load_before = [round(x, 2) for x in os.getloadavg()]
                 r = measure(row, n, probs, url=srv.url, server_pid=srv.pid,
                             concurrency=concurrency, inflight=inflight,
                             decode_tps=gpu_tokens_per_s, prefill_tps=prefill_tokens_per_s,
                             seed=seed, profile=prof)
+                r["load_avg_before"] = load_before
                 r["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
                 results.append(r)
                 print(f"  {row} N={n}: {r['calls']} calls in {r['wall_s']} s, "
@@ -309,14 +337,15 @@ def run(
         print(f"wrote {profile} (no JSON: a profiled run is slower)")
         return
     out = _out(label)
-    old = json.loads(out.read_text())["rows"] if append and out.exists() else []
+    old = json.loads(out.read_text()) if append and out.exists() else {}
     keys = {(r["row"], r["n"]) for r in results}
-    merged = [r for r in old if (r["row"], r["n"]) not in keys] + results
+    merged = [r for r in old.get("rows", []) if (r["row"], r["n"]) not in keys] + results
+    invocation = {"argv": sys.argv[1:], "load_avg_start": [round(x, 2) for x in load_start],
+                  "load_avg_end": [round(x, 2) for x in load_end]}
     RESULTS.mkdir(exist_ok=True)
     out.write_text(json.dumps({
         "label": label, "code": commit, "host": host,
-        "load_avg_start": [round(x, 2) for x in load_start],
-        "load_avg_end": [round(x, 2) for x in load_end],
+        "invocations": old.get("invocations", []) + [invocation],
         "settings": {"concurrency": concurrency, "inflight": inflight,
                      "gpu_decode_tokens_per_s": gpu_tokens_per_s,
                      "gpu_prefill_tokens_per_s": prefill_tokens_per_s, "seed": seed,
@@ -337,12 +366,12 @@ def compare(before: str = typer.Argument("before"), after: str = typer.Argument(
 
     a, b = load(before), load(after)
     table = Table(title=f"Orchestration: {before} -> {after} (overhead at the stated GPU rate)")
-    for head in ("row", "N", "problems", "calls/s", "CPU ms/call", "overhead %"):
+    for head in ("row", "N", "problems", "calls/s", "samples/s", "CPU ms/call", "overhead %"):
         table.add_column(head, justify="right")
     for key in sorted(set(a) | set(b), key=lambda k: (k[1], list(ROWS).index(k[0]))):
         ra, rb = a.get(key, {}), b.get(key, {})
         table.add_row(key[0], str(key[1]), *(f"{ra.get(f, '-')} -> {rb.get(f, '-')}" for f in (
-            "problems", "calls_per_s", "cpu_ms_per_call", "overhead_pct")))
+            "problems", "calls_per_s", "choices_per_s", "cpu_ms_per_call", "overhead_pct")))
     Console(width=170).print(table)
 
 

@@ -176,6 +176,7 @@ class ZeroModel:
             return self.generate(req, chat=False)
         if path == "/tokenize":
             words = _prompt(req).split()
+            self._count("tokenize", len(words), 0, 0)
             return 200, {"count": len(words), "max_model_len": self.max_model_len,
                          "tokens": [_crc(w) % 151_936 for w in words]}
         if path == "/pooling":

@@ -43,6 +43,8 @@ class Replayed(Protocol):
 
     def consume(self, episode_id: int | None, key: str) -> bool: ...
 
+    def remaining(self) -> int: ...
+
 
 def call_cache_key(endpoint: str, model: str, prompt: str, params: dict[str, Any]) -> str:
     """A stable key for a request: what `rerun --from-cache` looks stored answers up by."""
@@ -121,6 +123,8 @@ class CallWriter:
                  ) -> Callable[[CallRecord], None]:
         """An LLMClient observer that stores every call under the current episode, except
         those `replayed` answered from the trace (they are stored already)."""
+        if replayed is not None and replayed.remaining() == 0:
+            replayed = None  # nothing to answer from: no call is ever skipped
 
         def observe(rec: CallRecord) -> None:
             episode_id = current_episode.get()

@@ -44,6 +44,7 @@ from sqlalchemy.engine import Engine
 from worldplan.traces.cache import StoredCall, request_key, stored_calls, stored_response
 from worldplan.traces.store import current_episode
 from worldplan.worldmodel.llm.client import LLMClient
+from worldplan.worldmodel.llm.transport import FastTransport
 
 REPLAYED_ERRORS = ("RequestRejected", "ContextLengthExceeded")  # deterministic rejections
 
@@ -136,10 +137,13 @@ class ReplayTransport(httpx.AsyncBaseTransport):
 def replaying(clients: Iterable[LLMClient], answers: StoredAnswers) -> Iterator[None]:
     """Answer the clients' requests from `answers` first while the block runs (each client
     once, however often given); their transports are restored after it."""
+    if answers.remaining() == 0:  # nothing stored to answer from: the clients as they are
+        yield
+        return
     unique = list({id(c): c for c in clients}.values())
     before = [c.transport for c in unique]
     for c in unique:
-        c.transport = ReplayTransport(answers, c.transport or httpx.AsyncHTTPTransport())
+        c.transport = ReplayTransport(answers, c.transport or FastTransport(c.max_concurrency))
     try:
         yield
     finally:

@@ -52,7 +52,7 @@ def calibrate_command(
     max_tokens: int = typer.Option(512, help="Max tokens of a full solution."),
     step_max_tokens: int = typer.Option(160, help="Max tokens of one step (beam search)."),
     temperature: float = typer.Option(0.8, help="Sampling temperature."),
-    concurrency: int = typer.Option(1, help="Problems calibrated at once."),
+    concurrency: int = typer.Option(8, help="Problems calibrated at once (batched)."),
     llm_url: list[str] = typer.Option([], help="Model server URL (repeat for several)."),
     model: str = typer.Option("", help="Served model name (default: ask the server)."),
     db: str = typer.Option("", help="Trace database URL or path (default $WORLDPLAN_DB)."),

@@ -80,7 +80,7 @@ def math_command(
     aggregation: str = typer.Option("last", help=f"Step scores: {', '.join(AGGREGATIONS)}."),
     verifier: str = typer.Option("generative", help="generative | prm | none."),
     prm_url: str = typer.Option("", help="URL of a vLLM-served PRM (with --verifier prm)."),
-    concurrency: int = typer.Option(1, help="Problems solved at once."),
+    concurrency: int = typer.Option(8, help="Problems solved at once (batched)."),
     llm_url: list[str] = typer.Option([], help="Model server URL (repeat for several)."),
     model: str = typer.Option("", help="Served model name (default: ask the server)."),
     db: str = typer.Option("", help="Trace database URL or path (default $WORLDPLAN_DB)."),

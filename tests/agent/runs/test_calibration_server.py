@@ -55,14 +55,17 @@ def test_calibrate_fit_and_run_compute_optimal(llm_server: LLMServer, tmp_path: 
             assert eps and all(e.status == "completed" for e in eps)
             for e in eps:
                 calls = s.exec(select(LLMCall).where(LLMCall.episode_id == e.id)).all()
-                assert e.generations == sum(c.n for c in calls if not c.error) > 0
+                # generation-equivalents as charged: the verifier is free (as in the paper)
+                assert e.generations == sum(c.n for c in calls
+                                            if not c.error and c.role != "verifier") > 0
+                assert all(c.tags["equivalents"] == 0 for c in calls if c.role == "verifier")
         ep = s.exec(select(Episode).where(Episode.run_id == result.run_id)).one()
         assert ep.generations <= 8  # probe included
         step = s.exec(select(Step).where(Step.episode_id == ep.id)).one()
         decision = step.decision["params"]
         assert decision["decision"]["strategy"] in ("best_of_n", "revisions")
         assert decision["reason"]
-        assert decision["probe"]["generations"] == 4
+        assert decision["probe"]["generations"] == 2  # 2 samples; judging them is free
         nodes = s.exec(select(SearchNode).where(SearchNode.episode_id == ep.id)).all()
         assert sum(n.kind == "probe" for n in nodes) == 2
         roles = {c.role for c in s.exec(select(LLMCall).where(LLMCall.episode_id == ep.id))}

@@ -146,13 +146,13 @@ def test_over_context_length_is_a_clear_error(llm_server: LLMServer) -> None:
 
 def test_budget_holds_against_the_real_server(llm_server: LLMServer) -> None:
     client = client_for(llm_server)
-    budget = Budget(max_generations=6, max_tokens=40)
+    budget = Budget(max_generations=6, max_tokens=300)  # uncached prompt + completion
     spent = 0
     with pytest.raises(BudgetExceeded):
         for _ in range(10):
             gen = asyncio.run(client.chat(Q, n=2, max_tokens=16, temperature=1.0, budget=budget))
-            spent += gen.usage.completion_tokens
-    assert budget.spent_tokens == spent <= 40
+            spent += gen.usage.billed_tokens()
+    assert budget.spent_tokens == spent <= 300
     assert budget.spent_generations <= 6
 
 

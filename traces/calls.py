@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from worldplan.traces.batching import BatchWriter
+from worldplan.traces.batching import BatchWriter, insert_rows
 from worldplan.traces.schema import LLMCall
 from worldplan.worldmodel.llm.generation import CallRecord
 
@@ -52,8 +52,8 @@ def call_cache_key(endpoint: str, model: str, prompt: str, params: dict[str, Any
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
-def call_row(item: tuple[CallRecord, int | None, int | None]) -> LLMCall:
-    """The LLMCall row of (a call, its run id, its episode id)."""
+def call_row(item: tuple[CallRecord, int | None, int | None]) -> dict[str, Any]:
+    """The LLMCall columns of (a call, its run id, its episode id)."""
     rec, run_id, episode_id = item
     gen = rec.generation
     extra: dict[str, Any] = {}
@@ -67,7 +67,7 @@ def call_row(item: tuple[CallRecord, int | None, int | None]) -> LLMCall:
     if gen is not None and gen.prompt_logprobs is not None:
         extra["prompt_logprobs"] = [
             None if t is None else [t.token, t.logprob, t.top] for t in gen.prompt_logprobs]
-    return LLMCall(
+    return dict(
         run_id=run_id, episode_id=episode_id, role=rec.role, endpoint=rec.endpoint,
         url=rec.url, model=rec.model, prompt=rec.prompt,
         completions=gen.texts if gen else [],
@@ -97,7 +97,7 @@ class CallWriter:
             self._batch.put((rec, run_id, episode_id))
             return
         with Session(self.engine) as s:
-            s.add(call_row((rec, run_id, episode_id)))
+            insert_rows(s, LLMCall, [call_row((rec, run_id, episode_id))])
             s.commit()
 
     def flush(self) -> None:
@@ -112,7 +112,7 @@ class CallWriter:
         if self._batch is not None:  # already batching: one writer
             yield
             return
-        self._batch = BatchWriter(self.engine, call_row)
+        self._batch = BatchWriter(self.engine, LLMCall, call_row)
         try:
             yield
         finally:

@@ -32,6 +32,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from worldplan.traces.batching import insert_rows
 from worldplan.traces.calls import (  # noqa: F401 (re-exported: the store's public names)
     CallWriter,
     Observed,
@@ -191,7 +192,7 @@ class TraceStore(CallWriter):
             ep = s.get(Episode, episode_id)
             if ep is None:
                 raise KeyError(f"no episode {episode_id}")
-            s.add_all([SearchNode(episode_id=episode_id, **n) for n in nodes])
+            insert_rows(s, SearchNode, [{"episode_id": episode_id, **n} for n in nodes])
             s.add_all([Step(episode_id=episode_id, **st) for st in steps])
             for k, v in fields.items():
                 if not hasattr(ep, k):

@@ -9,9 +9,11 @@ import pytest
 
 from tests.agent.strategies.scripted import boxed_score, in_order, make_ctx, solver_requests
 from tests.fakes.math_llm import ScriptedLLM
-from worldplan.agent.strategies.base import JUDGE_EXTRA_TOKENS
+from worldplan.agent.strategies.base import JUDGE_EXTRA_TOKENS, SearchContext
 from worldplan.agent.strategies.best_of_n import best_of_n, plan_best_of_n, select_prefix
 from worldplan.worldmodel.llm.accounting import Budget
+from worldplan.worldmodel.llm.client import LLMClient
+from worldplan.worldmodel.math.verifier import PRMVerifier
 
 # ---- best-of-N: weighted vs majority vs naive (hand-derived) ------------------------------
 
@@ -73,3 +75,21 @@ def test_a_token_budget_is_used_in_waves_to_within_one_sample(charged: bool) -> 
     assert budget.spent_tokens >= 400 - one
     assert len(solver_requests(fake)) >= 2  # more than one wave
     assert budget.spent_tokens == (r.total if charged else r.solver).tokens
+
+
+@pytest.mark.parametrize("aggregation, expected", [("last", "1"), ("min", "2"), ("prod", "2")])
+def test_a_prm_scores_every_step_and_the_aggregation_decides(aggregation: str,
+                                                             expected: str) -> None:
+    """Solution 1 ends well after a bad step; solution 2 is middling throughout. The PRM
+    scores each step (the scripted one by the step's last word), so `last` prefers 1 and
+    `min` and `prod` prefer 2."""
+    texts = ["step good\n\nstep bad\n\nso \\boxed{1}", "step ok\n\nstep ok\n\nso \\boxed{2}"]
+    step_score = {"good": 0.9, "bad": 0.1, "ok": 0.6, "\\boxed{1}": 0.95, "\\boxed{2}": 0.7}
+    fake = ScriptedLLM(in_order(texts), lambda prompt: step_score[prompt.split()[-1]])
+    client = LLMClient("http://fake", transport=fake.transport(), retries=0)
+    ctx = SearchContext(client, PRMVerifier(client), Budget(max_generations=2),
+                        aggregation=aggregation)
+    r = asyncio.run(best_of_n("Q?", ctx, selection="naive"))
+    assert [len(n.scores) for n in r.candidates] == [3, 3]
+    assert r.answer == expected
+    assert r.verifier.calls == 2 and r.verifier.samples == 0  # /pooling generates nothing

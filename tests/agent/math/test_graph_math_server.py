@@ -74,7 +74,10 @@ def test_math_problem_through_the_graph_on_the_real_server(llm_server: Any,
     assert step.reward == final["reward"] and step.terminated
     probes = [n for n in nodes if n.info.get("probe")]
     assert len(probes) == probe_size(int(policy.probe["n"]),
-                                     float(policy.probe.get("max_fraction", 0.5)), BUDGET, 1)
+                                     float(policy.probe.get("max_fraction", 0.5)), BUDGET, 0)
     assert sum(n.chosen for n in nodes) == 1
-    assert sum(c.n for c in calls if c.error == "") == budget.spent_generations
-    assert sum(c.completion_tokens for c in calls) == budget.spent_tokens
+    # the verifier is free (as in the paper): the budget holds the other calls' charges
+    charged = [c for c in calls if c.error == "" and c.role != "verifier"]
+    assert sum(int(c.tags["equivalents"]) for c in charged) == budget.spent_generations
+    assert sum(c.prompt_tokens - (c.cached_tokens or 0) + c.completion_tokens
+               for c in charged) == budget.spent_tokens

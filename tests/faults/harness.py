@@ -25,10 +25,10 @@ from pathlib import Path
 
 from tests.fakes.openai_server import OpenAIServer
 from tests.faults.snapshot import Snapshot, check_final, snapshot
-from tests.faults.switch import Switch, kill, wait_idle
+from tests.faults.switch import Switch, kill, switched, wait_idle
 
 __all__ = ["CLI", "KILLS", "PYTHON", "REPO", "CaseLog", "Reference", "Snapshot", "Switch",
-           "check_final", "drive", "reference", "snapshot", "wait_idle"]
+           "check_final", "drive", "reference", "snapshot", "switched", "wait_idle"]
 
 REPO = Path(__file__).resolve().parents[2]
 KILLS = int(os.environ.get("WORLDPLAN_FAULT_KILLS", "20"))

@@ -22,7 +22,8 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +143,14 @@ def wait_idle(server: OpenAIServer, quiet_s: float = 0.3, timeout_s: float = 30.
         elif time.time() - quiet_since >= quiet_s:
             return
         time.sleep(0.01)
+
+
+@contextmanager
+def switched(respond: Callable[[dict[str, Any]], Answer], *, ports: bool = True,
+             delay_s: float = 0.01) -> Iterator[tuple[Switch, OpenAIServer, str]]:
+    """`respond` behind a Switch that watches its server, served over real HTTP: yields the
+    switch, the server and its URL."""
+    switch = Switch(respond, ports=ports)
+    server = switch.watch(OpenAIServer(switch))
+    with server.serve(delay_s=delay_s) as url:
+        yield switch, server, url

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.openai_server import OpenAIServer
-from tests.faults.harness import CLI, KILLS, Switch, drive, reference
+from tests.faults.harness import CLI, KILLS, Switch, drive, reference, switched
 from tests.faults.models import math_respond, write_problems
 
 PER_CASE = 4  # kill points per run
@@ -26,10 +26,8 @@ PER_CASE = 4  # kill points per run
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[Switch, OpenAIServer, str]]:
-    switch = Switch(math_respond)
-    server = switch.watch(OpenAIServer(switch))
-    with server.serve(delay_s=0.01) as url:
-        yield switch, server, url
+    with switched(math_respond) as served:
+        yield served
 
 
 def calibrate_args(data: Path, db: Path, url: str) -> list[str]:

@@ -20,7 +20,7 @@ import pytest
 
 from tests.fakes.openai_server import OpenAIServer
 from tests.fakes.web import ScriptedWebLLM
-from tests.faults.harness import CLI, KILLS, PYTHON, Switch, drive, reference
+from tests.faults.harness import CLI, KILLS, PYTHON, Switch, drive, reference, switched
 
 STRATEGIES = ("best-of-n", "compute-optimal")
 PER_CASE = 4  # kill points per run
@@ -30,10 +30,8 @@ CHILD = [PYTHON, "-m", "tests.faults.web_child"]
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[Switch, OpenAIServer, str]]:
-    switch = Switch(ScriptedWebLLM().answer)
-    server = switch.watch(OpenAIServer(switch))
-    with server.serve(delay_s=0.01) as url:
-        yield switch, server, url
+    with switched(ScriptedWebLLM().answer) as served:
+        yield served
 
 
 @pytest.mark.slow
@@ -69,9 +67,7 @@ def test_web_run_killed_at_random_moments_resumes_to_the_same_result(
 def test_web_cli_in_the_browser_killed_and_resumed(tmp_path: Path) -> None:
     """Prompts show the page's URL, whose port is new in every process: calls are compared
     with local ports blanked."""
-    switch = Switch(ScriptedWebLLM().answer, ports=False)
-    server = switch.watch(OpenAIServer(switch))
-    with server.serve(delay_s=0.01) as url:
+    with switched(ScriptedWebLLM().answer, ports=False) as (switch, server, url):
         browser_cases(switch, server, url, tmp_path)
 
 

@@ -22,8 +22,15 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from tests.fakes.openai_server import OpenAIServer
-from tests.faults.harness import CLI, KILLS, REPO, Switch, check_final, snapshot, wait_idle
+from tests.faults.harness import (
+    CLI,
+    KILLS,
+    REPO,
+    check_final,
+    snapshot,
+    switched,
+    wait_idle,
+)
 from tests.faults.models import math_respond, write_problems
 from tests.faults.test_kill_math import math_args
 from worldplan.traces.engine import make_engine
@@ -69,7 +76,12 @@ def check_writer_run(url: str, label: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("round_", range(ROUNDS))
 def test_two_writers_and_a_reader_on_a_new_database(tmp_path: Path, round_: int) -> None:
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    two_writers_and_a_reader(f"sqlite:///{tmp_path / 'shared.db'}", tmp_path)
+
+
+def two_writers_and_a_reader(url: str, tmp_path: Path) -> None:
+    """Two writer processes start on `url` at the same moment while a third reads: every
+    run is complete and the reader read."""
     go = tmp_path / "go"
     procs = [start(["write", url, label, str(EPISODES), str(CALLS), str(go)])
              for label in ("writer-a", "writer-b")]
@@ -86,10 +98,8 @@ def test_two_writers_and_a_reader_on_a_new_database(tmp_path: Path, round_: int)
 @pytest.mark.parametrize("round_", range(ROUNDS))
 def test_a_killed_run_resumes_while_others_read_and_write(tmp_path: Path,
                                                           round_: int) -> None:
-    switch = Switch(math_respond)
-    server = switch.watch(OpenAIServer(switch))
     data = write_problems(tmp_path / "problems.jsonl", 6)
-    with server.serve(delay_s=0.01) as url:
+    with switched(math_respond) as (switch, server, url):
         ref_db = tmp_path / "ref.db"
         switch.begin()
         subprocess.run(math_args(data, "best_of_n", ref_db, url), cwd=REPO, check=True,

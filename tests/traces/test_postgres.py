@@ -124,19 +124,9 @@ def test_two_writers_and_a_reader_on_a_new_postgres_database(pg_url: str, tmp_pa
                                                                round_: int) -> None:
     """Both writers create the schema at the same moment, then write their runs while a
     third process reads: nothing lost, nothing failed."""
-    from tests.faults.test_two_writers import CALLS, EPISODES, check_writer_run, finish, start
+    from tests.faults.test_two_writers import two_writers_and_a_reader
 
-    url = fresh_database(pg_url, f"writers{round_}")
-    go = tmp_path / "go"
-    procs = [start(["write", url, label, str(EPISODES), str(CALLS), str(go)])
-             for label in ("writer-a", "writer-b")]
-    reader = start(["read", url, "8"])
-    go.touch()
-    for p in procs:
-        finish(p)
-    assert int(finish(reader)["reads"]) > 0  # type: ignore[call-overload]
-    for label in ("writer-a", "writer-b"):
-        check_writer_run(url, label)
+    two_writers_and_a_reader(fresh_database(pg_url, f"writers{round_}"), tmp_path)
 
 
 @pytest.mark.slow
@@ -146,18 +136,15 @@ def test_a_killed_run_resumes_on_postgres_while_others_read_and_write(
     process reads and a third writes its own run: the resumed run ends as an uninterrupted
     one (answers, rewards, exact tokens, the calls stored under each problem), and no stored
     answer was asked again."""
-    from tests.fakes.openai_server import OpenAIServer
-    from tests.faults.harness import CLI, REPO, Switch, wait_idle
+    from tests.faults.harness import CLI, REPO, switched, wait_idle
     from tests.faults.models import math_respond, write_problems
     from tests.faults.test_kill_math import math_args
     from tests.faults.test_two_writers import CALLS, EPISODES, check_writer_run, finish, start
 
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    switch = Switch(math_respond)
-    server = switch.watch(OpenAIServer(switch))
     data = write_problems(tmp_path / "problems.jsonl", 6)
     ref_url, url = fresh_database(pg_url, "reference"), fresh_database(pg_url, "resumed")
-    with server.serve(delay_s=0.01) as llm:
+    with switched(math_respond) as (switch, server, llm):
         switch.begin()
         subprocess.run(math_args(data, "best_of_n", ref_url, llm), cwd=REPO, check=True,
                        capture_output=True, env=env)

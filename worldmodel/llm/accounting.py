@@ -28,7 +28,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from worldplan.worldmodel.llm.usage import UNITS, Cost, Usage, estimate_flops
+from worldplan.worldmodel.llm.usage import Usage, estimate_flops
 
 
 class BudgetExceeded(RuntimeError):
@@ -78,19 +78,6 @@ class Budget:
     reserved_flops: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    @classmethod
-    def of(cls, amount: float | None, unit: str = "generations") -> Budget:
-        """A budget of `amount` in one unit (None: unlimited)."""
-        if unit not in UNITS:
-            raise ValueError(f"unknown budget unit {unit!r}: use one of {', '.join(UNITS)}")
-        if amount is None:
-            return cls()
-        if unit == "flops":
-            return cls(max_flops=float(amount))
-        if unit == "tokens":
-            return cls(max_tokens=int(amount))
-        return cls(max_generations=int(amount))
-
     @property
     def generations_left(self) -> int | None:
         if self.max_generations is None:
@@ -113,10 +100,6 @@ class Budget:
     def needs_prompt_count(self) -> bool:
         """Whether a call's prompt must be counted before it is sent (token or FLOPs limit)."""
         return (self.max_tokens is not None and self.count_prompts) or self.max_flops is not None
-
-    @property
-    def spent(self) -> Cost:
-        return Cost(self.spent_generations, self.spent_tokens, self.spent_flops)
 
     def can_afford(self, n: int = 1, tokens_per_sample: int = 1) -> bool:
         """True if n samples of at least `tokens_per_sample` tokens each (no prompt) fit."""

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-UNITS: tuple[str, ...] = ("generations", "tokens", "flops")
-
 
 @dataclass(frozen=True)
 class Usage:
@@ -69,13 +67,3 @@ class Cost:
     def __add__(self, other: Cost) -> Cost:
         return Cost(self.generations + other.generations, self.tokens + other.tokens,
                     self.flops + other.flops)
-
-    def in_unit(self, unit: str) -> float:
-        if unit not in UNITS:
-            raise ValueError(f"unknown budget unit {unit!r}: use one of {', '.join(UNITS)}")
-        return float(getattr(self, unit))
-
-
-def call_cost(usage: Usage, *, equivalents: int, n_params: int | None) -> Cost:
-    """One answered call's cost: its equivalents, billed tokens and FLOPs."""
-    return Cost(equivalents, usage.billed_tokens(), estimate_flops(n_params, usage) or 0.0)

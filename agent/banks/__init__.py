@@ -1,0 +1,1 @@
+"""agent.banks: sample banks (generate once, evaluate many): the file, its units, evaluation."""

@@ -2,6 +2,8 @@
 BCa by default, percentile when BCa cannot be computed).
 
 - `mean_ci(values)`: an accuracy (the mean of 0/1 outcomes) or any mean;
+- `statistic_ci(rows, f)`: any statistic of per-problem rows (an efficiency ratio), by
+  resampling rows (percentile);
 - `difference_ci(a, b)`: the mean of paired differences (e.g. adaptive minus uniform on the
   same problems), resampling problems, not outcomes.
 A sample whose values are all equal has a zero-width interval (the bootstrap has nothing to
@@ -12,7 +14,7 @@ Not handled: clustered or stratified resampling.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,3 +72,23 @@ def difference_ci(a: Sequence[float], b: Sequence[float], *, seed: int = 0,
         raise ValueError(f"paired samples differ in length: {len(a)} and {len(b)}")
     return _ci(np.asarray(a, dtype=float) - np.asarray(b, dtype=float), seed=seed,
                confidence=confidence)
+
+
+def statistic_ci(rows: np.ndarray, statistic: Callable[[np.ndarray], float], *,
+                 seed: int = 0, confidence: float = CONFIDENCE,
+                 resamples: int = 2_000) -> Interval:
+    """Any statistic of a table with one row per problem (e.g. an efficiency ratio from
+    per-problem accuracies), with a percentile interval from resampling rows."""
+    rows = np.asarray(rows, dtype=float)
+    n = int(rows.shape[0])
+    if n == 0:
+        return Interval(math.nan, math.nan, math.nan, 0, confidence)
+    point = float(statistic(rows))
+    if n == 1:
+        return Interval(point, point, point, n, confidence)
+    res = stats.bootstrap((np.arange(n),), lambda idx: statistic(rows[idx.astype(int)]),
+                          confidence_level=confidence, n_resamples=resamples,
+                          method="percentile", vectorized=False,
+                          random_state=np.random.default_rng(seed))
+    return Interval(point, float(res.confidence_interval.low),
+                    float(res.confidence_interval.high), n, confidence)

@@ -11,12 +11,15 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from worldplan.agent.banks.report import render
 from worldplan.agent.cli.common import exit_on_failure
 from worldplan.agent.runs.bank_build import BankConfig
 from worldplan.agent.runs.bank_command import (
     BANK_ERRORS,
     BankBuildOptions,
+    BankEvalOptions,
     run_bank_build,
+    run_bank_eval,
     run_bank_merge,
 )
 
@@ -90,3 +93,37 @@ def bank_merge_command(
     console.print(f"{out}: {len(merged.uids())} problems, {len(merged.units)} units")
     for p in merged.problems_found:
         console.print(f"[yellow]{p}")
+
+
+def bank_eval_command(
+    bank: str = typer.Argument(..., help="The bank to evaluate."),
+    train: str = typer.Option("", help="Fit compute-optimal on this bank instead of "
+                              "cross-validating on the evaluated one."),
+    budgets: str = typer.Option("1,2,3,4,5,6,7,8", help="Budgets (generation-equivalents)."),
+    folds: int = typer.Option(5, help="Cross-validation folds (problems)."),
+    probe_n: int = typer.Option(2, help="Probe samples for predicted difficulty."),
+    seed: int = typer.Option(0, help="Seed of folds, subsets and bootstrap."),
+    confidence: float = typer.Option(0.9, help="Bootstrap interval level."),
+    max_subsets: int = typer.Option(2000, help="Subsets per (problem, n) above which they "
+                                    "are sampled instead of enumerated."),
+    json_out: str = typer.Option("", "--json", help="Write the result as JSON here."),
+    plot_out: str = typer.Option("", "--plot", help="Write accuracy-vs-budget plots here."),
+) -> None:
+    """Evaluate every strategy at every budget from a bank alone (no server)."""
+    with exit_on_failure(BANK_ERRORS):
+        result = run_bank_eval(BankEvalOptions(
+            bank, train or None, parse_budget_list(budgets), folds, probe_n, seed, confidence,
+            max_subsets, json_out or None, plot_out or None))
+    console.print(render(result), highlight=False)
+    for p in result["slice"]["problems_found"]:
+        console.print(f"[yellow]{bank}: {p}")
+
+
+def parse_budget_list(spec: str) -> tuple[int, ...]:
+    try:
+        out = tuple(sorted({int(b) for b in spec.split(",") if b.strip()}))
+    except ValueError as e:
+        raise typer.BadParameter(f"{spec!r}: use comma-separated integers") from e
+    if not out or out[0] < 1:
+        raise typer.BadParameter(f"{spec!r}: budgets must be positive")
+    return out

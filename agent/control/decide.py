@@ -105,6 +105,10 @@ def make_estimator(difficulty: str, policy: Policy,
         raise ValueError(f"policy {policy.source or '(in memory)'} has no learned predictor")
     if difficulty in ("learned", "auto") and policy.predictor is not None:
         return LearnedDifficulty(model_from_dict(policy.predictor))
+    if policy.probe.get("cuts") is not None:  # fitted from a bank: the probe's own scale
+        return PredictedDifficulty(policy.probe["cuts"],
+                                   statistic=str(policy.probe.get("statistic",
+                                                                  "verifier_mean")))
     return PredictedDifficulty(policy.cuts)
 
 

@@ -189,17 +189,25 @@ def heuristic_p_solve(features: Mapping[str, float]) -> float:
 
 
 class PredictedDifficulty:
-    """Bins from probe signals by a fixed rule (no fitting)."""
+    """Bins from probe signals by a fixed rule (no fitting): `heuristic_p_solve` on the
+    pass@1 cuts, or, with `statistic` (a policy fitted from a bank), that probe feature on
+    its own quantile cuts (agent.banks.policy_fit), the scale it was fitted on."""
 
     source = "predicted"
 
-    def __init__(self, cuts: Sequence[float] = DEFAULT_CUTS) -> None:
+    def __init__(self, cuts: Sequence[float] = DEFAULT_CUTS,
+                 statistic: str | None = None) -> None:
         self.cuts = list(cuts)
+        self.statistic = statistic
 
     def estimate(self, text: str, signals: Signals | None) -> Estimate:
         if signals is None or signals.n == 0:
             return Estimate(None, None, self.source, "no probe signals")
         f = signals.features()
+        if self.statistic is not None:
+            x = f[self.statistic]
+            return Estimate(bin_of(x, self.cuts), None, self.source,
+                            f"{self.statistic} {x:.3f} on the probe's cuts", f)
         p = heuristic_p_solve(f)
         return Estimate(bin_of(p, self.cuts), p, self.source,
                         f"verifier mean {f['verifier_mean']:.2f}, agreement "

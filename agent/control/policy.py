@@ -44,6 +44,7 @@ from worldplan.agent.control.versioned import (
 FORMAT = "worldplan-policy"
 VERSION = 1
 DEFAULT_PROBE: dict[str, Any] = {"n": 2, "max_fraction": 0.5}
+PROBE_STATISTICS = ("verifier_mean", "verifier_min", "verifier_max", "agreement")
 POLICIES = Path(__file__).resolve().parents[1] / "policies"  # agent/policies: bundled files
 DEFAULT_POLICY = POLICIES / "default.json"
 
@@ -114,6 +115,12 @@ def _policy(d: dict[str, Any], where: str) -> Policy:
         probe = {**DEFAULT_PROBE, **dict(d.get("probe") or {})}
         probe["n"] = int(probe["n"])
         probe["max_fraction"] = _number(probe["max_fraction"], "probe.max_fraction")
+        if probe.get("cuts") is not None:
+            probe["cuts"] = [_number(c, "a probe cut") for c in probe["cuts"]]
+            if probe["cuts"] != sorted(probe["cuts"]) or len(probe["cuts"]) != N_BINS - 1:
+                raise ValueError(f"probe.cuts must be {N_BINS - 1} ascending numbers")
+            if probe.get("statistic", "verifier_mean") not in PROBE_STATISTICS:
+                raise ValueError(f"probe.statistic must be one of {PROBE_STATISTICS}")
         metadata = dict(d.get("metadata") or {})
     except (KeyError, TypeError, ValueError, OverflowError) as e:  # OverflowError: int(inf)
         raise PolicyError(f"{where}: bad or missing field ({type(e).__name__}: {e})") from e

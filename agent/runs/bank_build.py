@@ -117,7 +117,7 @@ class _Deps:
     grader: Grader
     writer: BankWriter
     run_id: int
-    episodes: dict[tuple[str, str], int]  # unfinished (uid, unit) -> episode id
+    episodes: dict[tuple[str, str], int]  # (uid, unit) not in the bank -> its episode
 
 
 def build_bank(config: BankConfig, *, client: LLMClient, verifier: Verifier | None,
@@ -149,7 +149,8 @@ def build_bank(config: BankConfig, *, client: LLMClient, verifier: Verifier | No
     with store.run_scope(resume=run, name=f"bank {config.dataset}", kind="bank", env=ENV_ID,
                          strategy="bank", model=model, llm_urls=client.urls,
                          config={**asdict(config), "out": str(out.resolve())}) as run_id:
-        episodes = _unfinished(store, run_id)
+        wanted = {(p.uid, u) for _, p, units in todo for u in units}
+        episodes = {k: e for k, e in _episodes(store, run_id).items() if k in wanted}
         answers = StoredAnswers.load(store.engine, run_id, episodes.values())
         deps = _Deps(config, client, verifier, store, grader, writer, run_id, episodes)
         done = [kept]
@@ -176,10 +177,13 @@ def _bank_run(store: TraceStore, out: Path) -> int | None:
     return None
 
 
-def _unfinished(store: TraceStore, run_id: int) -> dict[tuple[str, str], int]:
+def _episodes(store: TraceStore, run_id: int) -> dict[tuple[str, str], int]:
+    """The latest episode of each (uid, unit) of the run, finished or not: a unit that is
+    not in the bank runs again under it (killed after its episode ended but before its
+    line was written, it replays every call)."""
     with Session(store.engine) as s:
-        eps = s.exec(select(Episode).where(Episode.run_id == run_id,
-                                           Episode.status != "completed"))
+        eps = s.exec(select(Episode).where(Episode.run_id == run_id)
+                     .order_by(Episode.id))  # type: ignore[arg-type]
         return {(e.task_id, str((e.info or {}).get("unit"))): int(e.id or 0) for e in eps}
 
 
@@ -230,9 +234,9 @@ async def _unit(deps: _Deps, index: int, p: MathProblem, unit: str,
                   "level": p.level, "subject": p.subject, **payload, "run": deps.run_id,
                   "counts": {"solver": asdict(ledger.solver),
                              "verifier": asdict(ledger.verifier)}}
+        deps.writer.append(record)
         store.finish_episode(ep_id, reward=None, success=None,
                              info={"phase": "bank", "unit": unit, "index": index})
-        deps.writer.append(record)
     tick(f"{p.uid} {unit}")
     return record
 

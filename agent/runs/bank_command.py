@@ -4,6 +4,8 @@
 the trace database opens), opens the grader, and runs agent.runs.bank_build.build_bank with
 a generative verifier on the same server; the bank records the served model's name.
 `run_bank_merge(paths, out)` joins shards (agent.banks.bank_file.merge_banks).
+`run_bank_eval(options)` evaluates a bank offline (agent.banks.report), writing its JSON
+and plots if asked.
 Expected failures are the types in `BANK_ERRORS`.
 Not handled: option parsing and printing (agent.cli.bank).
 """
@@ -11,10 +13,14 @@ Not handled: option parsing and printing (agent.cli.bank).
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from worldplan.agent.banks.bank_file import Bank, BankError, merge_banks
+from worldplan.agent.banks.bank_file import Bank, BankError, merge_banks, read_bank
+from worldplan.agent.banks.evaluate import EvalSettings
+from worldplan.agent.banks.report import evaluate_bank, plot
 from worldplan.agent.runs.bank_build import BankConfig, BuildSummary, Progress, build_bank
 from worldplan.agent.runs.preflight import check_servers
 from worldplan.envs.math.data import DatasetUnavailable
@@ -64,3 +70,31 @@ async def _served(client: LLMClient) -> str:
 
 def run_bank_merge(paths: list[str], out: str) -> Bank:
     return merge_banks([Path(p) for p in paths], out)
+
+
+@dataclass(frozen=True)
+class BankEvalOptions:
+    bank: str
+    train: str | None  # fit on this bank instead of cross-validating
+    budgets: tuple[int, ...]
+    folds: int
+    probe_n: int
+    seed: int
+    confidence: float
+    max_subsets: int
+    json_out: str | None
+    plot_out: str | None
+
+
+def run_bank_eval(options: BankEvalOptions) -> dict[str, Any]:
+    settings = EvalSettings(budgets=options.budgets, folds=options.folds,
+                            seed=options.seed, probe_n=options.probe_n,
+                            confidence=options.confidence, max_subsets=options.max_subsets)
+    train = read_bank(options.train) if options.train else None
+    result = evaluate_bank(read_bank(options.bank), settings, train)
+    if options.json_out:
+        Path(options.json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(options.json_out).write_text(json.dumps(result, indent=1, default=float) + "\n")
+    if options.plot_out:
+        plot(result, options.plot_out)
+    return result

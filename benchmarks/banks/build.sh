@@ -10,8 +10,10 @@ DB=${DB:-$HOME/.cache/worldplan/banks.db}
 SAMPLE_TRAIN=${SAMPLE_TRAIN:-24}
 SAMPLE_TEST=${SAMPLE_TEST:-24}
 COMMON=(--k 8 --chains 2 --length 4 --searches "beam:1,2,4,8" --seed 0 --max-tokens 512
-        --temperature 0.8 --concurrency 4 --db "$DB")
+        --temperature 0.8 --concurrency 2 --db "$DB")
+# both slices at once, so that they grow together (4 problems in flight on one server)
 $WP bank build -o benchmarks/banks/math-train.jsonl --dataset math-train \
-  --sample "$SAMPLE_TRAIN" --limit 0 "${COMMON[@]}"
+  --sample "$SAMPLE_TRAIN" --limit 0 "${COMMON[@]}" &
 $WP bank build -o benchmarks/banks/math500.jsonl --dataset math500 \
-  --sample "$SAMPLE_TEST" --limit 0 "${COMMON[@]}"
+  --sample "$SAMPLE_TEST" --limit 0 "${COMMON[@]}" &
+wait

@@ -1,0 +1,116 @@
+"""The strategy configurations a bank can evaluate, and each one's accuracy on one problem.
+
+A `Config` is what the controller can choose: a live strategy and its parameters (the
+names and parameters of agent.strategies, so a policy fitted from a bank runs as it was
+evaluated). At a budget of B generation-equivalents (verifier free, as in Snell et al.):
+- best_of_n (selection naive | majority | weighted): B of the K samples, every subset
+  averaged (agent.banks.estimators);
+- revisions (chains=c, per_chain=l, c x l = B): c of the P chains, every subset averaged,
+  each cut to its first l attempts; the best-scored attempt of each chain (the later one on
+  ties, unjudged ones last), then a weighted vote across chains (agent.strategies.revisions);
+- beam (width 4): the search built at budget B (the largest built budget <= B when a probe
+  took part of it).
+With a probe (`probe`: pool indices of the probe's samples, the last of the K), the
+configuration draws from the other samples and chains, and the final answer is a weighted
+vote over its candidates and the probe's samples, as agent.strategies.compute_optimal does.
+`accuracy` is None when the bank cannot evaluate the configuration at that budget.
+Not handled: choosing among configurations (agent.banks.evaluate).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from worldplan.agent.banks.estimators import MAX_SUBSETS, best_of_n, select_accuracy
+from worldplan.agent.banks.problems import ProblemData
+from worldplan.agent.control.policy import config_key
+
+SELECTIONS = ("weighted", "majority", "naive")
+BEAM_WIDTH = 4
+
+
+@dataclass(frozen=True)
+class Config:
+    strategy: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def key(self) -> str:
+        return config_key(self.strategy, dict(self.params))
+
+    @property
+    def param_dict(self) -> dict[str, Any]:
+        return dict(self.params)
+
+    @property
+    def family(self) -> str:
+        """What a curve groups: best_of_n:weighted, revisions, beam, dvts."""
+        p = self.param_dict
+        return f"best_of_n:{p['selection']}" if self.strategy == "best_of_n" else self.strategy
+
+
+def bon(selection: str) -> Config:
+    return Config("best_of_n", (("selection", selection),))
+
+
+def configs_at(budget: int, *, chains: int, length: int,
+               searches: Sequence[tuple[str, int]]) -> list[Config]:
+    """Every configuration the bank shape allows at `budget` (before any probe)."""
+    out = [bon(s) for s in SELECTIONS]
+    for c in range(1, chains + 1):
+        if budget % c == 0 and 2 <= budget // c <= length:
+            out.append(Config("revisions", (("chains", c), ("per_chain", budget // c))))
+    for strategy in sorted({s for s, _ in searches}):
+        out.append(Config(strategy, (("width", BEAM_WIDTH if strategy == "beam" else 2),)))
+    return out
+
+
+def accuracy(pd: ProblemData, cfg: Config, budget: int, probe: Sequence[int] = (), *,
+             max_subsets: int = MAX_SUBSETS) -> float | None:
+    """Expected accuracy of `cfg` with `budget` generation-equivalents on one problem, the
+    `probe` samples joining its final selection; None if the bank cannot say."""
+    if budget < 1:
+        return None
+    p = cfg.param_dict
+    if cfg.strategy == "best_of_n":
+        pool = [i for i in range(pd.k) if i not in set(probe)]
+        if budget > len(pool):
+            return None
+        return best_of_n(pd.classes, pd.scores, pd.correct, budget, p["selection"],
+                         pool=pool, fixed=probe, seed=budget,
+                         max_subsets=max_subsets)
+    if cfg.strategy == "revisions":
+        return _revisions(pd, int(p["chains"]), int(p["per_chain"]), budget, probe)
+    built = [n for (s, n) in pd.searches if s == cfg.strategy and n <= budget]
+    if not built:
+        return None
+    search = pd.searches[(cfg.strategy, max(built))]
+    if not probe:
+        return float(search.correct)
+    rows = np.array([search.candidates + list(probe)], dtype=int)
+    return select_accuracy(rows, pd.classes, pd.scores, pd.correct, "weighted")
+
+
+def _revisions(pd: ProblemData, c: int, per_chain: int, budget: int,
+               probe: Sequence[int]) -> float | None:
+    if c * per_chain != budget:
+        return None
+    usable = [ch for ch in pd.chains if ch[0] not in set(probe) and len(ch) >= per_chain]
+    if len(usable) < c:
+        return None
+    finals = [_best_in_chain(pd, ch[:per_chain]) for ch in usable]
+    rows = np.array([[finals[i] for i in combo] + list(probe)
+                     for combo in itertools.combinations(range(len(usable)), c)], dtype=int)
+    return select_accuracy(rows, pd.classes, pd.scores, pd.correct, "weighted")
+
+
+def _best_in_chain(pd: ProblemData, chain: list[int]) -> int:
+    """agent.strategies.revisions.best_in_chain: highest score, later on ties, unjudged
+    last."""
+    return max(reversed(chain), key=lambda i: -1.0 if np.isnan(pd.scores[i])
+               else float(pd.scores[i]))

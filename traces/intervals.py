@@ -59,14 +59,14 @@ def _ci(data: np.ndarray, *, seed: int, confidence: float) -> Interval:
     return Interval(point, math.nan, math.nan, n, confidence)
 
 
-def mean_ci(values: Sequence[float], *, seed: int = 0,
+def mean_ci(values: Sequence[float] | np.ndarray, *, seed: int = 0,
             confidence: float = CONFIDENCE) -> Interval:
     """The mean and its bootstrap interval (an accuracy, for 0/1 values)."""
     return _ci(np.asarray(values, dtype=float), seed=seed, confidence=confidence)
 
 
-def difference_ci(a: Sequence[float], b: Sequence[float], *, seed: int = 0,
-                  confidence: float = CONFIDENCE) -> Interval:
+def difference_ci(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, *,
+                  seed: int = 0, confidence: float = CONFIDENCE) -> Interval:
     """The mean of paired differences a - b (the same problems), with its interval."""
     if len(a) != len(b):
         raise ValueError(f"paired samples differ in length: {len(a)} and {len(b)}")

@@ -114,3 +114,22 @@ def _best_in_chain(pd: ProblemData, chain: list[int]) -> int:
     last."""
     return max(reversed(chain), key=lambda i: -1.0 if np.isnan(pd.scores[i])
                else float(pd.scores[i]))
+
+
+def completion_tokens(pd: ProblemData, cfg: Config, budget: int,
+                      probe: Sequence[int] = ()) -> float | None:
+    """Expected completion tokens of `cfg` at `budget` on one problem (the probe's
+    included): what the generation-equivalents cost in the token unit."""
+    own = float(pd.tokens[list(probe)].sum()) if probe else 0.0
+    p = cfg.param_dict
+    if cfg.strategy == "best_of_n":
+        pool = [i for i in range(pd.k) if i not in set(probe)]
+        return own + budget * float(pd.tokens[pool].mean()) if budget <= len(pool) else None
+    if cfg.strategy == "revisions":
+        c, per = int(p["chains"]), int(p["per_chain"])
+        usable = [ch for ch in pd.chains if ch[0] not in set(probe) and len(ch) >= per]
+        if c * per != budget or len(usable) < c:
+            return None
+        return own + c * float(np.mean([pd.tokens[ch[:per]].sum() for ch in usable]))
+    built = [n for (s, n) in pd.searches if s == cfg.strategy and n <= budget]
+    return own + pd.searches[(cfg.strategy, max(built))].tokens if built else None

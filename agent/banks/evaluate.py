@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.model_selection import KFold
 
-from worldplan.agent.banks.configs import Config, accuracy, bon, configs_at
+from worldplan.agent.banks.configs import Config, accuracy, bon, completion_tokens, configs_at
 from worldplan.agent.banks.estimators import MAX_SUBSETS
 from worldplan.agent.banks.problems import ProblemData
 from worldplan.agent.control.difficulty import N_BINS, bin_of, quantile_cuts
@@ -59,9 +59,12 @@ class Tables:
     configs: dict[int, list[Config]]
     plain: dict[tuple[str, int], np.ndarray]  # (config key, B) -> (P,) accuracy, NaN: n/a
     probed: dict[tuple[str, int], np.ndarray]  # the same with the probe (B - probe_n)
+    tokens: dict[tuple[str, int], np.ndarray]  # (P,) expected completion tokens (plain)
+    probed_tokens: dict[tuple[str, int], np.ndarray]  # with the probe's
     bon: np.ndarray  # (P, K) best-of-n weighted at n = 1..K
     statistic: np.ndarray  # (P,) the probe's mean verifier score
     settings: EvalSettings = field(default_factory=EvalSettings)
+    left_out: list[str] = field(default_factory=list)  # incomplete problems (uids)
 
     @property
     def pass_at_1(self) -> np.ndarray:
@@ -69,23 +72,37 @@ class Tables:
 
 
 def accuracy_tables(problems: list[ProblemData], settings: EvalSettings) -> Tables:
+    """The tables over the bank's complete problems (every unit built; a build still
+    running leaves some incomplete: they are left out and counted)."""
     if not problems:
         raise ValueError("the bank has no problem with samples")
-    k = min(p.k for p in problems)
-    budgets = [b for b in settings.budgets if b <= k]
     chains = max(len(p.chains) for p in problems)
     length = max((len(c) for p in problems for c in p.chains), default=1)
     searches = sorted({s for p in problems for s in p.searches})
+    k = max(p.k for p in problems)
+    complete = [p for p in problems if p.k == k and len(p.chains) == chains
+                and all(len(c) == length for c in p.chains) and sorted(p.searches) == searches]
+    left_out = [p.uid for p in problems if p not in complete]
+    problems = complete
+    if not problems:
+        raise ValueError("the bank has no complete problem (every unit built)")
+    budgets = [b for b in settings.budgets if b <= k]
     configs = {b: configs_at(b, chains=chains, length=length, searches=searches)
                for b in budgets}
     n_probe, m = settings.probe_n, settings.max_subsets
     plain: dict[tuple[str, int], np.ndarray] = {}
     probed: dict[tuple[str, int], np.ndarray] = {}
+    tokens: dict[tuple[str, int], np.ndarray] = {}
+    probed_tokens: dict[tuple[str, int], np.ndarray] = {}
     for b in budgets:
         for cfg in configs[b]:
+            tokens[(cfg.key, b)] = np.array([_nan(completion_tokens(p, cfg, b))
+                                             for p in problems])
             plain[(cfg.key, b)] = np.array([_nan(accuracy(p, cfg, b, (), max_subsets=m))
                                             for p in problems])
             if settings.probe_fits(b):
+                probed_tokens[(cfg.key, b)] = np.array([_nan(completion_tokens(
+                    p, cfg, b - n_probe, list(range(p.k - n_probe, p.k)))) for p in problems])
                 probed[(cfg.key, b)] = np.array([
                     _nan(accuracy(p, cfg, b - n_probe, list(range(p.k - n_probe, p.k)),
                                   max_subsets=m))
@@ -94,7 +111,8 @@ def accuracy_tables(problems: list[ProblemData], settings: EvalSettings) -> Tabl
                            for n in range(1, k + 1)]
                           for p in problems])
     stat = np.array([_probe_statistic(p, n_probe) for p in problems])
-    return Tables(problems, budgets, configs, plain, probed, bon_curve, stat, settings)
+    return Tables(problems, budgets, configs, plain, probed, tokens, probed_tokens, bon_curve,
+                  stat, settings, left_out)
 
 
 def _nan(x: float | None) -> float:
@@ -149,6 +167,7 @@ class CrossValidated:
     oracle: np.ndarray
     predicted: np.ndarray
     marginal: np.ndarray  # the best single configuration, fitted on the training folds
+    tokens: dict[str, np.ndarray]  # "oracle" | "predicted" -> (P, budgets) completion tokens
     choices: dict[str, list[dict[str, str]]]  # "oracle" | "predicted" -> per budget uid->key
     oracle_bins: np.ndarray  # (P,) bins from all problems' pass@1 (for per-bin reports)
 
@@ -161,7 +180,11 @@ def cross_validate(t: Tables, train: Tables | None = None) -> CrossValidated:
         np.full(shape, np.nan)
     choices: dict[str, list[dict[str, str]]] = {
         "oracle": [{} for _ in t.budgets], "predicted": [{} for _ in t.budgets]}
+    spent = {"oracle": np.full(shape, np.nan), "predicted": np.full(shape, np.nan)}
     if train is None:
+        if n < 2:
+            raise ValueError(f"cross-validation needs at least 2 complete problems; the "
+                             f"bank has {n} ({len(t.left_out)} incomplete)")
         folds = KFold(n_splits=max(2, min(s.folds, n)), shuffle=True, random_state=s.seed)
         splits = [(t, tr, te) for tr, te in folds.split(np.arange(n))]
     else:
@@ -178,27 +201,34 @@ def cross_validate(t: Tables, train: Tables | None = None) -> CrossValidated:
             o_fit = fit_bins(fit_on.plain, configs, b, o_train, tr)
             if None in o_fit:
                 marginal[te, j] = t.plain[(o_fit[None].key, b)][te]
-            _apply(oracle, choices["oracle"][j], t, t.plain, o_fit, o_test, te, j, b)
+            _apply((oracle, spent["oracle"]), choices["oracle"][j], t, (t.plain, t.tokens),
+                   o_fit, o_test, te, j, b)
             if s.probe_fits(b):
                 p_fit = fit_bins(fit_on.probed, configs, b, s_train, tr)
-                _apply(predicted, choices["predicted"][j], t, t.probed, p_fit, s_test, te,
-                       j, b)
+                _apply((predicted, spent["predicted"]), choices["predicted"][j], t,
+                       (t.probed, t.probed_tokens), p_fit, s_test, te, j, b)
             else:
-                _apply(predicted, choices["predicted"][j], t, t.plain,
-                       {None: o_fit[None]} if None in o_fit else {}, s_test, te, j, b)
+                _apply((predicted, spent["predicted"]), choices["predicted"][j], t,
+                       (t.plain, t.tokens), {None: o_fit[None]} if None in o_fit else {},
+                       s_test, te, j, b)
     all_cuts = quantile_cuts(list(t.pass_at_1))
     bins = np.array([bin_of(x, all_cuts) for x in t.pass_at_1])
-    return CrossValidated(oracle, predicted, marginal, choices, bins)
+    return CrossValidated(oracle, predicted, marginal, spent, choices, bins)
 
 
-def _apply(out: np.ndarray, chosen: dict[str, str], t: Tables,
-           table: dict[tuple[str, int], np.ndarray], fit: dict[int | None, Config],
-           bins: np.ndarray, rows: np.ndarray, j: int, b: int) -> None:
+Table = dict[tuple[str, int], np.ndarray]
+
+
+def _apply(out: tuple[np.ndarray, np.ndarray], chosen: dict[str, str], t: Tables,
+           tables: tuple[Table, Table], fit: dict[int | None, Config], bins: np.ndarray,
+           rows: np.ndarray, j: int, b: int) -> None:
+    """Each held-out problem gets its bin's configuration: accuracy and tokens."""
     for i in rows:
         cfg = fit.get(int(bins[i]), fit.get(None))
         if cfg is None:
             continue
-        out[i, j] = table[(cfg.key, b)][i]
+        out[0][i, j] = tables[0][(cfg.key, b)][i]
+        out[1][i, j] = tables[1][(cfg.key, b)][i]
         chosen[t.problems[i].uid] = cfg.key
 
 

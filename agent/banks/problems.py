@@ -30,7 +30,7 @@ from worldplan.envs.math.answer import normalize_answer
 class Search:
     candidates: list[int]  # pool indices
     correct: bool  # the strategy's own selected answer
-    tokens: int  # tokens spent (uncached prompt + completion, solver)
+    tokens: int  # completion tokens of the solver (the search's whole text)
 
 
 @dataclass
@@ -103,8 +103,7 @@ def _problem(uid: str, units: dict[str, dict[str, Any]]) -> ProblemData:
             idx = [pool.add(c.get("answer"), c.get("correct", False), c.get("score"))
                    for c in rec.get("candidates", [])]
             solver = (rec.get("counts") or {}).get("solver") or {}
-            tokens = (int(solver.get("prompt_tokens", 0)) - int(solver.get("cached_tokens", 0))
-                      + int(solver.get("completion_tokens", 0)))
+            tokens = int(solver.get("completion_tokens", 0))
             searches[(str(rec["strategy"]), int(rec["budget"]))] = Search(
                 idx, bool(rec.get("correct")), tokens)
     level = units[SAMPLES].get("level")

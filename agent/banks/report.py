@@ -15,12 +15,13 @@ Not handled: evaluating (agent.banks.evaluate).
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from worldplan.agent.banks.bank_file import Bank
+from worldplan.agent.banks.bank_file import Bank, BankError
 from worldplan.agent.banks.estimators import best_of_n, pass_at_k
 from worldplan.agent.banks.evaluate import (
     EvalSettings,
@@ -36,6 +37,9 @@ from worldplan.traces.intervals import difference_ci, mean_ci, statistic_ci
 
 def evaluate_bank(bank: Bank, settings: EvalSettings, train: Bank | None = None
                   ) -> dict[str, Any]:
+    if train is not None and train.model != bank.model:
+        raise BankError(f"{train.path}: model {train.model!r} differs from {bank.model!r} "
+                        f"of {bank.path}; a policy fitted on one model says nothing of another")
     t = accuracy_tables(problem_data(bank), settings)
     tt = accuracy_tables(problem_data(train), settings) if train is not None else None
     return evaluate_tables(t, {
@@ -55,6 +59,7 @@ def evaluate_tables(t: Tables, about: dict[str, Any], train: Tables | None = Non
     k = t.bon.shape[1]
     out: dict[str, Any] = {
         "slice": {"problems": len(t.problems), "k": k, **about,
+                  "left_out_incomplete": t.left_out,
                   "fit": "train bank" if train else f"{settings.folds}-fold cross-validation",
                   "unit": "generation-equivalents (verifier free)"},
         "settings": {**settings.__dict__, "budgets": t.budgets},
@@ -62,8 +67,9 @@ def evaluate_tables(t: Tables, about: dict[str, Any], train: Tables | None = Non
         "per_bin": {}}
     for (key, b), col in t.plain.items():
         ok = col[~np.isnan(col)]
-        out["configs"].setdefault(key, {})[str(b)] = mean_ci(ok, seed=seed,
-                                                             confidence=conf).to_dict()
+        out["configs"].setdefault(key, {})[str(b)] = {
+            **mean_ci(ok, seed=seed, confidence=conf).to_dict(),
+            "tokens": _mean(t.tokens[(key, b)])}
     for n in range(1, k + 1):
         pk = [pass_at_k(p.k, int(p.correct[:p.k].sum()), n) for p in t.problems]
         mk = [best_of_n(p.classes[:p.k], p.scores[:p.k], p.correct[:p.k], n, "majority",
@@ -81,12 +87,16 @@ def evaluate_tables(t: Tables, about: dict[str, Any], train: Tables | None = Non
             row[f"{name}_minus_bon"] = difference_ci(col[keep], base[keep], seed=seed,
                                                      confidence=conf).to_dict()
             rows = np.column_stack([col[keep], t.bon[keep]])
-            ratio = statistic_ci(rows, lambda r, b=b: efficiency(r, b), seed=seed,
+            ratio = statistic_ci(rows, partial(efficiency, budget=b), seed=seed,
                                  confidence=conf)
             row[f"{name}_efficiency"] = {**ratio.to_dict(),
                                          "censored_at": k / b,
                                          "censored": bool(ratio.point >= k / b - 1e-9)}
         row["best_of_n_weighted"] = mean_ci(base, seed=seed, confidence=conf).to_dict()
+        row["tokens"] = {"oracle": _mean(cv.tokens["oracle"][:, j]),
+                         "predicted": _mean(cv.tokens["predicted"][:, j]),
+                         "best_of_n_weighted": _mean(
+                             t.tokens[("best_of_n:selection=weighted", b)])}
         for name in ("oracle", "predicted"):
             row[f"{name}_choices"] = _counts(cv.choices[name][j])
         out["compute_optimal"][str(b)] = row
@@ -128,7 +138,8 @@ def _mean(x: np.ndarray) -> float | None:
 
 def render(r: dict[str, Any]) -> str:
     s, budgets = r["slice"], r["settings"]["budgets"]
-    lines = [f"bank {s['bank']}: {s['problems']} problems of {s['dataset']}, model "
+    lines = [f"bank {s['bank']}: {s['problems']} complete problems of {s['dataset']} "
+             f"({len(s.get('left_out_incomplete', []))} incomplete left out), model "
              f"{s['model']}, K={s['k']}; budgets in {s['unit']}; compute-optimal fitted by "
              f"{s['fit']}; {int(100 * r['settings']['confidence'])}% bootstrap intervals "
              "over problems", ""]
@@ -141,6 +152,15 @@ def render(r: dict[str, Any]) -> str:
     for name in ("oracle", "predicted", "marginal"):
         lines.append(f"{'compute-optimal (' + name + ')':34s}" + "".join(
             f"{r['compute_optimal'][str(b)][name]['point']:8.3f}" for b in budgets))
+    lines += ["", "mean completion tokens per problem (what each budget cost in tokens)",
+              head]
+    for key, per in sorted(r["configs"].items()):
+        lines.append(f"{key:34s}" + "".join(
+            f"{per[str(b)]['tokens']:8.0f}" if str(b) in per and per[str(b)].get("tokens")
+            is not None else f"{'':8s}" for b in budgets))
+    for name in ("oracle", "predicted"):
+        lines.append(f"{'compute-optimal (' + name + ')':34s}" + "".join(
+            f"{r['compute_optimal'][str(b)]['tokens'][name] or 0:8.0f}" for b in budgets))
     lines += ["", "compute-optimal vs best-of-N weighted at the same budget"]
     for b in budgets:
         row = r["compute_optimal"][str(b)]

@@ -23,6 +23,7 @@ from worldplan.agent.cli.traces import (
     rerun_command,
     runs_command,
 )
+from worldplan.agent.cli.verifier import verifier_eval_command, verifier_fit_command
 from worldplan.agent.cli.web import web_command
 
 
@@ -56,6 +57,10 @@ def build_app() -> typer.Typer:
     bank.command("merge")(bank_merge_command)
     bank.command("eval")(bank_eval_command)
     app.add_typer(bank, name="bank")
+    verifier = typer.Typer(help="A verifier learned from banks.", no_args_is_help=True)
+    verifier.command("fit")(verifier_fit_command)
+    verifier.command("eval")(verifier_eval_command)
+    app.add_typer(verifier, name="verifier")
     return app
 
 

@@ -88,19 +88,25 @@ def calibration_table(s: CalibrationSummary) -> Table:
 
 
 def fit_policy_command(
-    run_ids: list[int] = typer.Argument(..., help="Calibration run ids."),
+    run_ids: list[int] = typer.Argument(None, help="Calibration run ids (or --bank)."),
+    bank: str = typer.Option("", help="Fit from this bank instead (`worldplan bank build`): "
+                             "rows on the probe's predicted difficulty, as run."),
+    probe_n: int = typer.Option(2, help="With --bank: probe samples."),
     output: str = typer.Option("policy.json", "--output", "-o", help="Policy JSON to write."),
     predictor_out: str = typer.Option("", help="Also write the learned predictor here."),
-    folds: int = typer.Option(2, help="Cross-validation folds."),
+    folds: int = typer.Option(2, help="Cross-validation folds (with --bank: 5 if left 2)."),
     seed: int = typer.Option(0, help="Seed of the fold split."),
     no_predictor: bool = typer.Option(False, help="Do not fit the learned predictor."),
     note: str = typer.Option("", help="Free text stored in the policy's metadata."),
     db: str = typer.Option("", help="Trace database URL or path (default $WORLDPLAN_DB)."),
 ) -> None:
-    """Fit the (difficulty bin, budget) -> strategy table from calibration runs."""
-    options = FitPolicyOptions(tuple(run_ids), output=output, predictor_out=predictor_out,
-                               folds=folds, seed=seed, with_predictor=not no_predictor,
-                               note=note, db=db or None)
+    """Fit the (difficulty bin, budget) -> strategy table from calibration runs or a bank."""
+    if bool(run_ids) == bool(bank):
+        raise typer.BadParameter("give calibration run ids or --bank, not both or neither")
+    options = FitPolicyOptions(tuple(run_ids or ()), output=output,
+                               predictor_out=predictor_out, folds=folds, seed=seed,
+                               with_predictor=not no_predictor, note=note, db=db or None,
+                               bank=bank or None, probe_n=probe_n)
     with exit_on_failure(FIT_POLICY_ERRORS, db=db or None):
         fitted = run_fit_policy_command(options)
     console.print(policy_table(fitted.policy))
@@ -117,6 +123,8 @@ def policy_table(p: Policy) -> Table:
                       "" if e.accuracy is None else f"{e.accuracy:.2f}", str(e.n), e.note)
     cv = p.metadata.get("cv", {}).get("per_budget", {})
     for budget, r in cv.items():
-        table.add_row(budget, "cv", "per-bin argmax vs best single", "",
-                      f"{r.get('binned')} vs {r.get('marginal')}", str(r.get("n")), "held out")
+        shown = {k: v for k, v in r.items() if k != "n"}
+        table.add_row(budget, "cv", " vs ".join(shown), "",
+                      " vs ".join(str(v) for v in shown.values()), str(r.get("n", "")),
+                      "held out")
     return table

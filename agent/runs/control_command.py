@@ -4,9 +4,10 @@
 store and the grader, and runs agent.runs.calibration.calibrate with a generative verifier
 (one run of kind "calibrate"; `options.resume` continues one that was killed or failed).
 `run_fit_policy_command(options)` fits the policy from calibration runs
-(agent.control.fitting.fit_from_runs), writes its JSON and, if asked, the learned
-difficulty predictor on its own. Before calibrating, the trace database opens and the
-model servers answer (agent.runs.preflight); the dataset loads before any run row is written.
+(agent.control.fitting.fit_from_runs) or from a bank (agent.banks.policy_fit), writes its
+JSON and, if asked, the learned difficulty predictor on its own. Before calibrating, the
+trace database opens and the model servers answer (agent.runs.preflight); the dataset
+loads before any run row is written.
 Expected failures are the types in `CALIBRATE_ERRORS` and `FIT_POLICY_ERRORS`.
 Not handled: option parsing and printing (agent.cli.control).
 """
@@ -16,6 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from worldplan.agent.banks.bank_file import BankError, read_bank
+from worldplan.agent.banks.evaluate import EvalSettings
+from worldplan.agent.banks.policy_fit import fit_policy_from_bank
 from worldplan.agent.control.fitting import fit_from_runs
 from worldplan.agent.control.policy import Policy, PolicyError
 from worldplan.agent.control.predictor import PredictorError, model_from_dict
@@ -38,7 +42,7 @@ from worldplan.worldmodel.math.verifier import GenerativeVerifier
 CALIBRATE_ERRORS: tuple[type[Exception], ...] = (
     NoServer, LLMError, DatasetUnavailable, TraceDBError, KeyError, ValueError)
 FIT_POLICY_ERRORS: tuple[type[Exception], ...] = (  # OSError: the output cannot be written
-    OSError, TraceDBError, KeyError, ValueError, PolicyError, PredictorError)
+    OSError, TraceDBError, KeyError, ValueError, PolicyError, PredictorError, BankError)
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,8 @@ class FitPolicyOptions:
     with_predictor: bool  # fit the learned difficulty predictor
     note: str  # free text stored in the policy's metadata
     db: str | None  # trace database URL or path (None: $WORLDPLAN_DB)
+    bank: str | None = None  # fit from this bank instead of calibration runs
+    probe_n: int = 2  # with a bank: the probe's samples
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,11 @@ def run_calibrate_command(options: CalibrateOptions, progress: Progress | None =
 
 
 def run_fit_policy_command(options: FitPolicyOptions) -> FittedPolicy:
+    if options.bank is not None:
+        settings = EvalSettings(folds=options.folds if options.folds != 2 else 5,
+                                seed=options.seed, probe_n=options.probe_n)
+        fitted = fit_policy_from_bank(read_bank(options.bank), settings, note=options.note)
+        return FittedPolicy(fitted, fitted.save(options.output))
     engine = make_engine(options.db, create=False)
     policy = fit_from_runs(engine, list(options.run_ids), folds=options.folds,
                            seed=options.seed, note=options.note,

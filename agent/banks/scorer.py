@@ -1,0 +1,174 @@
+"""A verifier learned from a bank's labels: a logistic regression from features of one sample
+to P(the sample is right), saved as a versioned JSON file.
+
+Features (`FEATURES`), all from the sample itself and what sampling and judging it gave
+(no other sample, so its score can be used in any selection at any n): the generative
+verifier's P(yes) after the last step, the minimum and mean over steps, the number of steps,
+token log-probability statistics (mean, minimum, 10th percentile, mean entropy, and mean
+logprob and entropy of the final answer's tokens), log completion tokens, whether it was
+truncated, whether it has an answer. A missing value (no logprobs, no verdict) is the
+training mean. Votes are not features: weighted selection sums the scores of an answer's
+samples, which is where agreement enters.
+
+`fit_scorer(rows, labels, groups)` standardises, fits scikit-learn's LogisticRegression, and
+reports grouped cross-validation (GroupKFold by problem: no problem in both train and test)
+in the metadata: AUROC over all samples and within problems, and a reliability table.
+`Scorer.predict(rows)` gives scores in (0, 1). The file records the model it was trained on;
+`check_model` refuses a scorer for another model (`ScorerError`).
+Not handled: gradient boosting (a JSON file of a linear model is portable and safe to load),
+embeddings of (problem, solution).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GroupKFold
+
+from worldplan.agent.control.versioned import (
+    VersionedFormat,
+    check_versioned,
+    read_versioned,
+    write_versioned,
+)
+
+FEATURES = ("p_yes", "p_yes_min", "p_yes_mean", "log_steps", "lp_mean", "lp_min", "lp_p10",
+            "entropy", "answer_lp", "answer_entropy", "log_tokens", "truncated", "answered")
+
+
+class ScorerError(ValueError):
+    """A scorer file that is missing, corrupt, of another version, or for another model."""
+
+
+SCORER_FILE = VersionedFormat("worldplan-learned-verifier", 1, "learned verifier",
+                              "worldplan learned verifier", ScorerError,
+                              "Refit it with `worldplan verifier fit`.")
+
+
+def sample_features(sample: Mapping[str, Any]) -> dict[str, float]:
+    """A bank sample's features (NaN where it has none)."""
+    steps = [s for s in sample.get("scores") or [] if s is not None]
+    lp = sample.get("lp") or {}
+    score = sample.get("score")
+    nan = math.nan
+    return {
+        "p_yes": nan if score is None else float(score),
+        "p_yes_min": float(min(steps)) if steps else nan,
+        "p_yes_mean": float(np.mean(steps)) if steps else nan,
+        "log_steps": math.log1p(len(sample.get("scores") or [])),
+        "lp_mean": float(lp.get("mean", nan)), "lp_min": float(lp.get("min", nan)),
+        "lp_p10": float(lp.get("p10", nan)), "entropy": float(lp.get("entropy", nan)),
+        "answer_lp": float(lp.get("answer_mean", nan)),
+        "answer_entropy": float(lp.get("answer_entropy", nan)),
+        "log_tokens": math.log1p(float(sample.get("tokens") or 0)),
+        "truncated": float(sample.get("finish") == "length"),
+        "answered": float(bool(sample.get("answer"))),
+    }
+
+
+@dataclass
+class Scorer:
+    features: list[str]
+    mean: list[float]
+    std: list[float]
+    weights: list[float]
+    bias: float
+    model: str  # the served model whose samples it was trained on
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def matrix(self, rows: Sequence[Mapping[str, float]]) -> np.ndarray:
+        x = np.array([[float(r.get(f, math.nan)) for f in self.features] for r in rows],
+                     dtype=float).reshape(len(rows), len(self.features))
+        x = np.where(np.isnan(x), np.asarray(self.mean), x)
+        return (x - np.asarray(self.mean)) / np.asarray(self.std)
+
+    def predict(self, rows: Sequence[Mapping[str, float]]) -> np.ndarray:
+        z = self.matrix(rows) @ np.asarray(self.weights) + self.bias
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+
+    def check_model(self, model: str) -> None:
+        if model != self.model:
+            raise ScorerError(f"this learned verifier was trained on {self.model!r} samples; "
+                              f"refusing to score {model!r} samples with it")
+
+    def save(self, path: str | Path) -> Path:
+        return write_versioned(path, SCORER_FILE, {
+            "features": self.features, "mean": self.mean, "std": self.std,
+            "weights": self.weights, "bias": self.bias, "model": self.model,
+            "metadata": self.metadata})
+
+
+def load_scorer(path: str | Path) -> Scorer:
+    d = check_versioned(read_versioned(path, SCORER_FILE), SCORER_FILE, where=str(path))
+    try:
+        s = Scorer([str(f) for f in d["features"]], [float(v) for v in d["mean"]],
+                   [float(v) for v in d["std"]], [float(v) for v in d["weights"]],
+                   float(d["bias"]), str(d["model"]), dict(d.get("metadata") or {}))
+    except (KeyError, TypeError, ValueError) as e:
+        raise ScorerError(f"{path}: bad or missing field ({type(e).__name__}: {e})") from e
+    numbers = [*s.mean, *s.std, *s.weights, s.bias]
+    if not (len(s.features) == len(s.mean) == len(s.std) == len(s.weights)) or not all(
+            math.isfinite(v) for v in numbers) or any(v <= 0 for v in s.std):
+        raise ScorerError(f"{path}: inconsistent or non-finite coefficients")
+    return s
+
+
+def _fit(x: np.ndarray, y: np.ndarray, names: list[str], model: str, c: float) -> Scorer:
+    mean = np.nanmean(x, axis=0)
+    mean = np.where(np.isnan(mean), 0.0, mean)
+    x = np.where(np.isnan(x), mean, x)
+    std = x.std(axis=0)
+    std[std < 1e-9] = 1.0
+    lr = LogisticRegression(C=c, max_iter=2000).fit((x - mean) / std, y)
+    return Scorer(names, mean.tolist(), std.tolist(), lr.coef_[0].tolist(),
+                  float(lr.intercept_[0]), model)
+
+
+def fit_scorer(rows: Sequence[Mapping[str, float]], labels: Sequence[bool],
+               groups: Sequence[str], *, model: str, folds: int = 5, c: float = 1.0,
+               metadata: dict[str, Any] | None = None) -> Scorer:
+    """Fit on all rows; grouped cross-validation (by problem) goes into the metadata."""
+    names = list(FEATURES)
+    x = np.array([[float(r.get(f, math.nan)) for f in names] for r in rows], dtype=float)
+    y, g = np.asarray(labels, dtype=int), np.asarray(groups)
+    if len(set(y.tolist())) < 2:
+        raise ValueError("the bank's samples are all right or all wrong: nothing to learn")
+    held = np.full(len(y), np.nan)
+    k = max(2, min(folds, len(set(g.tolist()))))
+    for tr, te in GroupKFold(n_splits=k).split(x, y, g):
+        if len(set(y[tr].tolist())) < 2:
+            continue
+        part = _fit(x[tr], y[tr], names, model, c)
+        held[te] = part.predict([dict(zip(names, row, strict=True)) for row in x[te]])
+    scorer = _fit(x, y, names, model, c)
+    scorer.metadata = {**(metadata or {}), "samples": int(len(y)), "right": int(y.sum()),
+                       "problems": len(set(g.tolist())), "cv_folds": k, "C": c,
+                       "cv": calibration_report(held, y, g)}
+    return scorer
+
+
+def calibration_report(scores: np.ndarray, y: np.ndarray, groups: np.ndarray
+                       ) -> dict[str, Any]:
+    """AUROC over all samples and averaged within problems (those with both labels), and a
+    reliability table (10 bins of predicted score: mean prediction, share right, count)."""
+    keep = ~np.isnan(scores)
+    s, yy, gg = scores[keep], y[keep], groups[keep]
+    out: dict[str, Any] = {"auroc": float(roc_auc_score(yy, s)) if len(set(yy)) > 1 else None}
+    within = [roc_auc_score(yy[gg == u], s[gg == u]) for u in set(gg.tolist())
+              if len(set(yy[gg == u].tolist())) > 1]
+    out["auroc_within_problems"] = float(np.mean(within)) if within else None
+    out["problems_with_both"] = len(within)
+    edges = np.linspace(0, 1, 11)
+    out["reliability"] = [
+        {"low": float(lo), "high": float(hi), "mean_score": float(s[m].mean()),
+         "right": float(yy[m].mean()), "n": int(m.sum())}
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+        if (m := (s >= lo) & ((s < hi) | (hi == 1.0))).any()]
+    return out

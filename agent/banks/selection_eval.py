@@ -1,0 +1,113 @@
+"""Selection with a learned verifier against majority voting and P(yes) weighting, at every
+k <= K, from banks alone.
+
+`training_rows(bank)` gives every sample's features (agent.banks.scorer), its label (graded
+right) and its problem (the group). `compare_selection(bank, scores_of)` evaluates, per
+problem and k = 1..K (averaged over all k-subsets, agent.banks.estimators): pass@k,
+majority@k, weighted@k with the generative verifier's P(yes), and weighted@k and naive@k
+with the learned scores `scores_of(uid) -> (K,)`; each is a mean with a bootstrap interval
+over problems, and learned-weighted minus majority a paired interval.
+`cross_fitted(banks, folds)` gives held-out learned scores for every sample of the pooled
+banks: the scorer of each problem is fitted on the other folds (GroupKFold by problem), so no
+problem scores its own samples.
+Not handled: scores that depend on the other samples of a subset (vote shares).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import GroupKFold
+
+from worldplan.agent.banks.bank_file import Bank
+from worldplan.agent.banks.estimators import best_of_n, pass_at_k
+from worldplan.agent.banks.problems import ProblemData, problem_data
+from worldplan.agent.banks.scorer import fit_scorer, sample_features
+from worldplan.agent.banks.units import SAMPLES
+from worldplan.traces.intervals import difference_ci, mean_ci
+
+Scores = Callable[[str], np.ndarray]
+
+
+def training_rows(bank: Bank) -> tuple[list[dict[str, float]], list[bool], list[str]]:
+    rows, labels, groups = [], [], []
+    for uid in bank.uids():
+        unit = bank.unit(uid, SAMPLES)
+        for s in (unit or {}).get("samples", []):
+            rows.append(sample_features(s))
+            labels.append(bool(s.get("correct")))
+            groups.append(uid)
+    return rows, labels, groups
+
+
+def cross_fitted(banks: Sequence[Bank], *, folds: int = 5, model: str = ""
+                 ) -> dict[str, np.ndarray]:
+    """uid -> held-out learned scores of its K samples (fitted on other problems only)."""
+    rows: list[dict[str, float]] = []
+    labels: list[bool] = []
+    groups: list[str] = []
+    for b in banks:
+        r, y, u = training_rows(b)
+        rows, labels, groups = rows + r, labels + y, groups + u
+    g = np.asarray(groups)
+    out = np.full(len(rows), np.nan)
+    k = max(2, min(folds, len(set(groups))))
+    for tr, te in GroupKFold(n_splits=k).split(rows, labels, g):
+        scorer = fit_scorer([rows[i] for i in tr], [labels[i] for i in tr],
+                            [groups[i] for i in tr], model=model, folds=2)
+        out[te] = scorer.predict([rows[i] for i in te])
+    return {u: out[g == u] for u in dict.fromkeys(groups)}
+
+
+def compare_selection(bank: Bank, scores_of: Scores, *, confidence: float = 0.9,
+                      seed: int = 0, max_subsets: int = 2000) -> dict[str, Any]:
+    problems = [p for p in problem_data(bank)]
+    k = min(p.k for p in problems)
+    per: dict[str, list[list[float]]] = {m: [] for m in (
+        "pass", "majority", "weighted_p_yes", "weighted_learned", "naive_learned")}
+    for p in problems:
+        learned = np.asarray(scores_of(p.uid), dtype=float)[:p.k]
+        per["pass"].append([pass_at_k(p.k, int(p.correct[:p.k].sum()), n)
+                            for n in range(1, k + 1)])
+        per["majority"].append(_curve(p, p.scores[:p.k], "majority", k, max_subsets))
+        per["weighted_p_yes"].append(_curve(p, p.scores[:p.k], "weighted", k, max_subsets))
+        per["weighted_learned"].append(_curve(p, learned, "weighted", k, max_subsets))
+        per["naive_learned"].append(_curve(p, learned, "naive", k, max_subsets))
+    arr = {m: np.array(v) for m, v in per.items()}  # (P, k)
+    table: dict[str, Any] = {}
+    for n in range(1, k + 1):
+        row = {m: mean_ci(a[:, n - 1], seed=seed, confidence=confidence).to_dict()
+               for m, a in arr.items()}
+        row["learned_minus_majority"] = difference_ci(
+            arr["weighted_learned"][:, n - 1], arr["majority"][:, n - 1], seed=seed,
+            confidence=confidence).to_dict()
+        row["learned_minus_p_yes"] = difference_ci(
+            arr["weighted_learned"][:, n - 1], arr["weighted_p_yes"][:, n - 1], seed=seed,
+            confidence=confidence).to_dict()
+        table[str(n)] = row
+    return {"problems": len(problems), "k": k, "model": bank.model,
+            "dataset": bank.header.get("dataset"), "bank": str(bank.path), "per_k": table}
+
+
+def _curve(p: ProblemData, scores: np.ndarray, how: str, k: int, max_subsets: int
+           ) -> list[float]:
+    classes, correct = p.classes[:p.k], p.correct[:p.k]
+    return [best_of_n(classes, scores, correct, n, how, max_subsets=max_subsets)
+            for n in range(1, k + 1)]
+
+
+def render_selection(r: dict[str, Any]) -> str:
+    lines = [f"{r['bank']}: {r['problems']} problems of {r['dataset']}, model {r['model']} "
+             "(mean [90% interval] over problems)",
+             f"{'k':>3s} {'pass@k':>8s} {'maj@k':>8s} {'P(yes)-w':>8s} {'learned-w':>9s} "
+             f"{'learned-n':>9s}  learned-w minus maj@k"]
+    for n, row in r["per_k"].items():
+        d = row["learned_minus_majority"]
+        lines.append(f"{n:>3s} {row['pass']['point']:8.3f} {row['majority']['point']:8.3f} "
+                     f"{row['weighted_p_yes']['point']:8.3f} "
+                     f"{row['weighted_learned']['point']:9.3f} "
+                     f"{row['naive_learned']['point']:9.3f}  {d['point']:+.3f} "
+                     f"[{d['low']:+.3f}, {d['high']:+.3f}]")
+    return "\n".join(lines)

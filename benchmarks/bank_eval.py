@@ -1,0 +1,67 @@
+"""Compute-optimal vs best-of-N from the committed banks (issue 13): no server, no sampling.
+
+    .venv/bin/python benchmarks/bank_eval.py
+    .venv/bin/python benchmarks/bank_eval.py --budgets 1,2,4,8 --folds 5
+
+Three evaluations of the banks in benchmarks/banks/ (built by benchmarks/banks/build.sh):
+1. held-out: compute-optimal fitted on the calibration bank (MATH train slice) and
+   evaluated on the MATH-500 bank;
+2. cross-validated on the MATH-500 bank alone (k folds over problems);
+3. cross-validated on both banks pooled (the largest slice; problems never share a fold).
+Each prints the `bank eval` tables (accuracy per configuration and budget, compute-optimal
+with oracle and predicted difficulty against best-of-N weighted, efficiency ratio with its
+bootstrap interval, per-bin accuracy) and writes benchmarks/results/bank_eval-NAME.json
+and .png. Budgets are generation-equivalents with a free verifier (Snell et al.'s unit).
+Prints the host and the load average; the banks' headers name the model and seeds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+import typer
+
+from worldplan.agent.banks.bank_file import Bank, read_bank
+from worldplan.agent.banks.evaluate import EvalSettings
+from worldplan.agent.banks.report import evaluate_bank, plot, render
+
+HERE = Path(__file__).resolve().parent
+BANKS, RESULTS = HERE / "banks", HERE / "results"
+
+
+def pooled(a: Bank, b: Bank) -> Bank:
+    """Both banks as one (for cross-validation over all their problems)."""
+    units = {**a.units, **{(f"heldout:{u}", n): {**r, "uid": f"heldout:{u}"}
+                           for (u, n), r in b.units.items()}}
+    header = {**a.header, "dataset": f"{a.header.get('dataset')}+{b.header.get('dataset')}"}
+    return Bank(None, header, units, a.problems_found + b.problems_found)
+
+
+def main(budgets: str = typer.Option("1,2,3,4,5,6,7,8", help="Generation budgets."),
+         folds: int = typer.Option(5, help="Cross-validation folds."),
+         seed: int = typer.Option(0, help="Seed of folds, subsets, bootstrap."),
+         train: Path = typer.Option(BANKS / "math-train.jsonl", help="Calibration bank."),
+         heldout: Path = typer.Option(BANKS / "math500.jsonl", help="Held-out bank.")) -> None:
+    settings = EvalSettings(budgets=tuple(int(b) for b in budgets.split(",")), folds=folds,
+                            seed=seed)
+    host = {"machine": platform.machine(), "cpus": os.cpu_count(),
+            "load_average": os.getloadavg()}
+    print(f"host {host}")
+    tb, hb = read_bank(train), read_bank(heldout)
+    for name, result in (("heldout", evaluate_bank(hb, settings, tb)),
+                         ("cv-math500", evaluate_bank(hb, settings)),
+                         ("cv-pooled", evaluate_bank(pooled(tb, hb), settings))):
+        result["host"] = host
+        print(f"\n=== {name} ===")
+        print(render(result))
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / f"bank_eval-{name}.json").write_text(
+            json.dumps(result, indent=1, default=float) + "\n")
+        plot(result, RESULTS / f"bank_eval-{name}.png")
+
+
+if __name__ == "__main__":
+    typer.run(main)

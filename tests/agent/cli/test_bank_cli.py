@@ -1,0 +1,75 @@
+"""`worldplan bank eval | merge` and `worldplan fit-policy --bank` through the CLI (Typer's
+CliRunner) on synthetic banks: the tables, the JSON and the plot are written, the policy
+loads and decides on the probe's statistic, and bad banks are one clear line each."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from worldplan.agent.banks.bank_file import BankWriter, new_header, read_bank
+from worldplan.agent.banks.synthetic import SyntheticSpec, write_synthetic
+from worldplan.agent.cli.app import app
+from worldplan.agent.control.decide import make_estimator
+from worldplan.agent.control.difficulty import Signals
+from worldplan.agent.control.policy import load_policy
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    spec = SyntheticSpec(problems=40, k=8, beam_budgets=(1, 2, 4, 8))
+    return write_synthetic(spec, tmp_path_factory.mktemp("bank") / "syn.jsonl")
+
+
+def test_bank_eval_prints_tables_and_writes_json_and_plot(bank: Path, tmp_path: Path) -> None:
+    r = runner.invoke(app, ["bank", "eval", str(bank), "--budgets", "1,2,4,8", "--folds", "4",
+                            "--max-subsets", "100", "--json", str(tmp_path / "r.json"),
+                            "--plot", str(tmp_path / "r.png")])
+    assert r.exit_code == 0, r.output
+    assert "compute-optimal (oracle)" in r.output and "efficiency" in r.output
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["slice"]["problems"] == 40 and result["slice"]["k"] == 8
+    assert set(result["compute_optimal"]) == {"1", "2", "4", "8"}
+    assert (tmp_path / "r.png").stat().st_size > 10_000
+
+
+def test_fit_policy_from_a_bank_decides_on_the_probe_statistic(bank: Path,
+                                                               tmp_path: Path) -> None:
+    out = tmp_path / "policy.json"
+    r = runner.invoke(app, ["fit-policy", "--bank", str(bank), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    policy = load_policy(out)
+    assert policy.probe["statistic"] == "verifier_mean" and policy.budgets == list(range(1, 9))
+    assert policy.metadata["bank"]["model"] == "synthetic"
+    est = make_estimator("auto", policy)
+    low = est.estimate("x", Signals(scores=[0.0, 0.0], answers=["a", "b"]))
+    high = est.estimate("x", Signals(scores=[1.0, 1.0], answers=["a", "a"]))
+    assert low.bin == 5 and high.bin is not None and high.bin < low.bin
+    assert "verifier_mean" in low.reason
+
+
+def test_merge_refuses_another_dataset_in_one_line(bank: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.jsonl"
+    BankWriter(other, new_header(model="synthetic", dataset="elsewhere",
+                                 config=read_bank(bank).config))
+    r = runner.invoke(app, ["bank", "merge", str(bank), str(other), "-o",
+                            str(tmp_path / "m.jsonl")])
+    assert r.exit_code == 1
+    assert "dataset 'elsewhere' differs from 'synthetic'" in r.output
+    assert "Traceback" not in r.output and not (tmp_path / "m.jsonl").exists()
+
+
+def test_a_corrupt_bank_is_reported_and_still_evaluated(bank: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.jsonl"
+    broken.write_bytes(bank.read_bytes() + b'{"uid": "synthetic/x", "unit": "sam')
+    r = runner.invoke(app, ["bank", "eval", str(broken), "--budgets", "1,2", "--folds", "2",
+                            "--max-subsets", "50"])
+    assert r.exit_code == 0, r.output
+    assert "ends mid-line" in r.output
+    r = runner.invoke(app, ["bank", "eval", str(tmp_path / "missing.jsonl")])
+    assert r.exit_code == 1 and "no bank file" in r.output

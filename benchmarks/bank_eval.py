@@ -10,7 +10,8 @@ Three evaluations of the banks in benchmarks/banks/ (built by benchmarks/banks/b
 3. cross-validated on both banks pooled (the largest slice; problems never share a fold).
 Each prints the `bank eval` tables (accuracy per configuration and budget, compute-optimal
 with oracle and predicted difficulty against best-of-N weighted, efficiency ratio with its
-bootstrap interval, per-bin accuracy) and writes benchmarks/results/bank_eval-NAME.json
+bootstrap interval, per-bin accuracy; for the cross-validated ones the batch budget and
+early stopping table of agent.banks.batch_eval) and writes benchmarks/results/bank_eval-NAME.json
 and .png. Budgets are generation-equivalents with a free verifier (Snell et al.'s unit).
 Prints the host and the load average; the banks' headers name the model and seeds.
 """
@@ -25,6 +26,7 @@ from pathlib import Path
 import typer
 
 from worldplan.agent.banks.bank_file import Bank, read_bank
+from worldplan.agent.banks.batch_eval import BatchSettings
 from worldplan.agent.banks.evaluate import EvalSettings
 from worldplan.agent.banks.report import evaluate_bank, plot, render
 
@@ -51,9 +53,10 @@ def main(budgets: str = typer.Option("1,2,3,4,5,6,7,8", help="Generation budgets
             "load_average": os.getloadavg()}
     print(f"host {host}")
     tb, hb = read_bank(train), read_bank(heldout)
+    batch = BatchSettings()
     for name, result in (("heldout", evaluate_bank(hb, settings, tb)),
-                         ("cv-math500", evaluate_bank(hb, settings)),
-                         ("cv-pooled", evaluate_bank(pooled(tb, hb), settings))):
+                         ("cv-math500", evaluate_bank(hb, settings, batch=batch)),
+                         ("cv-pooled", evaluate_bank(pooled(tb, hb), settings, batch=batch))):
         result["host"] = host
         print(f"\n=== {name} ===")
         print(render(result))

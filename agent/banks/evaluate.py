@@ -58,13 +58,14 @@ class Tables:
     budgets: list[int]
     configs: dict[int, list[Config]]
     plain: dict[tuple[str, int], np.ndarray]  # (config key, B) -> (P,) accuracy, NaN: n/a
-    probed: dict[tuple[str, int], np.ndarray]  # the same with the probe (B - probe_n)
+    probed: dict[tuple[str, int], np.ndarray]  # the same with the probe (B - probe_n > 0)
     tokens: dict[tuple[str, int], np.ndarray]  # (P,) expected completion tokens (plain)
     probed_tokens: dict[tuple[str, int], np.ndarray]  # with the probe's
     bon: np.ndarray  # (P, K) best-of-n weighted at n = 1..K
     statistic: np.ndarray  # (P,) the probe's mean verifier score
     settings: EvalSettings = field(default_factory=EvalSettings)
     left_out: list[str] = field(default_factory=list)  # incomplete problems (uids)
+    probed_configs: dict[int, list[Config]] = field(default_factory=dict)  # at B - probe_n
 
     @property
     def pass_at_1(self) -> np.ndarray:
@@ -89,7 +90,10 @@ def accuracy_tables(problems: list[ProblemData], settings: EvalSettings) -> Tabl
     budgets = [b for b in settings.budgets if b <= k]
     configs = {b: configs_at(b, chains=chains, length=length, searches=searches)
                for b in budgets}
-    n_probe, m = settings.probe_n, settings.max_subsets
+    n_probe = settings.probe_n
+    probed_configs = {b: configs_at(b - n_probe, chains=chains, length=length,
+                                    searches=searches) for b in budgets if b > n_probe > 0}
+    m = settings.max_subsets
     plain: dict[tuple[str, int], np.ndarray] = {}
     probed: dict[tuple[str, int], np.ndarray] = {}
     tokens: dict[tuple[str, int], np.ndarray] = {}
@@ -100,19 +104,18 @@ def accuracy_tables(problems: list[ProblemData], settings: EvalSettings) -> Tabl
                                              for p in problems])
             plain[(cfg.key, b)] = np.array([_nan(accuracy(p, cfg, b, (), max_subsets=m))
                                             for p in problems])
-            if settings.probe_fits(b):
-                probed_tokens[(cfg.key, b)] = np.array([_nan(completion_tokens(
-                    p, cfg, b - n_probe, list(range(p.k - n_probe, p.k)))) for p in problems])
-                probed[(cfg.key, b)] = np.array([
-                    _nan(accuracy(p, cfg, b - n_probe, list(range(p.k - n_probe, p.k)),
-                                  max_subsets=m))
-                    for p in problems])
+        for cfg in probed_configs.get(b, []):  # probed where it fits (a batch: always)
+            probe = list(range(k - n_probe, k))
+            probed_tokens[(cfg.key, b)] = np.array([_nan(completion_tokens(
+                p, cfg, b - n_probe, probe)) for p in problems])
+            probed[(cfg.key, b)] = np.array([
+                _nan(accuracy(p, cfg, b - n_probe, probe, max_subsets=m)) for p in problems])
     bon_curve = np.array([[_nan(accuracy(p, BASELINE, n, max_subsets=m))
                            for n in range(1, k + 1)]
                           for p in problems])
     stat = np.array([_probe_statistic(p, n_probe) for p in problems])
     return Tables(problems, budgets, configs, plain, probed, tokens, probed_tokens, bon_curve,
-                  stat, settings, left_out)
+                  stat, settings, left_out, probed_configs)
 
 
 def _nan(x: float | None) -> float:
@@ -204,7 +207,7 @@ def cross_validate(t: Tables, train: Tables | None = None) -> CrossValidated:
             _apply((oracle, spent["oracle"]), choices["oracle"][j], t, (t.plain, t.tokens),
                    o_fit, o_test, te, j, b)
             if s.probe_fits(b):
-                p_fit = fit_bins(fit_on.probed, configs, b, s_train, tr)
+                p_fit = fit_bins(fit_on.probed, t.probed_configs[b], b, s_train, tr)
                 _apply((predicted, spent["predicted"]), choices["predicted"][j], t,
                        (t.probed, t.probed_tokens), p_fit, s_test, te, j, b)
             else:

@@ -45,7 +45,7 @@ def fit_policy_from_bank(bank: Bank, settings: EvalSettings, *, note: str = "") 
         probed = settings.probe_fits(b)
         table = t.probed if probed else t.plain
         if probed:
-            fit = fit_bins(table, t.configs[b], b, bins, rows)
+            fit = fit_bins(table, t.probed_configs[b], b, bins, rows)
         else:
             best = best_config(table, t.configs[b], b, rows)
             fit = {} if best is None else {None: best}

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from worldplan.agent.banks.bank_file import Bank, BankError
+from worldplan.agent.banks.batch_eval import BatchSettings, batch_table, render_batch
 from worldplan.agent.banks.estimators import best_of_n, pass_at_k
 from worldplan.agent.banks.evaluate import (
     EvalSettings,
@@ -35,8 +36,8 @@ from worldplan.agent.control.difficulty import N_BINS
 from worldplan.traces.intervals import difference_ci, mean_ci, statistic_ci
 
 
-def evaluate_bank(bank: Bank, settings: EvalSettings, train: Bank | None = None
-                  ) -> dict[str, Any]:
+def evaluate_bank(bank: Bank, settings: EvalSettings, train: Bank | None = None, *,
+                  batch: BatchSettings | None = None) -> dict[str, Any]:
     if train is not None and train.model != bank.model:
         raise BankError(f"{train.path}: model {train.model!r} differs from {bank.model!r} "
                         f"of {bank.path}; a policy fitted on one model says nothing of another")
@@ -45,12 +46,13 @@ def evaluate_bank(bank: Bank, settings: EvalSettings, train: Bank | None = None
     return evaluate_tables(t, {
         "model": bank.model, "dataset": bank.header.get("dataset"), "bank": str(bank.path),
         "build": bank.config, "train": str(train.path) if train else None,
-        "problems_found": bank.problems_found}, tt)
+        "problems_found": bank.problems_found}, tt, batch=batch)
 
 
-def evaluate_tables(t: Tables, about: dict[str, Any], train: Tables | None = None
-                    ) -> dict[str, Any]:
-    """The result for accuracy tables already computed (`about`: what the slice is)."""
+def evaluate_tables(t: Tables, about: dict[str, Any], train: Tables | None = None, *,
+                    batch: BatchSettings | None = None) -> dict[str, Any]:
+    """The result for accuracy tables already computed (`about`: what the slice is); with
+    `batch`, the batch-budget and early-stopping table too (agent.banks.batch_eval)."""
     settings = t.settings
     if train is not None and train.budgets != t.budgets:
         raise ValueError(f"train bank budgets {train.budgets} differ from {t.budgets}")
@@ -101,6 +103,8 @@ def evaluate_tables(t: Tables, about: dict[str, Any], train: Tables | None = Non
             row[f"{name}_choices"] = _counts(cv.choices[name][j])
         out["compute_optimal"][str(b)] = row
     out["per_bin"] = _per_bin(t, cv.oracle_bins, cv.oracle, cv.predicted)
+    if batch is not None and train is None:
+        out["batch"] = batch_table(t, batch)
     out["per_bin_problems"] = {str(x): int((cv.oracle_bins == x).sum())
                                for x in range(1, N_BINS + 1)}
     return out
@@ -179,6 +183,8 @@ def render(r: dict[str, Any]) -> str:
         co, bon = per["compute-optimal (oracle)"], per.get("best_of_n:selection=weighted", {})
         lines.append(f"{x:6s}{r['per_bin_problems'][x]:4d}" + "".join(
             f"{_f(co.get(str(b)))}/{_f(bon.get(str(b)))}".rjust(12) for b in budgets))
+    if "batch" in r:
+        lines += ["", render_batch(r["batch"])]
     return "\n".join(lines)
 
 

@@ -31,26 +31,23 @@ from worldplan.traces.intervals import difference_ci, mean_ci
 Scores = Callable[[str], np.ndarray]
 
 
-def training_rows(bank: Bank) -> tuple[list[dict[str, float]], list[bool], list[str]]:
+def training_rows(*banks: Bank) -> tuple[list[dict[str, float]], list[bool], list[str]]:
+    """Every sample of the banks: features, label (graded right), group (problem uid)."""
     rows, labels, groups = [], [], []
-    for uid in bank.uids():
-        unit = bank.unit(uid, SAMPLES)
-        for s in (unit or {}).get("samples", []):
-            rows.append(sample_features(s))
-            labels.append(bool(s.get("correct")))
-            groups.append(uid)
+    for bank in banks:
+        for uid in bank.uids():
+            unit = bank.unit(uid, SAMPLES)
+            for s in (unit or {}).get("samples", []):
+                rows.append(sample_features(s))
+                labels.append(bool(s.get("correct")))
+                groups.append(uid)
     return rows, labels, groups
 
 
 def cross_fitted(banks: Sequence[Bank], *, folds: int = 5, model: str = ""
                  ) -> dict[str, np.ndarray]:
     """uid -> held-out learned scores of its K samples (fitted on other problems only)."""
-    rows: list[dict[str, float]] = []
-    labels: list[bool] = []
-    groups: list[str] = []
-    for b in banks:
-        r, y, u = training_rows(b)
-        rows, labels, groups = rows + r, labels + y, groups + u
+    rows, labels, groups = training_rows(*banks)
     g = np.asarray(groups)
     out = np.full(len(rows), np.nan)
     k = max(2, min(folds, len(set(groups))))

@@ -108,12 +108,14 @@ def bank_eval_command(
                                     "are sampled instead of enumerated."),
     json_out: str = typer.Option("", "--json", help="Write the result as JSON here."),
     plot_out: str = typer.Option("", "--plot", help="Write accuracy-vs-budget plots here."),
+    no_batch: bool = typer.Option(False, help="Skip the batch-budget and early-stopping "
+                                  "table."),
 ) -> None:
     """Evaluate every strategy at every budget from a bank alone (no server)."""
     with exit_on_failure(BANK_ERRORS):
         result = run_bank_eval(BankEvalOptions(
             bank, train or None, parse_budget_list(budgets), folds, probe_n, seed, confidence,
-            max_subsets, json_out or None, plot_out or None))
+            max_subsets, json_out or None, plot_out or None, not no_batch))
     console.print(render(result), highlight=False)
     for p in result["slice"]["problems_found"]:
         console.print(f"[yellow]{bank}: {p}")

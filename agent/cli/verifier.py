@@ -41,12 +41,7 @@ def verifier_fit_command(
         models = {b.model for b in read}
         if len(models) != 1:
             raise BankError(f"banks of several models {sorted(models)}: train one per model")
-        rows: list[dict[str, float]] = []
-        labels: list[bool] = []
-        groups: list[str] = []
-        for b in read:
-            r, y, g = training_rows(b)
-            rows, labels, groups = rows + r, labels + y, groups + g
+        rows, labels, groups = training_rows(*read)
         scorer = fit_scorer(rows, labels, groups, model=models.pop(), folds=folds, c=c,
                             metadata={"banks": banks})
         scorer.save(output)

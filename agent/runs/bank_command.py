@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from worldplan.agent.banks.bank_file import Bank, BankError, merge_banks, read_bank
+from worldplan.agent.banks.batch_eval import BatchSettings
 from worldplan.agent.banks.evaluate import EvalSettings
 from worldplan.agent.banks.report import evaluate_bank, plot
 from worldplan.agent.runs.bank_build import BankConfig, BuildSummary, Progress, build_bank
@@ -84,6 +85,7 @@ class BankEvalOptions:
     max_subsets: int
     json_out: str | None
     plot_out: str | None
+    batch: bool = True  # the batch-budget and early-stopping table (cross-validated only)
 
 
 def run_bank_eval(options: BankEvalOptions) -> dict[str, Any]:
@@ -91,7 +93,8 @@ def run_bank_eval(options: BankEvalOptions) -> dict[str, Any]:
                             seed=options.seed, probe_n=options.probe_n,
                             confidence=options.confidence, max_subsets=options.max_subsets)
     train = read_bank(options.train) if options.train else None
-    result = evaluate_bank(read_bank(options.bank), settings, train)
+    result = evaluate_bank(read_bank(options.bank), settings, train,
+                           batch=BatchSettings() if options.batch else None)
     if options.json_out:
         Path(options.json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(options.json_out).write_text(json.dumps(result, indent=1, default=float) + "\n")

@@ -1,6 +1,7 @@
-"""`worldplan bank eval | merge` and `worldplan fit-policy --bank` through the CLI (Typer's
-CliRunner) on synthetic banks: the tables, the JSON and the plot are written, the policy
-loads and decides on the probe's statistic, and bad banks are one clear line each."""
+"""`worldplan bank eval | merge`, `worldplan fit-policy --bank` and `worldplan verifier fit |
+eval` through the CLI (Typer's CliRunner) on synthetic banks: the tables, the JSON and the
+plot are written, the policy loads and decides on the probe's statistic, the learned
+verifier is refused for another model, and bad banks are one clear line each."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.agent.banks.test_scorer import write_bank
 from worldplan.agent.banks.bank_file import BankWriter, new_header, read_bank
+from worldplan.agent.banks.scorer import FEATURES
 from worldplan.agent.banks.synthetic import SyntheticSpec, write_synthetic
 from worldplan.agent.cli.app import app
 from worldplan.agent.control.decide import make_estimator
@@ -73,3 +76,22 @@ def test_a_corrupt_bank_is_reported_and_still_evaluated(bank: Path, tmp_path: Pa
     assert "ends mid-line" in r.output
     r = runner.invoke(app, ["bank", "eval", str(tmp_path / "missing.jsonl")])
     assert r.exit_code == 1 and "no bank file" in r.output
+
+
+def test_verifier_fit_and_eval(tmp_path: Path) -> None:
+    bank = write_bank(tmp_path / "b.jsonl")
+    out = tmp_path / "scorer.json"
+    r = runner.invoke(app, ["verifier", "fit", str(bank), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "answer_lp" in r.output.splitlines()[-len(FEATURES)]  # the largest weight first
+    r = runner.invoke(app, ["verifier", "eval", str(bank), "--scorer", str(out),
+                            "--max-subsets", "50", "--json", str(tmp_path / "s.json")])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "s.json").read_text())["k"] == 8
+    r = runner.invoke(app, ["verifier", "eval", str(bank), "--cross", str(bank),
+                            "--max-subsets", "50"])
+    assert r.exit_code == 0 and "learned-w" in r.output, r.output
+    other = tmp_path / "other.jsonl"
+    other.write_text(bank.read_text().replace('"model":"m"', '"model":"n"', 1))
+    r = runner.invoke(app, ["verifier", "eval", str(other), "--scorer", str(out)])
+    assert r.exit_code == 1 and "trained on 'm'" in r.output

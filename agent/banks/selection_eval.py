@@ -24,8 +24,8 @@ from sklearn.model_selection import GroupKFold
 from worldplan.agent.banks.bank_file import Bank
 from worldplan.agent.banks.estimators import best_of_n, pass_at_k
 from worldplan.agent.banks.problems import ProblemData, problem_data
-from worldplan.agent.banks.scorer import fit_scorer, sample_features
 from worldplan.agent.banks.units import SAMPLES
+from worldplan.agent.control.scorer import fit_scorer, sample_features
 from worldplan.traces.intervals import difference_ci, mean_ci
 
 Scores = Callable[[str], np.ndarray]

@@ -20,14 +20,8 @@ Not handled: running anything (agent.runs.bank_build), evaluating (agent.banks.e
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
-
-import numpy as np
-
-from worldplan.agent.control.difficulty import token_entropy
-from worldplan.worldmodel.llm.generation import TokenLogprob
 
 SAMPLES = "samples"
 
@@ -55,29 +49,6 @@ def parse_searches(spec: str) -> list[tuple[str, int]]:
             raise ValueError(f"{part!r}: use beam or dvts with positive integer budgets")
         out += [(name.strip(), n) for n in sorted(set(ns))]
     return out
-
-
-def logprob_stats(tokens: Sequence[TokenLogprob] | None, text: str) -> dict[str, float]:
-    """Statistics of a sample's token log-probabilities (nats): mean, minimum, 10th
-    percentile, mean token entropy (from the top logprobs), and the mean logprob and
-    entropy of the final answer's tokens (those from the last "\\boxed" on; the whole
-    sample's if there is none). Empty when the server gave no logprobs."""
-    if not tokens:
-        return {}
-    lps = np.array([t.logprob if math.isfinite(t.logprob) else -100.0 for t in tokens])
-    ents = np.array([token_entropy(t.top) for t in tokens])
-    start, ans = text.rfind("\\boxed"), []
-    if start >= 0:
-        pos = 0
-        for i, t in enumerate(tokens):
-            if pos + len(t.token) > start:
-                ans.append(i)
-            pos += len(t.token)
-    idx = ans or list(range(len(tokens)))
-    return {"mean": float(lps.mean()), "min": float(lps.min()),
-            "p10": float(np.quantile(lps, 0.1)), "entropy": float(ents.mean()),
-            "answer_mean": float(lps[idx].mean()), "answer_entropy": float(ents[idx].mean()),
-            "n": float(len(tokens))}
 
 
 def candidate(text: str, answer: str | None, correct: bool, *, finish: str | None,

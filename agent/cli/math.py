@@ -78,7 +78,8 @@ def math_command(
     step_max_tokens: int = typer.Option(160, help="Max tokens of one step (beam search)."),
     temperature: float = typer.Option(0.8, help="Sampling temperature."),
     aggregation: str = typer.Option("last", help=f"Step scores: {', '.join(AGGREGATIONS)}."),
-    verifier: str = typer.Option("generative", help="generative | prm | none."),
+    verifier: str = typer.Option("generative", help="generative | prm | none | "
+                                 "learned:FILE (`worldplan verifier fit`)."),
     prm_url: str = typer.Option("", help="URL of a vLLM-served PRM (with --verifier prm)."),
     concurrency: int = typer.Option(8, help="Problems solved at once (batched)."),
     llm_url: list[str] = typer.Option([], help="Model server URL (repeat for several)."),

@@ -16,7 +16,6 @@ import typer
 from rich.console import Console
 
 from worldplan.agent.banks.bank_file import BankError, read_bank
-from worldplan.agent.banks.scorer import ScorerError, fit_scorer, load_scorer
 from worldplan.agent.banks.selection_eval import (
     compare_selection,
     cross_fitted,
@@ -24,6 +23,7 @@ from worldplan.agent.banks.selection_eval import (
     training_rows,
 )
 from worldplan.agent.cli.common import exit_on_failure
+from worldplan.agent.control.scorer import FEATURE_SETS, ScorerError, fit_scorer, load_scorer
 
 console = Console()
 ERRORS = (BankError, ScorerError, ValueError, OSError)
@@ -34,6 +34,9 @@ def verifier_fit_command(
     output: str = typer.Option("verifier.json", "--output", "-o", help="Scorer file."),
     folds: int = typer.Option(5, help="Grouped cross-validation folds (by problem)."),
     c: float = typer.Option(1.0, help="Inverse L2 strength of the logistic regression."),
+    features: str = typer.Option("live", help="live (what strategies have when judging a "
+                                 "finished sample: usable with --verifier learned:FILE) | all "
+                                 "(per-step P(yes) too: offline only)."),
 ) -> None:
     """Train the learned verifier on banks' graded samples."""
     with exit_on_failure(ERRORS):
@@ -42,8 +45,11 @@ def verifier_fit_command(
         if len(models) != 1:
             raise BankError(f"banks of several models {sorted(models)}: train one per model")
         rows, labels, groups = training_rows(*read)
+        if features not in FEATURE_SETS:
+            raise ValueError(f"--features {features!r}: use {' or '.join(FEATURE_SETS)}")
         scorer = fit_scorer(rows, labels, groups, model=models.pop(), folds=folds, c=c,
-                            metadata={"banks": banks})
+                            features=FEATURE_SETS[features],
+                            metadata={"banks": banks, "feature_set": features})
         scorer.save(output)
     cv = scorer.metadata["cv"]
     console.print(f"{output}: {scorer.metadata['samples']} samples of "

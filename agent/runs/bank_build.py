@@ -38,10 +38,10 @@ from worldplan.agent.banks.units import (
     SAMPLES,
     candidate,
     chain_unit,
-    logprob_stats,
     parse_searches,
     search_unit,
 )
+from worldplan.agent.control.scorer import logprob_stats
 from worldplan.agent.strategies.base import SearchContext
 from worldplan.agent.strategies.fixed import get_fixed
 from worldplan.agent.strategies.records import Ledger

@@ -1,7 +1,9 @@
 """What `worldplan math` runs: the heavy objects built once, then `run_math`.
 
 `run_math_command(options, display)` connects to the model server, builds the verifier that
-`options.verifier` names (generative: the served model judges; prm: a vLLM-served PRM; none),
+`options.verifier` names (generative: the served model judges; prm: a vLLM-served PRM;
+learned:FILE: the generative verifier rescored by a scorer fitted on banks, refused for
+another model; none),
 opens the trace store and the grader, and calls agent.runs.math.run_math inside `display()`
 (the CLI's progress bar). Before the bar is entered, in this order: the trace database opens
 (a resumed run's settings are read from it), the problems load, the policy file that the
@@ -15,11 +17,13 @@ Not handled: option parsing and printing (agent.cli.math).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from worldplan.agent.control.policy import load_policy
+from worldplan.agent.control.scorer import ScorerError, load_scorer
 from worldplan.agent.runs.math import (
     MathRunConfig,
     MathRunSummary,
@@ -28,6 +32,7 @@ from worldplan.agent.runs.math import (
     run_math,
 )
 from worldplan.agent.runs.preflight import check_servers
+from worldplan.agent.strategies.learned_verifier import LearnedVerifier
 from worldplan.envs.math.data import DatasetUnavailable, load_problems, parse_field_map
 from worldplan.envs.math.grader import Grader
 from worldplan.traces.db_errors import TraceDBError
@@ -46,7 +51,8 @@ ProgressDisplay = Callable[[], AbstractContextManager[Progress]]
 
 
 class VerifierOptionError(Exception):
-    """The verifier option names no verifier, or `prm` comes without the PRM's URL."""
+    """The verifier option names no verifier, `prm` comes without the PRM's URL, or a learned
+    verifier's file is missing, broken or of another model."""
 
 
 @dataclass(frozen=True)
@@ -65,13 +71,28 @@ class MathCommandOptions:
 def make_verifier(kind: str, client: LLMClient, prm_url: str) -> Verifier | None:
     if kind == "generative":
         return GenerativeVerifier(client)
+    if kind.startswith("learned:"):  # a scorer file from `worldplan verifier fit`
+        try:
+            scorer = load_scorer(kind.removeprefix("learned:"))
+            return LearnedVerifier(GenerativeVerifier(client), scorer,
+                                   model=asyncio.run(_served(client)))
+        except ScorerError as e:
+            raise VerifierOptionError(str(e)) from e
     if kind == "prm":
         if not prm_url:
             raise VerifierOptionError("--verifier prm needs --prm-url")
         return PRMVerifier(LLMClient(prm_url))
     if kind == "none":
         return None
-    raise VerifierOptionError(f"unknown verifier {kind!r}: generative, prm or none")
+    raise VerifierOptionError(f"unknown verifier {kind!r}: generative, prm, learned:FILE "
+                              "or none")
+
+
+async def _served(client: LLMClient) -> str:
+    try:
+        return await client.served_model()
+    finally:
+        await client.aclose()
 
 
 def run_math_command(options: MathCommandOptions, display: ProgressDisplay) -> MathRunSummary:

@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from worldplan.agent.control.scorer import logprob_stats
 from worldplan.agent.strategies.records import Ledger, Node, Sample, StrategyResult
 from worldplan.agent.strategies.selection import Scored, select
 from worldplan.envs.math.equivalence import Equal, string_equal
@@ -40,6 +41,7 @@ from worldplan.worldmodel.llm.client import LLMClient, Message
 from worldplan.worldmodel.llm.errors import ContextLengthExceeded
 from worldplan.worldmodel.math.verifier import Judgement, Verifier, aggregate
 
+LOGPROB_TOP = 5  # top logprobs per token asked for a learned verifier's entropy features
 JUDGE_EXTRA_TOKENS = 48  # the yes/no question after a solution, worst case (tokens)
 
 
@@ -135,22 +137,25 @@ class SearchContext:
         drawn from the budget; None if they do not fit (nothing spent)."""
         if max_tokens < 1 or n < 1:
             return None
+        lp = bool(getattr(self.verifier, "wants_logprobs", False))  # a learned verifier's
         try:
             gen = await self.client.chat(
                 messages, role="proposer", n=n, max_tokens=max_tokens,
                 temperature=self.temperature if temperature is None else temperature,
                 top_p=self.top_p, seed=self.next_seed(), stop=stop, budget=self.budget,
-                equivalents=equivalents, extra=extra, tags=self.tags)
+                equivalents=equivalents, extra=extra, tags=self.tags, logprobs=lp,
+                top_logprobs=LOGPROB_TOP if lp else None)
         except (BudgetExceeded, ContextLengthExceeded):
             return None
         self.ledger.add_generation(gen, n if equivalents is None else equivalents)
         share = gen.usage.completion_tokens // n
-        return [Sample.of(c, share if n > 1 else gen.usage.completion_tokens)
+        return [Sample.of(c, share if n > 1 else gen.usage.completion_tokens,
+                          logprob_stats(c.logprobs, c.text) if lp else None)
                 for c in gen.choices]
 
     async def judge(self, problem: str, steps: Sequence[str], *, complete: bool,
                     asked: Sequence[Message] | None = None, path: bool = True,
-                    ) -> Judgement | None:
+                    sample: Mapping[str, Any] | None = None) -> Judgement | None:
         """The verifier's judgement of a (partial) solution (the conversation it was
         sampled from is `asked`); None if there is no verifier or it does not fit. Charged
         (if at all) one generation-equivalent when `path` (a new solution path), else 0."""
@@ -159,12 +164,12 @@ class SearchContext:
         budget = self.budget if self.verifier_charged else None
         try:
             j = await self.verifier.judge(problem, steps, complete=complete, asked=asked,
-                                          budget=budget,
+                                          budget=budget, sample=sample,
                                           equivalents=self.judge_paths if path else 0,
                                           tags={**self.tags, "role": "verifier"})
         except (BudgetExceeded, ContextLengthExceeded):
             return None
-        self.ledger.add_judgement(j, samples=1 if self.verifier.kind == "generative" else 0)
+        self.ledger.add_judgement(j, samples=0 if self.verifier.kind == "prm" else 1)
         return j
 
     async def score(self, node: Node, problem: str, steps: Sequence[str], *, complete: bool,
@@ -172,7 +177,8 @@ class SearchContext:
                     earlier: Sequence[float] = ()) -> None:
         """Judge `steps` and set the node's step scores and aggregated score: a PRM scores
         every step; a generative verifier the last one, after the `earlier` scores."""
-        j = await self.judge(problem, steps, complete=complete, asked=asked, path=path)
+        j = await self.judge(problem, steps, complete=complete, asked=asked, path=path,
+                             sample=node.info.get("sample"))
         if j is None:
             node.scores = list(earlier)
             return

@@ -70,7 +70,8 @@ async def best_of_n(problem: str, ctx: SearchContext, *, n: int | None = None,
         waves = await asyncio.gather(*[ctx.sample(messages, n=m, max_tokens=ctx.max_tokens)
                                        for m in sizes])
         new = [Node(ctx.key("s"), None, "solution", s.text, extract_answer(s.text, bare=False),
-                    tokens=s.tokens, info={"finish_reason": s.finish_reason})
+                    tokens=s.tokens, info={"finish_reason": s.finish_reason,
+                                           "sample": s.about()})
                for wave in waves if wave is not None for s in wave]
         if verify:
             await asyncio.gather(*[ctx.score(nd, problem, split_steps(nd.text), complete=True,

@@ -121,7 +121,12 @@ class Sample:
     finish_reason: str | None
     tokens: int  # completion tokens (a request's total shared equally when n > 1)
     ended: bool = False  # the model ended it (end of sequence), not a stop string or length
+    lp: dict[str, float] | None = None  # log-probability statistics, if they were asked for
 
     @classmethod
-    def of(cls, c: Choice, tokens: int) -> Sample:
-        return cls(c.text, c.finish_reason, tokens, c.ended)
+    def of(cls, c: Choice, tokens: int, lp: dict[str, float] | None = None) -> Sample:
+        return cls(c.text, c.finish_reason, tokens, c.ended, lp)
+
+    def about(self) -> dict[str, Any]:
+        """What a learned verifier reads of the sample besides its judgement (Node.info)."""
+        return {"lp": self.lp or {}, "tokens": self.tokens, "finish": self.finish_reason}

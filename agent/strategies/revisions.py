@@ -152,7 +152,7 @@ async def _attempt(problem: str, ctx: SearchContext, earlier: list[Node], chain:
     node = Node(ctx.key("r"), earlier[-1].key if earlier else None, "revision", sample.text,
                 extract_answer(sample.text, bare=False), depth=len(earlier), tokens=sample.tokens,
                 info={"chain": chain, "shown": len(shown),
-                      "finish_reason": sample.finish_reason})
+                      "finish_reason": sample.finish_reason, "sample": sample.about()})
     if verify:
         await ctx.score(node, problem, split_steps(sample.text), complete=True,
                         asked=messages)

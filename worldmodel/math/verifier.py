@@ -2,7 +2,9 @@
 process reward model (PRM) served by vLLM's pooling API, and step-score aggregation.
 
 Both implement `Verifier.judge(problem, steps, complete=..., asked=..., budget=...,
-equivalents=...)` and return a `Judgement`: per-step scores in [0, 1] plus what judging
+equivalents=..., sample=...)` and return a `Judgement` (`sample`: what sampling gave of the
+solution besides its text, e.g. log-probability statistics, for a verifier that reads it:
+agent.strategies.learned_verifier; these two ignore it): per-step scores in [0, 1] plus what judging
 cost. Both go through an `LLMClient`, so every judgement is counted, budgeted, traced and
 replayable like any call. What a judgement is worth in generation-equivalents is the
 caller's to say (`equivalents`: 0 when the verifier is free, as in Snell et al. 2024).
@@ -27,7 +29,7 @@ Not handled: outcome reward models served by /classify, several solutions per PR
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -40,7 +42,7 @@ from worldplan.worldmodel.llm.yesno import NoVerdict, p_yes
 from worldplan.worldmodel.math.prompts import STEP_SEP, solver_messages, verifier_question
 
 AGGREGATIONS: tuple[str, ...] = ("last", "min", "prod", "mean")
-KINDS: tuple[str, ...] = ("generative", "prm")
+KINDS: tuple[str, ...] = ("generative", "prm", "learned")
 
 
 def split_steps(text: str) -> list[str]:
@@ -89,7 +91,8 @@ class Verifier(Protocol):
 
     async def judge(self, problem: str, steps: Sequence[str], *, complete: bool,
                     asked: Sequence[Message] | None = None, budget: Budget | None = None,
-                    equivalents: int = 0, tags: dict[str, Any] | None = None) -> Judgement: ...
+                    equivalents: int = 0, tags: dict[str, Any] | None = None,
+                    sample: Mapping[str, Any] | None = None) -> Judgement: ...
 
 
 class GenerativeVerifier:
@@ -105,7 +108,8 @@ class GenerativeVerifier:
 
     async def judge(self, problem: str, steps: Sequence[str], *, complete: bool,
                     asked: Sequence[Message] | None = None, budget: Budget | None = None,
-                    equivalents: int = 0, tags: dict[str, Any] | None = None) -> Judgement:
+                    equivalents: int = 0, tags: dict[str, Any] | None = None,
+                    sample: Mapping[str, Any] | None = None) -> Judgement:
         messages = verifier_question(asked or solver_messages(problem), steps,
                                      complete=complete)
         try:
@@ -142,7 +146,8 @@ class PRMVerifier:
 
     async def judge(self, problem: str, steps: Sequence[str], *, complete: bool,
                     asked: Sequence[Message] | None = None, budget: Budget | None = None,
-                    equivalents: int = 0, tags: dict[str, Any] | None = None) -> Judgement:
+                    equivalents: int = 0, tags: dict[str, Any] | None = None,
+                    sample: Mapping[str, Any] | None = None) -> Judgement:
         if not steps:
             return Judgement([], Usage(), 0, None, "no steps to judge")
         gen = await self.client.pool(self.messages(problem, steps), budget=budget,

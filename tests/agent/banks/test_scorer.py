@@ -13,7 +13,7 @@ import pytest
 
 import worldplan.agent.banks.selection_eval as selection_eval
 from worldplan.agent.banks.bank_file import BankWriter, new_header, read_bank
-from worldplan.agent.banks.scorer import ScorerError, fit_scorer, load_scorer
+from worldplan.agent.control.scorer import ScorerError, fit_scorer, load_scorer
 from worldplan.agent.banks.selection_eval import (
     compare_selection,
     cross_fitted,

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from tests.agent.banks.test_scorer import write_bank
 from worldplan.agent.banks.bank_file import BankWriter, new_header, read_bank
-from worldplan.agent.banks.scorer import FEATURES
+from worldplan.agent.control.scorer import FEATURE_SETS
 from worldplan.agent.banks.synthetic import SyntheticSpec, write_synthetic
 from worldplan.agent.cli.app import app
 from worldplan.agent.control.decide import make_estimator
@@ -83,7 +83,7 @@ def test_verifier_fit_and_eval(tmp_path: Path) -> None:
     out = tmp_path / "scorer.json"
     r = runner.invoke(app, ["verifier", "fit", str(bank), "-o", str(out)])
     assert r.exit_code == 0, r.output
-    assert "answer_lp" in r.output.splitlines()[-len(FEATURES)]  # the largest weight first
+    assert "answer_lp" in r.output.splitlines()[-len(FEATURE_SETS["live"])]  # largest first
     r = runner.invoke(app, ["verifier", "eval", str(bank), "--scorer", str(out),
                             "--max-subsets", "50", "--json", str(tmp_path / "s.json")])
     assert r.exit_code == 0, r.output

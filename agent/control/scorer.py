@@ -1,8 +1,11 @@
 """A verifier learned from a bank's labels: a logistic regression from features of one sample
-to P(the sample is right), saved as a versioned JSON file.
+to P(the sample is right), saved as a versioned JSON file; and the features themselves
+(`logprob_stats` of a sample's tokens, `sample_features`), the same in a bank and live.
 
-Features (`FEATURES`), all from the sample itself and what sampling and judging it gave
-(no other sample, so its score can be used in any selection at any n): the generative
+Features (`FEATURES`; the default set "live" leaves out the per-step ones, which a strategy
+judging a finished sample does not have), all from the sample itself and what sampling and
+judging it gave (no other sample, so its score can be used in any selection at any n): the
+generative
 verifier's P(yes) after the last step, the minimum and mean over steps, the number of steps,
 token log-probability statistics (mean, minimum, 10th percentile, mean entropy, and mean
 logprob and entropy of the final answer's tokens), log completion tokens, whether it was
@@ -32,15 +35,20 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold
 
+from worldplan.agent.control.difficulty import token_entropy
 from worldplan.agent.control.versioned import (
     VersionedFormat,
     check_versioned,
     read_versioned,
     write_versioned,
 )
+from worldplan.worldmodel.llm.generation import TokenLogprob
 
 FEATURES = ("p_yes", "p_yes_min", "p_yes_mean", "log_steps", "lp_mean", "lp_min", "lp_p10",
             "entropy", "answer_lp", "answer_entropy", "log_tokens", "truncated", "answered")
+# "live": what a strategy has when it judges a finished sample (one P(yes), not one per step)
+FEATURE_SETS = {"all": FEATURES,
+                "live": tuple(f for f in FEATURES if f not in ("p_yes_min", "p_yes_mean"))}
 
 
 class ScorerError(ValueError):
@@ -50,6 +58,29 @@ class ScorerError(ValueError):
 SCORER_FILE = VersionedFormat("worldplan-learned-verifier", 1, "learned verifier",
                               "worldplan learned verifier", ScorerError,
                               "Refit it with `worldplan verifier fit`.")
+
+
+def logprob_stats(tokens: Sequence[TokenLogprob] | None, text: str) -> dict[str, float]:
+    """Statistics of a sample's token log-probabilities (nats): mean, minimum, 10th
+    percentile, mean token entropy (from the top logprobs), and the mean logprob and
+    entropy of the final answer's tokens (those from the last "\\boxed" on; the whole
+    sample's if there is none). Empty when the server gave no logprobs."""
+    if not tokens:
+        return {}
+    lps = np.array([t.logprob if math.isfinite(t.logprob) else -100.0 for t in tokens])
+    ents = np.array([token_entropy(t.top) for t in tokens])
+    start, ans = text.rfind("\\boxed"), []
+    if start >= 0:
+        pos = 0
+        for i, t in enumerate(tokens):
+            if pos + len(t.token) > start:
+                ans.append(i)
+            pos += len(t.token)
+    idx = ans or list(range(len(tokens)))
+    return {"mean": float(lps.mean()), "min": float(lps.min()),
+            "p10": float(np.quantile(lps, 0.1)), "entropy": float(ents.mean()),
+            "answer_mean": float(lps[idx].mean()), "answer_entropy": float(ents[idx].mean()),
+            "n": float(len(tokens))}
 
 
 def sample_features(sample: Mapping[str, Any]) -> dict[str, float]:
@@ -62,7 +93,7 @@ def sample_features(sample: Mapping[str, Any]) -> dict[str, float]:
         "p_yes": nan if score is None else float(score),
         "p_yes_min": float(min(steps)) if steps else nan,
         "p_yes_mean": float(np.mean(steps)) if steps else nan,
-        "log_steps": math.log1p(len(sample.get("scores") or [])),
+        "log_steps": math.log1p(float(sample.get("steps", len(sample.get("scores") or [])))),
         "lp_mean": float(lp.get("mean", nan)), "lp_min": float(lp.get("min", nan)),
         "lp_p10": float(lp.get("p10", nan)), "entropy": float(lp.get("entropy", nan)),
         "answer_lp": float(lp.get("answer_mean", nan)),
@@ -133,9 +164,10 @@ def _fit(x: np.ndarray, y: np.ndarray, names: list[str], model: str, c: float) -
 
 def fit_scorer(rows: Sequence[Mapping[str, float]], labels: Sequence[bool],
                groups: Sequence[str], *, model: str, folds: int = 5, c: float = 1.0,
+               features: Sequence[str] = FEATURE_SETS["live"],
                metadata: dict[str, Any] | None = None) -> Scorer:
     """Fit on all rows; grouped cross-validation (by problem) goes into the metadata."""
-    names = list(FEATURES)
+    names = list(features)
     x = np.array([[float(r.get(f, math.nan)) for f in names] for r in rows], dtype=float)
     y, g = np.asarray(labels, dtype=int), np.asarray(groups)
     if len(set(y.tolist())) < 2:

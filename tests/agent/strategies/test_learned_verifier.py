@@ -1,0 +1,65 @@
+"""A learned verifier in a live strategy, on a scripted model: samples are asked for with
+logprobs, a finished solution's score is the scorer's (hand-derived: a scorer that trusts
+P(yes) the wrong way round makes weighted best-of-N pick the answer the generative verifier
+rates lowest), a partial solution keeps P(yes), its cost is the generative verifier's, and
+a scorer of another model is refused."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.agent.strategies.scripted import boxed_score, in_order, solver_requests
+from tests.fakes.math_llm import ScriptedLLM
+from worldplan.agent.control.scorer import FEATURE_SETS, Scorer, ScorerError
+from worldplan.agent.strategies.base import SearchContext
+from worldplan.agent.strategies.best_of_n import best_of_n
+from worldplan.agent.strategies.learned_verifier import LearnedVerifier
+from worldplan.worldmodel.llm.accounting import Budget
+from worldplan.worldmodel.llm.client import LLMClient
+from worldplan.worldmodel.math.verifier import GenerativeVerifier
+
+SIX = ["\\boxed{5}", "\\boxed{5}", "\\boxed{5}", "\\boxed{7}", "\\boxed{7}", "\\boxed{9}"]
+SCORES = {"5": 0.2, "7": 0.45, "9": 0.5}
+
+
+def scorer(p_yes_weight: float, bias: float = 0.0) -> Scorer:
+    names = list(FEATURE_SETS["live"])
+    return Scorer(names, [0.0] * len(names), [1.0] * len(names),
+                  [p_yes_weight if f == "p_yes" else 0.0 for f in names], bias, "m")
+
+
+def ctx_with(fake: ScriptedLLM, s: Scorer) -> SearchContext:
+    client = LLMClient("http://fake", transport=fake.transport(), retries=0)
+    verifier = LearnedVerifier(GenerativeVerifier(client), s, model="m")
+    return SearchContext(client, verifier, Budget(max_generations=6), seed=0)
+
+
+def test_the_learned_score_decides_and_samples_carry_logprobs() -> None:
+    fake = ScriptedLLM(in_order(SIX), boxed_score(SCORES))
+    r = asyncio.run(best_of_n("Q?", ctx_with(fake, scorer(-20.0))))
+    # learned score = sigmoid(-20 p): 5 -> 0.018 x3 = 0.055, 7 -> 1.2e-4 x2, 9 -> 4.5e-5
+    assert r.answer == "5"
+    assert all(b.get("logprobs") and b.get("top_logprobs") == 5
+               for b in solver_requests(fake))
+    assert all(n.info["sample"]["finish"] == "stop" for n in r.candidates)
+    assert r.verifier.calls == 6 and r.verifier.generations == 0  # the generative's cost
+    sure = asyncio.run(best_of_n("Q?", ctx_with(
+        ScriptedLLM(in_order(SIX), boxed_score(SCORES)), scorer(20.0, -10.0))))
+    # sigmoid(20 p - 10): 5 -> 0.0025 x3 = 0.007, 7 -> 0.269 x2 = 0.54, 9 -> 0.5
+    assert sure.answer == "7"
+
+
+def test_a_partial_solution_keeps_p_yes() -> None:
+    fake = ScriptedLLM(in_order(SIX), boxed_score(SCORES))
+    ctx = ctx_with(fake, scorer(-20.0))
+    j = asyncio.run(ctx.judge("Q?", ["x is \\boxed{7}"], complete=False))
+    assert j is not None and j.scores == [pytest.approx(0.45)]
+
+
+def test_a_scorer_of_another_model_is_refused() -> None:
+    fake = ScriptedLLM(in_order(SIX), boxed_score(SCORES))
+    client = LLMClient("http://fake", transport=fake.transport(), retries=0)
+    with pytest.raises(ScorerError, match="trained on 'm'"):
+        LearnedVerifier(GenerativeVerifier(client), scorer(1.0), model="other")

@@ -13,12 +13,12 @@ import pytest
 
 import worldplan.agent.banks.selection_eval as selection_eval
 from worldplan.agent.banks.bank_file import BankWriter, new_header, read_bank
-from worldplan.agent.control.scorer import ScorerError, fit_scorer, load_scorer
 from worldplan.agent.banks.selection_eval import (
     compare_selection,
     cross_fitted,
     training_rows,
 )
+from worldplan.agent.control.scorer import ScorerError, fit_scorer, load_scorer
 
 
 def write_bank(path: Path, problems: int = 60, k: int = 8, seed: int = 0) -> Path:

@@ -13,12 +13,12 @@ from typer.testing import CliRunner
 
 from tests.agent.banks.test_scorer import write_bank
 from worldplan.agent.banks.bank_file import BankWriter, new_header, read_bank
-from worldplan.agent.control.scorer import FEATURE_SETS
 from worldplan.agent.banks.synthetic import SyntheticSpec, write_synthetic
 from worldplan.agent.cli.app import app
 from worldplan.agent.control.decide import make_estimator
 from worldplan.agent.control.difficulty import Signals
 from worldplan.agent.control.policy import load_policy
+from worldplan.agent.control.scorer import FEATURE_SETS
 
 runner = CliRunner()
 

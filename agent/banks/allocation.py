@@ -9,11 +9,10 @@ the upgrade with the largest gain per unit of cost (along the upper concave hull
 problem's options, so a dip in a curve does not stop it) is taken while the total stays
 within `average` x problems and no problem passes `cap`. The total is never exceeded.
 
-`stop_when_agreed(votes, threshold)`: with v1 and v2 the (weighted) votes of the leading and
-the second answer, the leader's share of the two is Beta(v1 + 1, v2 + 1) a posteriori; stop
-when P(share > 1/2) >= threshold. `early_stopped(order, classes, weights, cap, threshold,
-min_samples)` walks one order of a problem's samples and returns how many it drew and the
-answer class it would choose (a vote over the drawn ones).
+`early_stopped(order, classes, weights, cap, threshold, min_samples)` walks one order of a
+problem's samples, stopping when the answers agree (agent.control.agreement: the test live
+best-of-N uses), and returns how many it drew and the answer class it would choose (a vote
+over the drawn ones).
 Not handled: reallocating while the batch runs (offline: the expected cost of early stopping
 enters the options instead).
 """
@@ -23,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
+
+from worldplan.agent.control.agreement import agreed
 
 
 def _hull(options: Sequence[tuple[float, float]]) -> list[int]:
@@ -71,11 +71,6 @@ def allocate(options: Sequence[Sequence[tuple[float, float]]], average: float, *
         total += options[best][h[pos[best] + 1]][0] - options[best][h[pos[best]]][0]
         pos[best] += 1
     return [h[i] for h, i in zip(hulls, pos, strict=True)]
-
-
-def agreed(v1: float, v2: float, threshold: float) -> bool:
-    """Is the leader's share of the two leading answers above 1/2 with that probability?"""
-    return float(stats.beta.sf(0.5, v1 + 1.0, v2 + 1.0)) >= threshold
 
 
 def early_stopped(order: Sequence[int], classes: np.ndarray, weights: np.ndarray, cap: int,

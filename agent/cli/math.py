@@ -29,6 +29,7 @@ from worldplan.agent.runs.math_command import (
     MATH_ERRORS,
     MathCommandOptions,
     VerifierOptionError,
+    run_math_batch_command,
     run_math_command,
 )
 from worldplan.worldmodel.math.verifier import AGGREGATIONS
@@ -88,6 +89,12 @@ def math_command(
     resume: int = typer.Option(0, help="Resume this run id: skip its finished problems."),
     policy: str = typer.Option("", help="Policy JSON for --strategy compute-optimal "
                                "(default: the bundled agent/policies/default.json)."),
+    budget_mode: str = typer.Option("problem", help="problem: --budget per problem | batch: "
+                                    "an average of --budget over the slice, allocated by "
+                                    "predicted difficulty (compute-optimal)."),
+    cap: int = typer.Option(0, help="Batch mode: most any problem gets (0 = 2 x --budget)."),
+    agree: float = typer.Option(0.0, help="Batch mode: stop best-of-N sampling once its "
+                                "answers agree with this probability (0 = never)."),
 ) -> None:
     """Solve math problems with a test-time-compute strategy; every search is traced."""
     if strategy not in SOLVERS:
@@ -107,6 +114,22 @@ def math_command(
     options = MathCommandOptions(config, verifier=verifier, prm_url=prm_url,
                                  llm_urls=tuple(llm_url), model=model or None, db=db or None,
                                  resume=resume or None)
+    if budget_mode not in ("problem", "batch"):
+        raise typer.BadParameter(f"--budget-mode {budget_mode!r}: use problem or batch")
+    if budget_mode == "batch":
+        if strategy != "compute-optimal" or not budget:
+            raise typer.BadParameter("--budget-mode batch runs --strategy compute-optimal "
+                                     "with --budget as the average")
+        with exit_on_failure((*MATH_ERRORS, ValueError), db=db or None):
+            batch = run_math_batch_command(options, average=float(budget),
+                                           cap=cap or 2 * budget, agree=agree or None)
+        console.print(f"batch run {batch.run_id}: {len(batch.outcomes)} problems, accuracy "
+                      f"{batch.accuracy:.3f}, mean spend {batch.mean_spent:.2f} of an "
+                      f"average {budget} generation-equivalents")
+        for o in batch.outcomes:
+            console.print(f"  {o.uid}: bin {o.bin}, allocated {o.allocated}, spent "
+                          f"{o.spent}, {o.strategy}, {'right' if o.correct else 'wrong'}")
+        return
     with exit_on_failure(MATH_ERRORS, db=db or None):
         try:
             summary = run_math_command(options, _progress_bar)

@@ -12,6 +12,8 @@ failing fails before anything is drawn or any run row is written. A verifier opt
 does not fit is a `VerifierOptionError`; a run that cannot start or finish raises one of
 `MATH_ERRORS` (no server, a server failure, a dataset that cannot load, a bad run to resume,
 a bad policy file, an unusable trace database).
+`run_math_batch_command` runs the slice under one average budget instead
+(agent.runs.math_batch: probe, allocate by predicted difficulty, return what is unspent).
 Not handled: option parsing and printing (agent.cli.math).
 """
 
@@ -31,6 +33,7 @@ from worldplan.agent.runs.math import (
     load_config,
     run_math,
 )
+from worldplan.agent.runs.math_batch import BatchSummary, run_math_batch
 from worldplan.agent.runs.preflight import check_servers
 from worldplan.agent.strategies.learned_verifier import LearnedVerifier
 from worldplan.envs.math.data import DatasetUnavailable, load_problems, parse_field_map
@@ -111,3 +114,17 @@ def run_math_command(options: MathCommandOptions, display: ProgressDisplay) -> M
         return run_math(options.config, client=client, verifier=verifier, store=store,
                         grader=grader, resume=options.resume, progress=progress,
                         problems=problems)
+
+
+def run_math_batch_command(options: MathCommandOptions, *, average: float, cap: int,
+                           agree: float | None) -> BatchSummary:
+    """`--budget-mode batch`: the slice under one average budget (agent.runs.math_batch)."""
+    client = connect(options.llm_urls or None, model=options.model)
+    verifier = make_verifier(options.verifier, client, options.prm_url)
+    store = TraceStore(make_engine(options.db))
+    policy = load_policy(options.config.params.get("policy"))
+    check_servers([client])
+    with Grader() as grader:
+        return run_math_batch(options.config, policy=policy, average=average, cap=cap,
+                              agree=agree, client=client, verifier=verifier, store=store,
+                              grader=grader)

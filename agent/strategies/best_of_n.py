@@ -11,6 +11,8 @@ as many samples as fit at their worst case (the prompt, ctx.max_tokens each, and
 judgements if charged); unused reservations come back after each wave, and waves go on
 until not one more sample fits, so the budget is used to within one sample. A PRM scores
 every step of a solution (its blank-line paragraphs), aggregated by ctx.aggregation.
+With `agree` (a probability), samples go out in waves of `wave` and sampling stops once
+the answers agree (`answers_agree`: adaptive consistency); the rest of the budget is left.
 Curves at several N come from prefixes of ONE max-N run (benchmarks/math_scaling.py) with
 `select_prefix`, which applies the same plan to a prefix.
 """
@@ -21,11 +23,12 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+from worldplan.agent.control.agreement import agreed
 from worldplan.agent.strategies.base import SearchContext
 from worldplan.agent.strategies.records import Node, StrategyResult
 from worldplan.agent.strategies.selection import select
 from worldplan.envs.math.answer import extract_answer
-from worldplan.envs.math.equivalence import Equal, string_equal
+from worldplan.envs.math.equivalence import Equal, group_answers, string_equal
 from worldplan.worldmodel.math.prompts import solver_messages
 from worldplan.worldmodel.math.verifier import split_steps
 
@@ -48,8 +51,11 @@ def plan_best_of_n(generations: int | None, *, selection: str, judge_cost: int,
 
 
 async def best_of_n(problem: str, ctx: SearchContext, *, n: int | None = None,
-                    selection: str = "weighted") -> StrategyResult:
-    """Sample up to n solutions within the budget, judge them, and select an answer."""
+                    selection: str = "weighted", agree: float | None = None,
+                    wave: int = 2) -> StrategyResult:
+    """Sample up to n solutions within the budget, judge them, and select an answer; with
+    `agree`, in waves of `wave` samples, stopping once the answers agree (what is not
+    spent stays in ctx.budget)."""
     name = f"best_of_n_{selection}"
     wanted, verify = plan_best_of_n(ctx.budget.generations_left, selection=selection,
                                     judge_cost=ctx.judge_paths, n=n)
@@ -62,6 +68,8 @@ async def best_of_n(problem: str, ctx: SearchContext, *, n: int | None = None,
     stop = "done"
     while not bounded or len(nodes) < wanted:
         want = wanted - len(nodes) if bounded else PER_REQUEST * 4
+        if agree is not None:
+            want = min(want, max(1, wave))
         k = ctx.most(want, prompt=prompt, tokens_each=ctx.max_tokens, judged=verify)
         if k == 0:
             stop = "budget" if bounded else "done"
@@ -80,8 +88,13 @@ async def best_of_n(problem: str, ctx: SearchContext, *, n: int | None = None,
         if len(new) < k:
             stop = "budget"
             break
+        if agree is not None and await asyncio.to_thread(
+                answers_agree, nodes, agree, ctx.same_answer, verify):
+            stop = "agreed"
+            break
     idx = await ctx.choose(nodes, selection)
-    params: dict[str, Any] = {"n": len(nodes), "selection": selection, "verified": verify}
+    params: dict[str, Any] = {"n": len(nodes), "selection": selection, "verified": verify,
+                              "agree": agree}
     return ctx.result(name, nodes[idx] if idx is not None else None, nodes, nodes, stop, params)
 
 
@@ -97,3 +110,18 @@ def select_prefix(candidates: Sequence[Node], generations: int, *, selection: st
                        c.tokens) for c in prefix]
     idx = select(prefix, selection, equal)
     return None if idx is None else prefix[idx]
+
+
+def answers_agree(nodes: Sequence[Node], threshold: float, equal: Equal,
+                  weighted: bool) -> bool:
+    """The sequential test of agent.banks.allocation (adaptive consistency): the leading
+    answer's (score-weighted) votes against the second's, Beta(v1 + 1, v2 + 1) >
+    1/2 with probability `threshold`; at least two samples."""
+    if len(nodes) < 2:
+        return False
+    votes: dict[int, float] = {}
+    for nd, g in zip(nodes, group_answers([nd.answer for nd in nodes], equal), strict=True):
+        if g is not None:
+            votes[g] = votes.get(g, 0.0) + ((nd.score or 0.0) if weighted else 1.0)
+    top = sorted(votes.values(), reverse=True) + [0.0, 0.0]
+    return bool(votes) and agreed(top[0], top[1], threshold)

@@ -12,12 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from worldplan.agent.banks.allocation import agreed, allocate, early_stopped
+from worldplan.agent.banks.allocation import allocate, early_stopped
 from worldplan.agent.banks.bank_file import read_bank
 from worldplan.agent.banks.batch_eval import BatchSettings, batch_table
 from worldplan.agent.banks.evaluate import EvalSettings, accuracy_tables
 from worldplan.agent.banks.problems import problem_data
 from worldplan.agent.banks.synthetic import SyntheticSpec, write_synthetic
+from worldplan.agent.control.agreement import agreed
 
 
 def test_budget_goes_where_the_marginal_gain_is_largest() -> None:

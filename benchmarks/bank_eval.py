@@ -12,7 +12,10 @@ Each prints the `bank eval` tables (accuracy per configuration and budget, compu
 with oracle and predicted difficulty against best-of-N weighted, efficiency ratio with its
 bootstrap interval, per-bin accuracy; for the cross-validated ones the batch budget and
 early stopping table of agent.banks.batch_eval) and writes benchmarks/results/bank_eval-NAME.json
-and .png. Budgets are generation-equivalents with a free verifier (Snell et al.'s unit).
+and .png. Then the learned verifier (issue 18): trained on the calibration bank and
+selecting on the held-out one, and cross-fitted over both, against majority voting and
+P(yes) weighting at every k. Budgets are generation-equivalents with a free verifier
+(Snell et al.'s unit).
 Prints the host and the load average; the banks' headers name the model and seeds.
 """
 
@@ -29,6 +32,13 @@ from worldplan.agent.banks.bank_file import Bank, read_bank
 from worldplan.agent.banks.batch_eval import BatchSettings
 from worldplan.agent.banks.evaluate import EvalSettings
 from worldplan.agent.banks.report import evaluate_bank, plot, render
+from worldplan.agent.banks.selection_eval import (
+    compare_selection,
+    cross_fitted,
+    render_selection,
+    training_rows,
+)
+from worldplan.agent.control.scorer import fit_scorer
 
 HERE = Path(__file__).resolve().parent
 BANKS, RESULTS = HERE / "banks", HERE / "results"
@@ -64,6 +74,29 @@ def main(budgets: str = typer.Option("1,2,3,4,5,6,7,8", help="Generation budgets
         (RESULTS / f"bank_eval-{name}.json").write_text(
             json.dumps(result, indent=1, default=float) + "\n")
         plot(result, RESULTS / f"bank_eval-{name}.png")
+    # issue 18: selection with a verifier learned from the banks
+    for name, sel in learned_selection(tb, hb).items():
+        sel["host"] = host
+        print(f"\n=== learned verifier: {name} ===")
+        print(render_selection(sel))
+        (RESULTS / f"bank_eval-learned-{name}.json").write_text(
+            json.dumps(sel, indent=1, default=float) + "\n")
+
+
+def learned_selection(tb: Bank, hb: Bank) -> dict[str, dict[str, object]]:
+    """Trained on the calibration bank, selecting on the held-out one; and cross-fitted
+    over both (each problem scored by a scorer that never saw it)."""
+    rows, labels, groups = training_rows(tb)
+    scorer = fit_scorer(rows, labels, groups, model=tb.model)
+    held_rows, _, held_groups = training_rows(hb)
+    by_uid = {u: [r for r, g in zip(held_rows, held_groups, strict=True) if g == u]
+              for u in hb.uids()}
+    out = {"heldout": compare_selection(hb, lambda u: scorer.predict(by_uid[u]))}
+    both = pooled(tb, hb)
+    cross = cross_fitted([both], model=tb.model)
+    out["cv-pooled"] = compare_selection(both, lambda u: cross[u])
+    out["heldout"]["scorer_cv"] = scorer.metadata["cv"]
+    return out
 
 
 if __name__ == "__main__":

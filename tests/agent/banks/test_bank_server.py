@@ -1,7 +1,7 @@
 """End to end with the real served model: build a bank of 2 MATH-500 problems (samples with
 per-step verifier scores and logprob statistics, revision chains, beam searches), evaluate
 it offline, fit a policy from it and run compute-optimal with that policy on the live
-path; a second build of the same bank asks nothing."""
+path, per problem and as a batch budget; a second build of the same bank asks nothing."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from worldplan.agent.banks.report import evaluate_bank
 from worldplan.agent.control.policy import load_policy
 from worldplan.agent.runs.bank_build import BankConfig, build_bank
 from worldplan.agent.runs.math import MathRunConfig, run_math
+from worldplan.agent.runs.math_batch import run_math_batch
 from worldplan.envs.math.grader import Grader
 from worldplan.traces.engine import make_engine
 from worldplan.traces.schema import Episode, LLMCall, Step
@@ -81,3 +82,11 @@ def test_build_evaluate_fit_and_run(llm_server: LLMServer, tmp_path: Path,
     assert run.n == 1 and step is not None
     estimate = (step.decision or {})["params"]["difficulty"]
     assert estimate["source"] == "predicted" and "verifier_mean" in estimate["reason"]
+    # the same policy spends a batch budget (average 4 per problem) on the live path
+    batch = run_math_batch(MathRunConfig(dataset="math500", offset=3, limit=2, max_tokens=32,
+                                         step_max_tokens=16, concurrency=2),
+                           policy=loaded, average=4.0, cap=8, agree=0.95, client=client,
+                           verifier=GenerativeVerifier(client), store=store, grader=grader)
+    assert len(batch.outcomes) == 2
+    assert sum(o.spent for o in batch.outcomes) <= 8
+    assert all(o.allocated >= 3 for o in batch.outcomes)  # the probe's 2, and more

@@ -74,18 +74,26 @@ def allocate(options: Sequence[Sequence[tuple[float, float]]], average: float, *
 
 
 def early_stopped(order: Sequence[int], classes: np.ndarray, weights: np.ndarray, cap: int,
-                  threshold: float, min_samples: int = 2) -> tuple[int, int]:
-    """(samples drawn, chosen class or -1) when sampling `order` stops at agreement or cap."""
+                  threshold: float, min_samples: int = 2, wave: int = 2) -> tuple[int, int]:
+    """(samples drawn, chosen class or -1) when sampling `order` in waves of `wave` stops at
+    agreement or at the cap, as live best-of-N does (agent.strategies.best_of_n: the test
+    after each wave; votes weighted, by counts when no sample has a positive weight)."""
     votes: dict[int, float] = {}
+    counts: dict[int, int] = {}
     drawn = 0
     for i in order[:cap]:
         drawn += 1
         if classes[i] >= 0:
-            votes[int(classes[i])] = votes.get(int(classes[i]), 0.0) + float(weights[i])
-        if drawn >= min_samples and votes:
-            top = sorted(votes.values(), reverse=True) + [0.0]
+            c = int(classes[i])
+            votes[c] = votes.get(c, 0.0) + float(weights[i])
+            counts[c] = counts.get(c, 0) + 1
+        if drawn >= min_samples and votes and (drawn % max(1, wave) == 0):
+            tally = votes if max(votes.values()) > 0 else {c: float(k)
+                                                           for c, k in counts.items()}
+            top = sorted(tally.values(), reverse=True) + [0.0]
             if agreed(top[0], top[1], threshold):
                 break
     if not votes:
         return drawn, -1
-    return drawn, max(votes, key=lambda c: votes[c])
+    tally = votes if max(votes.values()) > 0 else {c: float(k) for c, k in counts.items()}
+    return drawn, max(tally, key=lambda c: tally[c])

@@ -7,8 +7,9 @@ At an average budget B (generation-equivalents per problem over the batch):
   mean verifier score, then budgets allocated across problems by marginal gains on the
   training problems' per-bin accuracy-vs-budget curves (agent.banks.allocation), each running
   its bin's best configuration for the budget it got; the average is never exceeded;
-- early stopping: best-of-N weighted that stops once the answers agree
-  (agent.banks.allocation.early_stopped), cap `cap_factor` x B, its average spend reported;
+- early stopping: best-of-N weighted that stops once the answers agree (tested after each
+  wave of 2, as live: agent.banks.allocation.early_stopped), up to a cap of `cap_factor` x B;
+  its mean spend can be above or below B: it is compared by its spend, not by B;
 - batch + early stopping: the allocation also offered early-stopped best-of-N at every cap,
   at its expected spend on the training problems of the bin (the plan keeps the average;
   the realised spend on held-out problems can differ a little: it is what is reported, and
@@ -41,6 +42,7 @@ class BatchSettings:
     min_samples: int = 2
     orders: int = 64  # random orders of a problem's samples
     cap_factor: float = 2.0  # early stopping's cap: cap_factor x the average budget
+    wave: int = 2  # samples between agreement tests (live best-of-N's default)
 
 
 def early_stopping_curves(t: Tables, s: BatchSettings, caps: list[int], *,
@@ -58,7 +60,7 @@ def early_stopping_curves(t: Tables, s: BatchSettings, caps: list[int], *,
         orders = [probe + list(rng.permutation(p.k - first)) for _ in range(s.orders)]
         for j, cap in enumerate(caps):
             runs = [early_stopped(o, p.classes, weights, min(max(cap, first), p.k),
-                                  s.threshold, s.min_samples) for o in orders]
+                                  s.threshold, s.min_samples, s.wave) for o in orders]
             acc[i, j] = np.mean([c in right for _, c in runs])
             spend[i, j] = np.mean([d for d, _ in runs])
     return acc, spend

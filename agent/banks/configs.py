@@ -8,8 +8,9 @@ evaluated). At a budget of B generation-equivalents (verifier free, as in Snell 
 - revisions (chains=c, per_chain=l, c x l = B): c of the P chains, every subset averaged,
   each cut to its first l attempts; the best-scored attempt of each chain (the later one on
   ties, unjudged ones last), then a weighted vote across chains (agent.strategies.revisions);
-- beam (width 4): the search built at budget B (the largest built budget <= B when a probe
-  took part of it).
+- beam (n_beams=N, width 4) and dvts (n=N, width 2): the search built at budget N = B, or,
+  after a probe, the largest built N <= B - probe (the live controller then runs exactly
+  that search and leaves the rest unspent).
 With a probe (`probe`: pool indices of the probe's samples, the last of the K), the
 configuration draws from the other samples and chains, and the final answer is a weighted
 vote over its candidates and the probe's samples, as agent.strategies.compute_optimal does.
@@ -58,15 +59,24 @@ def bon(selection: str) -> Config:
     return Config("best_of_n", (("selection", selection),))
 
 
+SIZE = {"beam": "n_beams", "dvts": "n"}  # the live strategies' size parameter
+WIDTH = {"beam": BEAM_WIDTH, "dvts": 2}  # as built (agent.runs.bank_build.WIDTHS)
+
+
 def configs_at(budget: int, *, chains: int, length: int,
-               searches: Sequence[tuple[str, int]]) -> list[Config]:
-    """Every configuration the bank shape allows at `budget` (before any probe)."""
+               searches: Sequence[tuple[str, int]], exact: bool = True) -> list[Config]:
+    """Every configuration the bank shape allows at `budget`. A search is the one built at
+    exactly `budget` (`exact`), or else the largest built within it (after a probe), with
+    its size in its parameters so that the live controller runs that very search."""
     out = [bon(s) for s in SELECTIONS]
     for c in range(1, chains + 1):
         if budget % c == 0 and 2 <= budget // c <= length:
             out.append(Config("revisions", (("chains", c), ("per_chain", budget // c))))
     for strategy in sorted({s for s, _ in searches}):
-        out.append(Config(strategy, (("width", BEAM_WIDTH if strategy == "beam" else 2),)))
+        built = [n for s, n in searches if s == strategy and n <= budget]
+        if built and (not exact or budget in built):
+            out.append(Config(strategy, ((SIZE[strategy], max(built)),
+                                         ("width", WIDTH[strategy]))))
     return out
 
 
@@ -86,10 +96,10 @@ def accuracy(pd: ProblemData, cfg: Config, budget: int, probe: Sequence[int] = (
                          max_subsets=max_subsets)
     if cfg.strategy == "revisions":
         return _revisions(pd, int(p["chains"]), int(p["per_chain"]), budget, probe)
-    built = [n for (s, n) in pd.searches if s == cfg.strategy and n <= budget]
-    if not built:
+    size = int(p[SIZE[cfg.strategy]])
+    if size > budget or (cfg.strategy, size) not in pd.searches:
         return None
-    search = pd.searches[(cfg.strategy, max(built))]
+    search = pd.searches[(cfg.strategy, size)]
     if not probe:
         return float(search.correct)
     rows = np.array([search.candidates + list(probe)], dtype=int)
@@ -131,5 +141,6 @@ def completion_tokens(pd: ProblemData, cfg: Config, budget: int,
         if c * per != budget or len(usable) < c:
             return None
         return own + c * float(np.mean([pd.tokens[ch[:per]].sum() for ch in usable]))
-    built = [n for (s, n) in pd.searches if s == cfg.strategy and n <= budget]
-    return own + pd.searches[(cfg.strategy, max(built))].tokens if built else None
+    size = int(p[SIZE[cfg.strategy]])
+    found = pd.searches.get((cfg.strategy, size))
+    return own + found.tokens if found is not None and size <= budget else None

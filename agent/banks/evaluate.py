@@ -49,7 +49,9 @@ class EvalSettings:
     max_subsets: int = MAX_SUBSETS  # per (problem, n): enumerated below, sampled above
 
     def probe_fits(self, budget: int) -> bool:
-        return 0 < self.probe_n <= self.probe_max_fraction * budget
+        """As agent.strategies.compute_optimal.probe_size with a free verifier (and room
+        left for the strategy after the probe)."""
+        return 0 < self.probe_n <= self.probe_max_fraction * budget and budget > self.probe_n
 
 
 @dataclass
@@ -92,7 +94,8 @@ def accuracy_tables(problems: list[ProblemData], settings: EvalSettings) -> Tabl
                for b in budgets}
     n_probe = settings.probe_n
     probed_configs = {b: configs_at(b - n_probe, chains=chains, length=length,
-                                    searches=searches) for b in budgets if b > n_probe > 0}
+                                    searches=searches, exact=False)
+                      for b in budgets if b > n_probe > 0}
     m = settings.max_subsets
     plain: dict[tuple[str, int], np.ndarray] = {}
     probed: dict[tuple[str, int], np.ndarray] = {}

@@ -72,7 +72,8 @@ def fit_policy_from_bank(bank: Bank, settings: EvalSettings, *, note: str = "") 
             for j, b in enumerate(t.budgets)}},
         "problems_per_bin": {str(k): int((bins == k).sum()) for k in range(1, 6)}}
     probe = {"n": settings.probe_n, "max_fraction": settings.probe_max_fraction,
-             "statistic": STATISTIC, "cuts": s_cuts}
+             "statistic": STATISTIC, "cuts": s_cuts,
+             "verifier": bank.config.get("verifier") or "generative"}
     return Policy(entries, o_cuts, probe, None, "math", meta)
 
 

@@ -7,7 +7,11 @@ predicted difficulty, held out) against best-of-N weighted at the same budget (p
 difference), the efficiency ratio per budget with its interval (resampling problems), and
 per oracle bin the accuracy of every configuration family and of compute-optimal.
 Budgets are generation-equivalents (one full solution each; the verifier is free, as in
-Snell et al.). `render(result)` gives the tables as text; `plot(result, path)` draws
+Snell et al.). The intervals resample problems with each problem's held-out choice fixed:
+they leave out the variability of refitting the table on a resample, so they are somewhat
+narrow. An efficiency ratio is flagged `censored` (best-of-N never reaches compute-optimal
+within K samples: a lower bound), `upper_censored` (its interval reaches that bound) or
+`floored` (compute-optimal is at or below best-of-1). `render(result)` gives the tables as text; `plot(result, path)` draws
 accuracy vs budget per strategy, overall and per bin (matplotlib, Agg).
 Not handled: evaluating (agent.banks.evaluate).
 """
@@ -91,10 +95,15 @@ def evaluate_tables(t: Tables, about: dict[str, Any], train: Tables | None = Non
             rows = np.column_stack([col[keep], t.bon[keep]])
             ratio = statistic_ci(rows, partial(efficiency, budget=b), seed=seed,
                                  confidence=conf)
-            row[f"{name}_efficiency"] = {**ratio.to_dict(),
-                                         "censored_at": k / b,
-                                         "censored": bool(ratio.point >= k / b - 1e-9)}
-        row["best_of_n_weighted"] = mean_ci(base, seed=seed, confidence=conf).to_dict()
+            row[f"{name}_efficiency"] = {
+                **ratio.to_dict(), "censored_at": k / b, "floored_at": 1 / b,
+                # best-of-N never reaches it within K (a lower bound), or already at n=1
+                "censored": bool(ratio.point >= k / b - 1e-9),
+                "upper_censored": bool(ratio.high >= k / b - 1e-9),
+                "floored": bool(ratio.point <= 1 / b + 1e-9),
+                "problems_left_out": int((~keep).sum())}
+        keep = ~np.isnan(cv.oracle[:, j])  # the problems compute-optimal was evaluated on
+        row["best_of_n_weighted"] = mean_ci(base[keep], seed=seed, confidence=conf).to_dict()
         row["tokens"] = {"oracle": _mean(cv.tokens["oracle"][:, j]),
                          "predicted": _mean(cv.tokens["predicted"][:, j]),
                          "best_of_n_weighted": _mean(
@@ -170,7 +179,7 @@ def render(r: dict[str, Any]) -> str:
         row = r["compute_optimal"][str(b)]
         for name in ("oracle", "predicted"):
             e = row[f"{name}_efficiency"]
-            more = ">=" if e["censored"] else ""
+            more = ">=" if e["censored"] else "<=" if e["floored"] else ""
             lines.append(
                 f"B={b} {name:9s} acc {_ci(row[name])} vs BoN {_ci(row['best_of_n_weighted'])}"
                 f"  diff {_ci(row[name + '_minus_bon'])}  efficiency {more}{_ci(e)}")

@@ -98,6 +98,10 @@ def make_estimator(difficulty: str, policy: Policy,
         raise ValueError(f"unknown difficulty source {difficulty!r}: "
                          f"{', '.join(DIFFICULTY_SOURCES)}")
     if difficulty == "oracle":
+        if policy.probe.get("cuts") is not None:
+            raise ValueError(f"policy {policy.source or '(in memory)'} was fitted on the "
+                             "probe's predicted difficulty (fit-policy --bank): its bins "
+                             "are not pass@1 bins, so oracle difficulty cannot use it")
         if oracle is None:
             raise ValueError("oracle difficulty needs measured pass rates (oracle=...)")
         return OracleDifficulty(oracle, policy.cuts)

@@ -119,6 +119,8 @@ def _policy(d: dict[str, Any], where: str) -> Policy:
             probe["cuts"] = [_number(c, "a probe cut") for c in probe["cuts"]]
             if probe["cuts"] != sorted(probe["cuts"]) or len(probe["cuts"]) != N_BINS - 1:
                 raise ValueError(f"probe.cuts must be {N_BINS - 1} ascending numbers")
+            if not isinstance(probe.get("verifier", ""), str):
+                raise ValueError("probe.verifier must be a verifier kind")
             if probe.get("statistic", "verifier_mean") not in PROBE_STATISTICS:
                 raise ValueError(f"probe.statistic must be one of {PROBE_STATISTICS}")
         metadata = dict(d.get("metadata") or {})

@@ -149,7 +149,8 @@ class SearchContext:
             return None
         self.ledger.add_generation(gen, n if equivalents is None else equivalents)
         share = gen.usage.completion_tokens // n
-        return [Sample.of(c, share if n > 1 else gen.usage.completion_tokens,
+        return [Sample.of(c, len(c.logprobs) if lp and c.logprobs is not None  # its own
+                          else share if n > 1 else gen.usage.completion_tokens,
                           logprob_stats(c.logprobs, c.text) if lp else None)
                 for c in gen.choices]
 

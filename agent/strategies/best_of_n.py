@@ -120,8 +120,11 @@ def answers_agree(nodes: Sequence[Node], threshold: float, equal: Equal,
     if len(nodes) < 2:
         return False
     votes: dict[int, float] = {}
-    for nd, g in zip(nodes, group_answers([nd.answer for nd in nodes], equal), strict=True):
+    groups = group_answers([nd.answer for nd in nodes], equal)
+    for nd, g in zip(nodes, groups, strict=True):
         if g is not None:
             votes[g] = votes.get(g, 0.0) + ((nd.score or 0.0) if weighted else 1.0)
+    if votes and max(votes.values()) <= 0.0:  # nothing verified: count votes
+        return answers_agree(nodes, threshold, equal, False)
     top = sorted(votes.values(), reverse=True) + [0.0, 0.0]
     return bool(votes) and agreed(top[0], top[1], threshold)

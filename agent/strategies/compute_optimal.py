@@ -99,6 +99,11 @@ async def compute_optimal(problem: str, ctx: SearchContext, *, policy: Policy | 
                           ) -> StrategyResult:
     """Probe, estimate the difficulty, let the controller choose, and run its choice."""
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
+    fitted_with = pol.probe.get("verifier")  # the probe scores' scale the cuts are on
+    if fitted_with and ctx.verifier is not None and ctx.verifier.kind != fitted_with:
+        raise PolicyError(f"policy {pol.source or '(in memory)'} bins the probe's "
+                          f"{fitted_with} verifier scores; this run judges with a "
+                          f"{ctx.verifier.kind} verifier, whose scores are on another scale")
     estimator = make_estimator(difficulty, pol, oracle)
     total = ctx.budget.generations_left  # the decision's budget: probe included
     n = probe_size(int(pol.probe["n"]), float(pol.probe["max_fraction"]), total,

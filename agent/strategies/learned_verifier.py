@@ -6,8 +6,9 @@ server), then, for a finished solution, replaces the last score with the scorer'
 from the features of agent.control.scorer.sample_features: that P(yes), the number of steps,
 and what sampling gave (`sample`: log-probability statistics, completion tokens, finish
 reason; strategies put it in Node.info["sample"] and ask the server for logprobs because
-`wants_logprobs` is set). A partial solution (beam search's steps) keeps the inner score:
-the scorer was trained on finished samples. A sample without logprobs gets the training
+`wants_logprobs` is set). A partial solution, and a node sampled step by step (beam search
+and DVTS: no whole-sample statistics), keep the inner score: the scorer was trained on
+finished whole samples. A sample without logprobs gets the training
 means for those features. Cost: the inner verifier's calls and nothing more (the features
 come from the samples), so the budget units are the generative verifier's.
 `check_model` at construction refuses a scorer trained on another model's samples.
@@ -41,8 +42,8 @@ class LearnedVerifier:
                     sample: Mapping[str, Any] | None = None) -> Judgement:
         j = await self.inner.judge(problem, steps, complete=complete, asked=asked,
                                    budget=budget, equivalents=equivalents, tags=tags)
-        if not complete or not j.scores:
-            return j
+        if not complete or not j.scores or sample is None:
+            return j  # a partial solution, no verdict, or a search node: P(yes) as it is
         about = dict(sample or {})
         text = "\n\n".join(steps)
         features = sample_features({

@@ -101,8 +101,10 @@ async def revisions(problem: str, ctx: SearchContext, *, chains: int | None = No
     params: dict[str, Any] = {"chains": len(plan), "attempts": len(nodes),
                               "per_chain": per_chain, "ratio": ratio, "history": history,
                               "selection": selection, "within": within, "verified": verify}
-    return ctx.result("revisions", finalists[idx] if idx is not None else None, nodes, nodes,
-                      stop, params)
+    # candidates are what the vote is over (a caller re-selecting, as compute-optimal does
+    # with its probe's samples, votes over the same finalists)
+    return ctx.result("revisions", finalists[idx] if idx is not None else None, finalists,
+                      nodes, stop, params)
 
 
 def best_in_chain(chain: list[Node]) -> Node:

@@ -1,7 +1,7 @@
 """A learned verifier in a live strategy, on a scripted model: samples are asked for with
 logprobs, a finished solution's score is the scorer's (hand-derived: a scorer that trusts
 P(yes) the wrong way round makes weighted best-of-N pick the answer the generative verifier
-rates lowest), a partial solution keeps P(yes), its cost is the generative verifier's, and
+rates lowest), a partial solution or a step-by-step search node keeps P(yes), its cost is the generative verifier's, and
 a scorer of another model is refused."""
 
 from __future__ import annotations
@@ -51,11 +51,15 @@ def test_the_learned_score_decides_and_samples_carry_logprobs() -> None:
     assert sure.answer == "7"
 
 
-def test_a_partial_solution_keeps_p_yes() -> None:
+def test_a_partial_solution_and_a_search_node_keep_p_yes() -> None:
     fake = ScriptedLLM(in_order(SIX), boxed_score(SCORES))
     ctx = ctx_with(fake, scorer(-20.0))
-    j = asyncio.run(ctx.judge("Q?", ["x is \\boxed{7}"], complete=False))
+    j = asyncio.run(ctx.judge("Q?", ["x is \\boxed{7}"], complete=False, sample={}))
     assert j is not None and j.scores == [pytest.approx(0.45)]
+    j = asyncio.run(ctx.judge("Q?", ["x is \\boxed{7}"], complete=True))  # no sample
+    assert j is not None and j.scores == [pytest.approx(0.45)]
+    j = asyncio.run(ctx.judge("Q?", ["x is \\boxed{7}"], complete=True, sample={}))
+    assert j is not None and j.scores[-1] < 0.01  # sigmoid(-20 x 0.45)
 
 
 def test_a_scorer_of_another_model_is_refused() -> None:

@@ -75,7 +75,10 @@ def test_revisions_take_the_best_of_each_chain_then_vote_across_chains() -> None
         results[within] = asyncio.run(revisions(
             "Q?", make_ctx(fake, Budget(max_generations=4)), chains=2, per_chain=2,
             within=within))
-    assert sorted(n.answer or "" for n in results["best"].candidates) == ["5", "5", "7", "7"]
+    # the vote is over each chain's best (5 at 0.6, 7 at 0.9): those are the candidates
+    assert sorted((n.answer or "", n.score) for n in results["best"].candidates) == [
+        ("5", 0.6), ("7", 0.9)]
+    assert len(results["best"].nodes) == len(results["all"].candidates) == 4
     assert results["all"].answer == "5"
     assert results["best"].answer == "7"
 

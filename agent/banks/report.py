@@ -11,8 +11,9 @@ Snell et al.). The intervals resample problems with each problem's held-out choi
 they leave out the variability of refitting the table on a resample, so they are somewhat
 narrow. An efficiency ratio is flagged `censored` (best-of-N never reaches compute-optimal
 within K samples: a lower bound), `upper_censored` (its interval reaches that bound) or
-`floored` (compute-optimal is at or below best-of-1). `render(result)` gives the tables as text; `plot(result, path)` draws
-accuracy vs budget per strategy, overall and per bin (matplotlib, Agg).
+`floored` (compute-optimal is at or below best-of-1). `render(result)` gives the tables as
+text; `plot(result, path)` draws accuracy vs budget per strategy, overall and per bin
+(matplotlib, Agg).
 Not handled: evaluating (agent.banks.evaluate).
 """
 

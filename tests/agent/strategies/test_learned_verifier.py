@@ -1,8 +1,8 @@
 """A learned verifier in a live strategy, on a scripted model: samples are asked for with
 logprobs, a finished solution's score is the scorer's (hand-derived: a scorer that trusts
 P(yes) the wrong way round makes weighted best-of-N pick the answer the generative verifier
-rates lowest), a partial solution or a step-by-step search node keeps P(yes), its cost is the generative verifier's, and
-a scorer of another model is refused."""
+rates lowest), a partial solution or a step-by-step search node keeps P(yes), its cost is
+the generative verifier's, and a scorer of another model is refused."""
 
 from __future__ import annotations
 

@@ -74,7 +74,16 @@ def main(budgets: str = typer.Option("1,2,3,4,5,6,7,8", help="Generation budgets
         (RESULTS / f"bank_eval-{name}.json").write_text(
             json.dumps(result, indent=1, default=float) + "\n")
         plot(result, RESULTS / f"bank_eval-{name}.png")
-    # issue 18: selection with a verifier learned from the banks
+    # issue 18: selection with a verifier learned from the banks, and compute-optimal and
+    # the batch recomputed with its (cross-fitted, held-out) scores
+    both = pooled(tb, hb)
+    cross = cross_fitted([both], model=tb.model)
+    result = evaluate_bank(both, settings, batch=batch, scores_of=lambda u: cross[u])
+    result["host"] = host
+    print("\n=== cv-pooled, learned verifier scores ===")
+    print(render(result))
+    (RESULTS / "bank_eval-cv-pooled-learned.json").write_text(
+        json.dumps(result, indent=1, default=float) + "\n")
     for name, sel in learned_selection(tb, hb).items():
         sel["host"] = host
         print(f"\n=== learned verifier: {name} ===")

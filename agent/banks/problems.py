@@ -10,13 +10,15 @@ pass over the wrong ones would merge them). `chains[j]` is chain j's attempts in
 (sample j first); `searches[(strategy, N)]` the search's candidates and whether its own
 selected answer was right. A problem missing a unit lacks that entry (its configurations
 are then not evaluated on it).
+`rescored(problems, scores_of)` swaps the samples' verifier scores for a learned verifier's.
 Not handled: evaluation (agent.banks.configs, agent.banks.evaluate).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -113,3 +115,15 @@ def _problem(uid: str, units: dict[str, dict[str, Any]]) -> ProblemData:
         np.array(pool.correct, dtype=bool), np.array(pool.tokens, dtype=int), chains,
         searches, {"lp": [s.get("lp") or {} for s in samples],
                    "step_scores": [s.get("scores") or [] for s in samples]})
+
+
+def rescored(problems: list[ProblemData], scores_of: Callable[[str], np.ndarray]
+             ) -> list[ProblemData]:
+    """The problems with their K samples' scores replaced (a learned verifier's); revision
+    attempts and search candidates keep theirs (they have no whole-sample statistics)."""
+    out = []
+    for p in problems:
+        scores = p.scores.copy()
+        scores[:p.k] = np.asarray(scores_of(p.uid), dtype=float)[:p.k]
+        out.append(replace(p, scores=scores))
+    return out

@@ -20,6 +20,7 @@ Not handled: evaluating (agent.banks.evaluate).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -36,22 +37,27 @@ from worldplan.agent.banks.evaluate import (
     cross_validate,
     efficiency,
 )
-from worldplan.agent.banks.problems import problem_data
+from worldplan.agent.banks.problems import problem_data, rescored
 from worldplan.agent.control.difficulty import N_BINS
 from worldplan.traces.intervals import difference_ci, mean_ci, statistic_ci
 
 
 def evaluate_bank(bank: Bank, settings: EvalSettings, train: Bank | None = None, *,
-                  batch: BatchSettings | None = None) -> dict[str, Any]:
+                  batch: BatchSettings | None = None,
+                  scores_of: Callable[[str], np.ndarray] | None = None) -> dict[str, Any]:
+    """`scores_of`: uid -> the K samples' scores of a learned verifier, used instead of
+    P(yes) everywhere (selection, the probe's statistic)."""
     if train is not None and train.model != bank.model:
         raise BankError(f"{train.path}: model {train.model!r} differs from {bank.model!r} "
                         f"of {bank.path}; a policy fitted on one model says nothing of another")
-    t = accuracy_tables(problem_data(bank), settings)
+    problems = problem_data(bank)
+    t = accuracy_tables(rescored(problems, scores_of) if scores_of else problems, settings)
     tt = accuracy_tables(problem_data(train), settings) if train is not None else None
     return evaluate_tables(t, {
         "model": bank.model, "dataset": bank.header.get("dataset"), "bank": str(bank.path),
         "build": bank.config, "train": str(train.path) if train else None,
-        "problems_found": bank.problems_found}, tt, batch=batch)
+        "problems_found": bank.problems_found,
+        "verifier": "learned" if scores_of else "P(yes)"}, tt, batch=batch)
 
 
 def evaluate_tables(t: Tables, about: dict[str, Any], train: Tables | None = None, *,

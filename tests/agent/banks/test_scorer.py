@@ -13,6 +13,8 @@ import pytest
 
 import worldplan.agent.banks.selection_eval as selection_eval
 from worldplan.agent.banks.bank_file import BankWriter, new_header, read_bank
+from worldplan.agent.banks.evaluate import EvalSettings
+from worldplan.agent.banks.report import evaluate_bank
 from worldplan.agent.banks.selection_eval import (
     compare_selection,
     cross_fitted,
@@ -89,3 +91,14 @@ def test_a_broken_scorer_file_is_refused(tmp_path: Path, text: str) -> None:
     (tmp_path / "s.json").write_text(text)
     with pytest.raises(ScorerError):
         load_scorer(tmp_path / "s.json")
+
+
+def test_compute_optimal_can_be_recomputed_with_learned_scores(tmp_path: Path) -> None:
+    bank = read_bank(write_bank(tmp_path / "b.jsonl"))
+    held = cross_fitted([bank], folds=4, model="m")
+    settings = EvalSettings(budgets=(1, 4, 8), folds=3, max_subsets=100)
+    plain = evaluate_bank(bank, settings)
+    learned = evaluate_bank(bank, settings, scores_of=lambda uid: held[uid])
+    assert (plain["slice"]["verifier"], learned["slice"]["verifier"]) == ("P(yes)", "learned")
+    key = "best_of_n:selection=weighted"
+    assert learned["configs"][key]["8"]["point"] > plain["configs"][key]["8"]["point"] + 0.05

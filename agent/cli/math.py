@@ -123,9 +123,11 @@ def math_command(
         with exit_on_failure((*MATH_ERRORS, ValueError), db=db or None):
             batch = run_math_batch_command(options, average=float(budget),
                                            cap=cap or 2 * budget, agree=agree or None)
+        predicted = batch.predicted_accuracy
         console.print(f"batch run {batch.run_id}: {len(batch.outcomes)} problems, accuracy "
-                      f"{batch.accuracy:.3f}, mean spend {batch.mean_spent:.2f} of an "
-                      f"average {budget} generation-equivalents")
+                      f"{batch.accuracy:.3f} (the policy's rows predicted "
+                      f"{'n/a' if predicted is None else f'{predicted:.3f}'}), mean spend "
+                      f"{batch.mean_spent:.2f} of an average {budget} generation-equivalents")
         for o in batch.outcomes:
             console.print(f"  {o.uid}: bin {o.bin}, allocated {o.allocated}, spent "
                           f"{o.spent}, {o.strategy}, {'right' if o.correct else 'wrong'}")

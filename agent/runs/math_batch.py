@@ -52,6 +52,7 @@ class BatchOutcome:
     spent: int  # what it drew (probe included)
     correct: bool
     strategy: str
+    predicted: float | None = None  # the policy row's accuracy: what the bank expected
 
 
 @dataclass
@@ -67,6 +68,12 @@ class BatchSummary:
     @property
     def mean_spent(self) -> float:
         return sum(o.spent for o in self.outcomes) / max(len(self.outcomes), 1)
+
+    @property
+    def predicted_accuracy(self) -> float | None:
+        """The offline prediction: the mean of the chosen rows' accuracies on the bank."""
+        known = [o.predicted for o in self.outcomes if o.predicted is not None]
+        return sum(known) / len(known) if known else None
 
 
 class Pool:
@@ -154,7 +161,7 @@ async def _batch(config: MathRunConfig, problems: list[MathProblem], policy: Pol
                             "decision": decision, "info": {}}],
                     info={"phase": "batch", "index": q.index, **decision})
         return BatchOutcome(p.uid, q.estimate.bin, mine, budget.spent_generations,
-                            grade.correct, entry.strategy)
+                            grade.correct, entry.strategy, entry.accuracy)
 
     try:
         probed = list(await asyncio.gather(*[probe_one(config.offset + k, p)

@@ -63,7 +63,8 @@ def fit_policy_from_bank(bank: Bank, settings: EvalSettings, *, note: str = "") 
                      f"{bank.header.get('dataset')} with model {bank.model}, K={t.bon.shape[1]}",
         "bank": {"path": str(bank.path), "model": bank.model,
                  "dataset": bank.header.get("dataset"), "build": bank.config},
-        "problems": len(t.problems), "budget_unit": "generation-equivalents (verifier free)",
+        "problems": len(t.problems), "models": [bank.model],
+        "budget_unit": "generation-equivalents (verifier free)",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "note": note,
         "cv": {"folds": settings.folds, "seed": settings.seed, "per_budget": {
             str(b): {"predicted": _mean(cv.predicted[:, j]), "oracle": _mean(cv.oracle[:, j]),

@@ -17,6 +17,7 @@ header must match the configuration (model, dataset, settings; the slice may gro
 Sharding: `shard=(i, n)` builds the problems at positions i, i+n, ... of the slice; shards
 are joined by agent.banks.bank_file.merge_banks.
 Seeds: sample seeds are derived from (config.seed, the problem's dataset index, the unit).
+What each unit does is agent.runs.bank_work.
 Not handled: extending K of an existing bank (build another bank), a PRM with a separate
 server (pass `verifier`).
 """
@@ -36,16 +37,13 @@ from sqlmodel import Session, select
 from worldplan.agent.banks.bank_file import BankWriter, check_same_build, new_header, read_bank
 from worldplan.agent.banks.units import (
     SAMPLES,
-    candidate,
     chain_unit,
     parse_searches,
     search_unit,
 )
-from worldplan.agent.control.scorer import logprob_stats
+from worldplan.agent.runs.bank_work import chain_unit_run, samples_unit, search_unit_run
 from worldplan.agent.strategies.base import SearchContext
-from worldplan.agent.strategies.fixed import get_fixed
 from worldplan.agent.strategies.records import Ledger
-from worldplan.envs.math.answer import extract_answer
 from worldplan.envs.math.data import MathProblem, load_problems, parse_field_map
 from worldplan.envs.math.equivalence import grader_equal
 from worldplan.envs.math.grader import Grader
@@ -54,11 +52,9 @@ from worldplan.traces.schema import Episode, Run
 from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.llm.client import LLMClient
-from worldplan.worldmodel.math.prompts import Attempt, revision_messages, solver_messages
-from worldplan.worldmodel.math.verifier import Verifier, split_steps
+from worldplan.worldmodel.math.verifier import Verifier
 
 ENV_ID = "worldplan/Math-v0"
-TOP_LOGPROBS = 5
 WIDTHS = {"beam": 4, "dvts": 2}  # M: children per beam per round (at most N)
 
 
@@ -223,13 +219,17 @@ async def _unit(deps: _Deps, index: int, p: MathProblem, unit: str,
                              task_id=p.uid, seed=c.seed, reference=p.answer, strategy=unit,
                              info={"phase": "bank", "unit": unit, "index": index}) as ep_id:
         if unit == SAMPLES:
-            payload = await _samples(ctx, p, deps)
+            payload = await samples_unit(ctx, p, deps.grader, k=c.k, max_tokens=c.max_tokens,
+                                         temperature=c.temperature)
         elif unit.startswith("chain:"):
             assert samples is not None
-            payload = await _chain(ctx, p, deps, samples, int(unit.split(":")[1]))
+            payload = await chain_unit_run(ctx, p, deps.grader, samples,
+                                           int(unit.split(":")[1]), length=c.length,
+                                           history=c.history, max_tokens=c.max_tokens)
         else:
             strategy, n = unit.split(":")
-            payload = await _search(ctx, p, deps, strategy, int(n))
+            payload = await search_unit_run(ctx, p, deps.grader, strategy, int(n),
+                                            WIDTHS[strategy])
         record = {"uid": p.uid, "unit": unit, "index": index, "reference": p.answer,
                   "level": p.level, "subject": p.subject, **payload, "run": deps.run_id,
                   "counts": {"solver": asdict(ledger.solver),
@@ -246,66 +246,3 @@ def _unit_offset(unit: str) -> int:
         return 0
     name, _, n = unit.partition(":")
     return {"chain": 100, "beam": 200, "dvts": 300}[name] + int(n)
-
-
-async def _grade(deps: _Deps, answer: str | None, reference: str) -> bool:
-    return (await asyncio.to_thread(deps.grader.grade, answer, reference)).correct
-
-
-async def _step_scores(ctx: SearchContext, p: MathProblem, text: str) -> list[float | None]:
-    """The verifier's score after every step (None where it gave no verdict)."""
-    steps = split_steps(text)
-    asked = solver_messages(p.problem)
-    judged = await asyncio.gather(*[
-        ctx.judge(p.problem, steps[:i], complete=i == len(steps), asked=asked)
-        for i in range(1, len(steps) + 1)])
-    return [j.scores[-1] if j is not None and j.scores else None for j in judged]
-
-
-async def _samples(ctx: SearchContext, p: MathProblem, deps: _Deps) -> dict[str, Any]:
-    c = deps.config
-    seed = ctx.next_seed()
-    gen = await ctx.client.chat(solver_messages(p.problem), role="proposer", n=c.k,
-                                max_tokens=c.max_tokens, temperature=c.temperature, seed=seed,
-                                logprobs=True, top_logprobs=TOP_LOGPROBS, tags=ctx.tags)
-    ctx.ledger.add_generation(gen, c.k)
-    answers = [extract_answer(ch.text, bare=False) for ch in gen.choices]
-    grades, scores = await asyncio.gather(
-        asyncio.gather(*[_grade(deps, a, p.answer) for a in answers]),
-        asyncio.gather(*[_step_scores(ctx, p, ch.text) for ch in gen.choices]))
-    cands = [candidate(ch.text, a, ok, finish=ch.finish_reason,
-                       tokens=len(ch.logprobs or []), scores=s,
-                       lp=logprob_stats(ch.logprobs, ch.text))
-             for ch, a, ok, s in zip(gen.choices, answers, grades, scores, strict=True)]
-    return {"samples": cands, "seed": seed}
-
-
-async def _chain(ctx: SearchContext, p: MathProblem, deps: _Deps, samples: dict[str, Any],
-                 j: int) -> dict[str, Any]:
-    first = samples["samples"][j]
-    chain = [Attempt(first["text"], first["score"])]
-    attempts: list[dict[str, Any]] = []
-    for _ in range(deps.config.length - 1):
-        messages = revision_messages(p.problem, chain[-deps.config.history:])
-        got = await ctx.sample(messages, max_tokens=deps.config.max_tokens)
-        if got is None:
-            raise RuntimeError(f"{p.uid}: a revision did not fit the model's context")
-        s = got[0]
-        answer = extract_answer(s.text, bare=False)
-        j_ = await ctx.judge(p.problem, split_steps(s.text), complete=True, asked=messages)
-        score = j_.scores[-1] if j_ is not None and j_.scores else None
-        attempts.append(candidate(s.text, answer, await _grade(deps, answer, p.answer),
-                                  finish=s.finish_reason, tokens=s.tokens, scores=[score]))
-        chain.append(Attempt(s.text, score))
-    return {"first": j, "attempts": attempts}
-
-
-async def _search(ctx: SearchContext, p: MathProblem, deps: _Deps, strategy: str,
-                  n: int) -> dict[str, Any]:
-    ctx.budget = Budget(max_generations=n)
-    res = await get_fixed(strategy)(p.problem, ctx, width=WIDTHS[strategy])
-    cands = [{"answer": nd.answer, "score": nd.score,
-              "correct": await _grade(deps, nd.answer, p.answer)} for nd in res.candidates]
-    return {"strategy": strategy, "budget": n, "answer": res.answer,
-            "correct": await _grade(deps, res.answer, p.answer), "candidates": cands,
-            "stop_reason": res.stop_reason, "spent": res.budget}

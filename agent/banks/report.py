@@ -214,6 +214,20 @@ def _f(x: float | None) -> str:
     return "  - " if x is None else f"{x:.2f}"
 
 
+def _families(curves: dict[str, dict[int, float]]) -> dict[str, dict[int, float]]:
+    """One curve per search strategy (each budget's search is its own configuration), one
+    per revisions chain count (a fixed width, growing length); others as they are."""
+    out: dict[str, dict[int, float]] = {}
+    for key, pts in curves.items():
+        name = key
+        if key.startswith(("beam:", "dvts:")):
+            name = key.split(":")[0]
+        elif key.startswith("revisions:"):
+            name = "revisions:" + key.split(":")[1].split(",")[0]
+        out.setdefault(name, {}).update(pts)
+    return out
+
+
 def plot(r: dict[str, Any], path: str | Path) -> Path:
     """Accuracy vs budget (log2) per configuration family and compute-optimal: overall,
     then one panel per oracle bin."""
@@ -235,9 +249,7 @@ def plot(r: dict[str, Any], path: str | Path) -> Path:
          {key: {b: v[str(b)] for b in budgets if v.get(str(b)) is not None}
           for key, v in per.items()}) for x, per in r["per_bin"].items()]
     for ax, (title, curves) in zip(axes, panels, strict=True):
-        for key, pts in sorted(curves.items()):
-            if len(pts) < 2 and not key.startswith("compute"):
-                continue
+        for key, pts in sorted(_families(curves).items()):
             xs = sorted(pts)
             style = "-" if key.startswith(("compute", "best_of_n:selection=weighted")) \
                 else ":"

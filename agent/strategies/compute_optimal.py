@@ -7,6 +7,8 @@ strategy with what is left of the budget (Snell et al. 2024, with the probe's co
 2. Difficulty (agent.control.difficulty): "oracle" (measured pass@1 given in `oracle`, keyed by
    `text_key(problem)`), "predicted" (fixed rule on the probe's signals), "learned" (the
    policy's fitted predictor) or "auto" (learned if the policy has one, else predicted).
+   A policy fitted from a bank names the verifier whose scores its cuts are on; judged by
+   another kind of verifier, the probe's bin is unknown (the bin-free row decides).
 3. Decision (agent.control.decide.decide): a pure function of (bin, budget at entry, policy).
 4. The chosen strategy runs on the same `Budget`, now reduced by the probe: nothing can
    exceed the problem's budget. The final answer is selected over the chosen strategy's
@@ -99,11 +101,6 @@ async def compute_optimal(problem: str, ctx: SearchContext, *, policy: Policy | 
                           ) -> StrategyResult:
     """Probe, estimate the difficulty, let the controller choose, and run its choice."""
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
-    fitted_with = pol.probe.get("verifier")  # the probe scores' scale the cuts are on
-    if fitted_with and ctx.verifier is not None and ctx.verifier.kind != fitted_with:
-        raise PolicyError(f"policy {pol.source or '(in memory)'} bins the probe's "
-                          f"{fitted_with} verifier scores; this run judges with a "
-                          f"{ctx.verifier.kind} verifier, whose scores are on another scale")
     estimator = make_estimator(difficulty, pol, oracle)
     total = ctx.budget.generations_left  # the decision's budget: probe included
     n = probe_size(int(pol.probe["n"]), float(pol.probe["max_fraction"]), total,
@@ -112,6 +109,12 @@ async def compute_optimal(problem: str, ctx: SearchContext, *, policy: Policy | 
         note=f"no probe: {probe_cost(int(pol.probe.get('n', 0)), ctx.judge_paths)} "
              f"generations do not fit in {pol.probe.get('max_fraction')} of {total}")
     est = estimator.estimate(problem, probe.signals if probe.nodes else None)
+    fitted_with = pol.probe.get("verifier")  # the probe scores' scale the cuts are on
+    if (est.source == "predicted" and fitted_with and ctx.verifier is not None
+            and ctx.verifier.kind != fitted_with):
+        est = Estimate(None, None, "none", f"the policy bins {fitted_with} verifier scores; "
+                       f"this run's {ctx.verifier.kind} verifier scores are on another "
+                       "scale: difficulty unknown")
     est = replace(est, probe_generations=probe.counts.generations,
                   probe_tokens=probe.counts.completion_tokens)
     decision = decide(est.bin, total, pol)

@@ -83,7 +83,7 @@ def test_resume_after_kill_skips_finished_problems(tmp_path: Path) -> None:
     fake = ScriptedLLM(generic_solve, boxed_score({"2": 0.7, "3": 0.4}))
     db = tmp_path / "r.db"
     args = ["math", *OPTS, "--limit", "4", "--strategy", "best_of_n", "--budget", "4",
-            "--db", str(db)]
+            "--concurrency", "1", "--db", str(db)]  # one at a time: a kill lands mid-way
     env: dict[str, Any] = {**os.environ, "PYTHONPATH": str(REPO)}
     with fake.serve(delay_s=0.4) as url:
         proc = subprocess.Popen([sys.executable, "-m", "worldplan.agent.cli.main", *args,

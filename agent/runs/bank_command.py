@@ -12,7 +12,6 @@ Not handled: option parsing and printing (agent.cli.bank).
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,13 +22,12 @@ from worldplan.agent.banks.batch_eval import BatchSettings
 from worldplan.agent.banks.evaluate import EvalSettings
 from worldplan.agent.banks.report import evaluate_bank, plot
 from worldplan.agent.runs.bank_build import BankConfig, BuildSummary, Progress, build_bank
-from worldplan.agent.runs.preflight import check_servers
+from worldplan.agent.runs.preflight import check_servers, served_model
 from worldplan.envs.math.data import DatasetUnavailable
 from worldplan.envs.math.grader import Grader
 from worldplan.traces.db_errors import TraceDBError
 from worldplan.traces.engine import make_engine
 from worldplan.traces.store import TraceStore
-from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.connect import NoServer, connect
 from worldplan.worldmodel.llm.errors import LLMError
 from worldplan.worldmodel.math.verifier import GenerativeVerifier
@@ -55,18 +53,11 @@ def run_bank_build(options: BankBuildOptions, progress: Progress | None = None
                      max_concurrency=options.concurrency, timeout_s=3600.0)
     store = TraceStore(make_engine(options.db))
     check_servers([client])
-    model = asyncio.run(_served(client))
+    model = served_model(client)
     with Grader() as grader:
         return build_bank(options.config, client=client, verifier=GenerativeVerifier(client),
                           store=store, grader=grader, out=options.out, model=model,
                           progress=progress)
-
-
-async def _served(client: LLMClient) -> str:
-    try:
-        return await client.served_model()
-    finally:
-        await client.aclose()
 
 
 def run_bank_merge(paths: list[str], out: str) -> Bank:

@@ -39,6 +39,7 @@ from worldplan.agent.runs.calibration_plan import (
     probe_key,
     read_calibration,
 )
+from worldplan.agent.runs.preflight import served_model
 from worldplan.agent.strategies.base import SearchContext
 from worldplan.agent.strategies.compute_optimal import probe_size, run_chosen
 from worldplan.agent.strategies.probe import Probe, run_probe
@@ -129,7 +130,7 @@ def calibrate(config: CalibrationConfig, *, client: LLMClient, verifier: Verifie
     problems = load_problems(config.dataset, fields=parse_field_map(config.fields),
                              offset=config.offset, limit=config.limit)
     cells = [GridCell(budget, entry) for budget in config.budgets for entry in grid]
-    model = asyncio.run(_served_model(client))  # the run records which model it calibrated
+    model = served_model(client)  # the run records which model it calibrated
     with store.run_scope(resume=resume, name=f"calibrate {config.dataset}", kind="calibrate",
                          env=ENV_ID, strategy="grid", model=model, llm_urls=client.urls,
                          config=asdict(config)) as run_id:
@@ -148,13 +149,6 @@ def calibrate(config: CalibrationConfig, *, client: LLMClient, verifier: Verifie
             accuracy.setdefault(cell.entry.key, {})[cell.budget] = sum(oks) / len(oks)
     return CalibrationSummary(run_id, len(problems), results.episodes, results.pass_rates,
                               accuracy)
-
-
-async def _served_model(client: LLMClient) -> str:
-    try:
-        return await client.served_model()
-    finally:
-        await client.aclose()
 
 
 async def _run_all(config: CalibrationConfig, cells: list[GridCell], problems: list[MathProblem],

@@ -19,7 +19,6 @@ Not handled: option parsing and printing (agent.cli.math).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from worldplan.agent.runs.math import (
     run_math,
 )
 from worldplan.agent.runs.math_batch import BatchSummary, run_math_batch
-from worldplan.agent.runs.preflight import check_servers
+from worldplan.agent.runs.preflight import check_servers, served_model
 from worldplan.agent.strategies.learned_verifier import LearnedVerifier
 from worldplan.envs.math.data import DatasetUnavailable, load_problems, parse_field_map
 from worldplan.envs.math.grader import Grader
@@ -78,7 +77,7 @@ def make_verifier(kind: str, client: LLMClient, prm_url: str) -> Verifier | None
         try:
             scorer = load_scorer(kind.removeprefix("learned:"))
             return LearnedVerifier(GenerativeVerifier(client), scorer,
-                                   model=asyncio.run(_served(client)))
+                                   model=served_model(client))
         except ScorerError as e:
             raise VerifierOptionError(str(e)) from e
     if kind == "prm":
@@ -89,13 +88,6 @@ def make_verifier(kind: str, client: LLMClient, prm_url: str) -> Verifier | None
         return None
     raise VerifierOptionError(f"unknown verifier {kind!r}: generative, prm, learned:FILE "
                               "or none")
-
-
-async def _served(client: LLMClient) -> str:
-    try:
-        return await client.served_model()
-    finally:
-        await client.aclose()
 
 
 def run_math_command(options: MathCommandOptions, display: ProgressDisplay) -> MathRunSummary:

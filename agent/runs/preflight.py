@@ -5,13 +5,16 @@ the cheapest request an OpenAI-compatible server answers) with a short timeout, 
 server that is down, stuck or not a model server fails before any progress is drawn or any
 run row is written, as the client's own typed error naming the URL (worldmodel.llm.errors:
 `ServerUnreachable`, `ServerError`, `MalformedResponse`). A client without a model name gets
-the first served one, as `LLMClient.served_model` would.
+the first served one, as `LLMClient.served_model` would. `served_model(client)` asks the
+client's server which model it serves, for runs that record it, and closes the client's
+connections of that event loop.
 Not handled: a server that answers this and fails later (the run's own error handling), and
 the model's quality.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
 import httpx
@@ -34,6 +37,17 @@ def check_servers(clients: Iterable[LLMClient], timeout_s: float | None = None) 
             models = served_models(url, timeout)
             if client.model is None and url == client.urls[0]:
                 client.model = models[0]
+
+
+def served_model(client: LLMClient) -> str:
+    """The served model's name (the client's own, or the server's first)."""
+    async def ask() -> str:
+        try:
+            return await client.served_model()
+        finally:
+            await client.aclose()
+
+    return asyncio.run(ask())
 
 
 def served_models(url: str, timeout_s: float) -> list[str]:

@@ -29,7 +29,7 @@ import numpy as np
 
 from worldplan.agent.banks.estimators import MAX_SUBSETS, best_of_n, select_accuracy
 from worldplan.agent.banks.problems import ProblemData
-from worldplan.agent.control.policy import config_key
+from worldplan.agent.control.grid_fit import config_key
 
 SELECTIONS = ("weighted", "majority", "naive")
 BEAM_WIDTH = 4

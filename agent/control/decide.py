@@ -69,13 +69,10 @@ def decide(difficulty: int | None, budget: int | None, policy: Policy) -> Decisi
         raise ValueError(f"difficulty bin must be 1..{len(policy.cuts) + 1} or None, "
                          f"got {difficulty}")
     pb = policy_budget(budget, policy.budgets)
-    entry = policy.lookup(difficulty, pb) if difficulty is not None else None
-    used_bin = difficulty
-    if entry is None:
-        entry = policy.lookup(None, pb)
-        used_bin = None
+    entry = policy.row(difficulty, pb)
     if entry is None:
         raise ValueError(f"the policy has no row for budget {pb}")
+    used_bin = entry.bin
     where = (f"budget {budget}" if budget is None or budget == pb
              else f"budget {budget} (policy row {pb})")
     if used_bin is None:

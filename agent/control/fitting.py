@@ -23,7 +23,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from worldplan.agent.control.difficulty import oracle_bins
-from worldplan.agent.control.policy import Outcome, Policy, fit_policy
+from worldplan.agent.control.grid_fit import Outcome, fit_policy
+from worldplan.agent.control.policy import Policy
 from worldplan.agent.control.predictor import fit_predictor
 from worldplan.traces.schema import Episode, Run
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from worldplan.agent.control.policy import config_key
+from worldplan.agent.control.grid_fit import config_key
 from worldplan.agent.math.solvers import get_solver
 
 

@@ -139,7 +139,7 @@ async def _batch(config: MathRunConfig, problems: list[MathProblem], policy: Pol
             with store.episode_scope(run_id, resume=q.episode):
                 extra = pool.take(cap - mine)
                 budget.max_generations = mine + extra  # the probe's share is spent already
-                entry = policy.lookup(q.estimate.bin, mine) or policy.lookup(None, mine)
+                entry = policy.row(q.estimate.bin, mine)
                 assert entry is not None  # options are policy budgets
                 params = dict(entry.params)
                 if agree is not None and entry.strategy in SAMPLING:
@@ -188,7 +188,7 @@ def _allocate(probed: list[_Probed], policy: Policy, average: float, cap: int) -
     options = []
     for q in probed:
         b, spent = q.estimate.bin, q.probe.counts.generations
-        rows = [(float(bu), (policy.lookup(b, bu) or policy.lookup(None, bu)))
+        rows = [(float(bu), policy.row(b, bu))
                 for bu in policy.budgets if spent < bu <= cap]
         opts = [(c, e.accuracy or 0.0) for c, e in rows if e is not None]
         options.append(opts or [(float(max(spent, 1)), 0.0)])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from worldplan.agent.control.policy import Outcome, Policy, PolicyEntry
+from worldplan.agent.control.grid_fit import Outcome
+from worldplan.agent.control.policy import Policy, PolicyEntry
 
 
 def table_policy() -> Policy:

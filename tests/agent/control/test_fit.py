@@ -15,7 +15,7 @@ from worldplan.agent.control.difficulty import (
     text_key,
     token_entropy,
 )
-from worldplan.agent.control.policy import fit_policy
+from worldplan.agent.control.grid_fit import fit_policy
 from worldplan.agent.control.predictor import fit_predictor
 
 

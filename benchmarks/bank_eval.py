@@ -36,6 +36,7 @@ from worldplan.agent.banks.selection_eval import (
     compare_selection,
     cross_fitted,
     render_selection,
+    scored,
     training_rows,
 )
 from worldplan.agent.control.scorer import fit_scorer
@@ -97,10 +98,8 @@ def learned_selection(tb: Bank, hb: Bank) -> dict[str, dict[str, object]]:
     over both (each problem scored by a scorer that never saw it)."""
     rows, labels, groups = training_rows(tb)
     scorer = fit_scorer(rows, labels, groups, model=tb.model)
-    held_rows, _, held_groups = training_rows(hb)
-    by_uid = {u: [r for r, g in zip(held_rows, held_groups, strict=True) if g == u]
-              for u in hb.uids()}
-    out = {"heldout": compare_selection(hb, lambda u: scorer.predict(by_uid[u]))}
+    held = scored(hb, scorer)
+    out = {"heldout": compare_selection(hb, lambda u: held[u])}
     both = pooled(tb, hb)
     cross = cross_fitted([both], model=tb.model)
     out["cv-pooled"] = compare_selection(both, lambda u: cross[u])

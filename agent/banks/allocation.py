@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from worldplan.agent.control.agreement import agreed
+from worldplan.agent.control.agreement import leaders_agreed, tally
 
 
 def _hull(options: Sequence[tuple[float, float]]) -> list[int]:
@@ -87,13 +87,10 @@ def early_stopped(order: Sequence[int], classes: np.ndarray, weights: np.ndarray
             c = int(classes[i])
             votes[c] = votes.get(c, 0.0) + float(weights[i])
             counts[c] = counts.get(c, 0) + 1
-        if drawn >= min_samples and votes and (drawn % max(1, wave) == 0):
-            tally = votes if max(votes.values()) > 0 else {c: float(k)
-                                                           for c, k in counts.items()}
-            top = sorted(tally.values(), reverse=True) + [0.0]
-            if agreed(top[0], top[1], threshold):
-                break
+        if (drawn >= min_samples and drawn % max(1, wave) == 0
+                and leaders_agreed(tally(votes, counts), threshold)):
+            break
     if not votes:
         return drawn, -1
-    tally = votes if max(votes.values()) > 0 else {c: float(k) for c, k in counts.items()}
-    return drawn, max(tally, key=lambda c: tally[c])
+    final = tally(votes, counts)
+    return drawn, max(final, key=lambda c: final[c])

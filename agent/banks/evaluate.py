@@ -33,7 +33,7 @@ from sklearn.model_selection import KFold
 from worldplan.agent.banks.configs import Config, accuracy, bon, completion_tokens, configs_at
 from worldplan.agent.banks.estimators import MAX_SUBSETS
 from worldplan.agent.banks.problems import ProblemData
-from worldplan.agent.control.difficulty import N_BINS, bin_of, quantile_cuts
+from worldplan.agent.control.difficulty import N_BINS, Signals, bin_of, quantile_cuts
 
 BASELINE = bon("weighted")
 
@@ -126,11 +126,15 @@ def _nan(x: float | None) -> float:
 
 
 def _probe_statistic(p: ProblemData, n: int) -> float:
-    """What the live probe's `verifier_mean` feature is: the mean score of its judged
-    samples (0.5 when none was judged)."""
-    s = p.scores[p.k - n:p.k]
-    s = s[~np.isnan(s)]
-    return float(s.mean()) if s.size else 0.5
+    """The live probe's `verifier_mean` feature of the probe's samples (the last n)."""
+    scores = [None if np.isnan(x) else float(x) for x in p.scores[p.k - n:p.k]]
+    return Signals(scores=scores).features()["verifier_mean"]
+
+
+def nan_mean(x: np.ndarray) -> float | None:
+    """The mean of the values that are not NaN (4 decimals); None if there is none."""
+    x = x[~np.isnan(x)]
+    return round(float(x.mean()), 4) if x.size else None
 
 
 # ---- fitting the (bin, budget) table ------------------------------------------------------

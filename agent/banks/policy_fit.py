@@ -27,6 +27,7 @@ from worldplan.agent.banks.evaluate import (
     best_config,
     cross_validate,
     fit_bins,
+    nan_mean,
 )
 from worldplan.agent.banks.problems import problem_data
 from worldplan.agent.control.difficulty import bin_of, quantile_cuts
@@ -67,17 +68,12 @@ def fit_policy_from_bank(bank: Bank, settings: EvalSettings, *, note: str = "") 
         "budget_unit": "generation-equivalents (verifier free)",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "note": note,
         "cv": {"folds": settings.folds, "seed": settings.seed, "per_budget": {
-            str(b): {"predicted": _mean(cv.predicted[:, j]), "oracle": _mean(cv.oracle[:, j]),
-                     "marginal": _mean(cv.marginal[:, j]),
-                     "best_of_n_weighted": _mean(t.bon[:, b - 1])}
+            str(b): {"predicted": nan_mean(cv.predicted[:, j]), "oracle": nan_mean(cv.oracle[:, j]),
+                     "marginal": nan_mean(cv.marginal[:, j]),
+                     "best_of_n_weighted": nan_mean(t.bon[:, b - 1])}
             for j, b in enumerate(t.budgets)}},
         "problems_per_bin": {str(k): int((bins == k).sum()) for k in range(1, 6)}}
     probe = {"n": settings.probe_n, "max_fraction": settings.probe_max_fraction,
              "statistic": STATISTIC, "cuts": s_cuts,
              "verifier": bank.config.get("verifier") or "generative"}
     return Policy(entries, o_cuts, probe, None, "math", meta)
-
-
-def _mean(x: np.ndarray) -> float | None:
-    x = x[~np.isnan(x)]
-    return round(float(x.mean()), 4) if x.size else None

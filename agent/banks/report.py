@@ -20,6 +20,7 @@ Not handled: evaluating (agent.banks.evaluate).
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -36,6 +37,7 @@ from worldplan.agent.banks.evaluate import (
     accuracy_tables,
     cross_validate,
     efficiency,
+    nan_mean,
 )
 from worldplan.agent.banks.problems import problem_data, rescored
 from worldplan.agent.control.difficulty import N_BINS
@@ -82,7 +84,7 @@ def evaluate_tables(t: Tables, about: dict[str, Any], train: Tables | None = Non
         ok = col[~np.isnan(col)]
         out["configs"].setdefault(key, {})[str(b)] = {
             **mean_ci(ok, seed=seed, confidence=conf).to_dict(),
-            "tokens": _mean(t.tokens[(key, b)])}
+            "tokens": nan_mean(t.tokens[(key, b)])}
     for n in range(1, k + 1):
         pk = [pass_at_k(p.k, int(p.correct[:p.k].sum()), n) for p in t.problems]
         mk = [best_of_n(p.classes[:p.k], p.scores[:p.k], p.correct[:p.k], n, "majority",
@@ -111,12 +113,12 @@ def evaluate_tables(t: Tables, about: dict[str, Any], train: Tables | None = Non
                 "problems_left_out": int((~keep).sum())}
         keep = ~np.isnan(cv.oracle[:, j])  # the problems compute-optimal was evaluated on
         row["best_of_n_weighted"] = mean_ci(base[keep], seed=seed, confidence=conf).to_dict()
-        row["tokens"] = {"oracle": _mean(cv.tokens["oracle"][:, j]),
-                         "predicted": _mean(cv.tokens["predicted"][:, j]),
-                         "best_of_n_weighted": _mean(
+        row["tokens"] = {"oracle": nan_mean(cv.tokens["oracle"][:, j]),
+                         "predicted": nan_mean(cv.tokens["predicted"][:, j]),
+                         "best_of_n_weighted": nan_mean(
                              t.tokens[("best_of_n:selection=weighted", b)])}
         for name in ("oracle", "predicted"):
-            row[f"{name}_choices"] = _counts(cv.choices[name][j])
+            row[f"{name}_choices"] = dict(Counter(cv.choices[name][j].values()).most_common())
         out["compute_optimal"][str(b)] = row
     out["per_bin"] = _per_bin(t, cv.oracle_bins, cv.oracle, cv.predicted)
     if batch is not None and train is None:
@@ -126,13 +128,6 @@ def evaluate_tables(t: Tables, about: dict[str, Any], train: Tables | None = Non
     return out
 
 
-def _counts(chosen: dict[str, str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for key in chosen.values():
-        out[key] = out.get(key, 0) + 1
-    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
-
-
 def _per_bin(t: Tables, bins: np.ndarray, oracle: np.ndarray, predicted: np.ndarray
              ) -> dict[str, Any]:
     res: dict[str, Any] = {}
@@ -140,18 +135,13 @@ def _per_bin(t: Tables, bins: np.ndarray, oracle: np.ndarray, predicted: np.ndar
         rows = np.flatnonzero(bins == x)
         per: dict[str, dict[str, float | None]] = {}
         for (key, b), col in t.plain.items():
-            per.setdefault(key, {})[str(b)] = _mean(col[rows])
+            per.setdefault(key, {})[str(b)] = nan_mean(col[rows])
         for j, b in enumerate(t.budgets):
-            per.setdefault("compute-optimal (oracle)", {})[str(b)] = _mean(oracle[rows, j])
-            per.setdefault("compute-optimal (predicted)", {})[str(b)] = _mean(
+            per.setdefault("compute-optimal (oracle)", {})[str(b)] = nan_mean(oracle[rows, j])
+            per.setdefault("compute-optimal (predicted)", {})[str(b)] = nan_mean(
                 predicted[rows, j])
         res[str(x)] = per
     return res
-
-
-def _mean(x: np.ndarray) -> float | None:
-    x = x[~np.isnan(x)]
-    return round(float(x.mean()), 4) if x.size else None
 
 
 # ---- rendering ----------------------------------------------------------------------------

@@ -7,7 +7,8 @@ problem and k = 1..K (averaged over all k-subsets, agent.banks.estimators): pass
 majority@k, weighted@k with the generative verifier's P(yes), and weighted@k and naive@k
 with the learned scores `scores_of(uid) -> (K,)`; each is a mean with a bootstrap interval
 over problems, and learned-weighted minus majority a paired interval.
-`cross_fitted(banks, folds)` gives held-out learned scores for every sample of the pooled
+`scored(bank, scorer)` gives a fitted scorer's scores per problem; `cross_fitted(banks,
+folds)` gives held-out learned scores for every sample of the pooled
 banks: the scorer of each problem is fitted on the other folds (GroupKFold by problem), so no
 problem scores its own samples.
 Not handled: scores that depend on the other samples of a subset (vote shares).
@@ -25,7 +26,7 @@ from worldplan.agent.banks.bank_file import Bank
 from worldplan.agent.banks.estimators import best_of_n, pass_at_k
 from worldplan.agent.banks.problems import ProblemData, problem_data
 from worldplan.agent.banks.units import SAMPLES
-from worldplan.agent.control.scorer import fit_scorer, sample_features
+from worldplan.agent.control.scorer import Scorer, fit_scorer, sample_features
 from worldplan.traces.intervals import difference_ci, mean_ci
 
 Scores = Callable[[str], np.ndarray]
@@ -55,12 +56,24 @@ def cross_fitted(banks: Sequence[Bank], *, folds: int = 5, model: str = ""
         scorer = fit_scorer([rows[i] for i in tr], [labels[i] for i in tr],
                             [groups[i] for i in tr], model=model, folds=2)
         out[te] = scorer.predict([rows[i] for i in te])
-    return {u: out[g == u] for u in dict.fromkeys(groups)}
+    return by_problem(out, groups)
+
+
+def by_problem(values: np.ndarray, groups: Sequence[str]) -> dict[str, np.ndarray]:
+    """Per-sample values split by problem (uid -> that problem's values, in order)."""
+    g = np.asarray(groups)
+    return {u: values[g == u] for u in dict.fromkeys(groups)}
+
+
+def scored(bank: Bank, scorer: Scorer) -> dict[str, np.ndarray]:
+    """uid -> the scorer's scores of the problem's K samples."""
+    rows, _, groups = training_rows(bank)
+    return by_problem(scorer.predict(rows), groups)
 
 
 def compare_selection(bank: Bank, scores_of: Scores, *, confidence: float = 0.9,
                       seed: int = 0, max_subsets: int = 2000) -> dict[str, Any]:
-    problems = [p for p in problem_data(bank)]
+    problems = problem_data(bank)
     k = min(p.k for p in problems)
     per: dict[str, list[list[float]]] = {m: [] for m in (
         "pass", "majority", "weighted_p_yes", "weighted_learned", "naive_learned")}

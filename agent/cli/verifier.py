@@ -20,6 +20,7 @@ from worldplan.agent.banks.selection_eval import (
     compare_selection,
     cross_fitted,
     render_selection,
+    scored,
     training_rows,
 )
 from worldplan.agent.cli.common import exit_on_failure
@@ -74,10 +75,8 @@ def verifier_eval_command(
         if scorer:
             s = load_scorer(scorer)
             s.check_model(b.model)
-            rows = {uid: [r for r, g in zip(*_rows(b), strict=True) if g == uid]
-                    for uid in b.uids()}
-            result = compare_selection(b, lambda uid: s.predict(rows[uid]),
-                                       max_subsets=max_subsets)
+            scores = scored(b, s)
+            result = compare_selection(b, lambda uid: scores[uid], max_subsets=max_subsets)
             result["scorer"] = scorer
         else:
             held = cross_fitted([b, *[read_bank(x) for x in cross if x != bank]],
@@ -87,8 +86,3 @@ def verifier_eval_command(
         if json_out:
             Path(json_out).write_text(json.dumps(result, indent=1) + "\n")
     console.print(render_selection(result), highlight=False)
-
-
-def _rows(b: object) -> tuple[list[dict[str, float]], list[str]]:
-    rows, _, groups = training_rows(b)  # type: ignore[arg-type]
-    return rows, groups

@@ -23,7 +23,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from worldplan.agent.control.agreement import agreed
+from worldplan.agent.control.agreement import leaders_agreed, tally
 from worldplan.agent.strategies.base import SearchContext
 from worldplan.agent.strategies.records import Node, StrategyResult
 from worldplan.agent.strategies.selection import select
@@ -120,11 +120,9 @@ def answers_agree(nodes: Sequence[Node], threshold: float, equal: Equal,
     if len(nodes) < 2:
         return False
     votes: dict[int, float] = {}
-    groups = group_answers([nd.answer for nd in nodes], equal)
-    for nd, g in zip(nodes, groups, strict=True):
+    counts: dict[int, int] = {}
+    for nd, g in zip(nodes, group_answers([nd.answer for nd in nodes], equal), strict=True):
         if g is not None:
             votes[g] = votes.get(g, 0.0) + ((nd.score or 0.0) if weighted else 1.0)
-    if votes and max(votes.values()) <= 0.0:  # nothing verified: count votes
-        return answers_agree(nodes, threshold, equal, False)
-    top = sorted(votes.values(), reverse=True) + [0.0, 0.0]
-    return bool(votes) and agreed(top[0], top[1], threshold)
+            counts[g] = counts.get(g, 0) + 1
+    return leaders_agreed(tally(votes, counts), threshold)

@@ -18,7 +18,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from worldplan.agent.control.difficulty import Signals, token_entropy
+from worldplan.agent.control.difficulty import Signals
 from worldplan.agent.control.scorer import logprob_stats
 from worldplan.agent.strategies.base import SearchContext
 from worldplan.agent.strategies.records import Counts, Ledger, Node
@@ -76,13 +76,13 @@ async def run_probe(problem: str, ctx: SearchContext, n: int) -> Probe:
     out.ledger.add_generation(gen, n)
     per_tokens = _split_tokens(gen.usage.completion_tokens, gen.choices)
     for i, c in enumerate(gen.choices):
-        ents = [token_entropy(t.top) for t in (c.logprobs or [])]
+        lp = logprob_stats(c.logprobs, c.text)  # its mean token entropy among them
         node = Node(f"probe{i}", None, "probe", c.text, extract_answer(c.text, bare=False),
                     tokens=per_tokens[i],
                     info={"finish_reason": c.finish_reason, "phase": "probe",
-                          "entropy": sum(ents) / len(ents) if ents else 0.0,
-                          "sample": {"lp": logprob_stats(c.logprobs, c.text),
-                                     "tokens": per_tokens[i], "finish": c.finish_reason}})
+                          "entropy": lp.get("entropy", 0.0),
+                          "sample": {"lp": lp, "tokens": per_tokens[i],
+                                     "finish": c.finish_reason}})
         out.nodes.append(node)
     await asyncio.gather(*[pctx.score(nd, problem, split_steps(nd.text), complete=True,
                                       asked=messages) for nd in out.nodes])

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from worldplan.agent.web.domain import WebModels
-from worldplan.agent.web.imagination import Proposer
+from worldplan.agent.web.proposer import Proposer
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.connect import connect
 from worldplan.worldmodel.web.world_model import ProgressVerifier, WorldModel

@@ -29,15 +29,10 @@ from worldplan.agent.graph.budgets import StepCosts
 from worldplan.agent.graph.nodes import StepResult
 from worldplan.agent.graph.state import AgentState, StepDecision
 from worldplan.agent.graph.tree import Keys, SearchOutcome, node
-from worldplan.agent.web.imagination import (
-    STOPPED,
-    Imagination,
-    Proposer,
-    imagined_beam_search,
-    revise_plan,
-)
+from worldplan.agent.web.imagination import Imagination, imagined_beam_search, revise_plan
 from worldplan.agent.web.mcts import mcts_search
 from worldplan.agent.web.plans import BranchPlan, RevisePlan, plan_of
+from worldplan.agent.web.proposer import STOPPED, Proposer
 from worldplan.envs.web.actions import stop_answer
 from worldplan.envs.web.observation import WebObservation
 from worldplan.worldmodel.llm.accounting import Budget

@@ -39,6 +39,8 @@ class Prediction:
     text: str  # the predicted change
     tokens: int  # completion tokens of this sample (the request's share)
     finish_reason: str | None
+    page: str = ""  # the imagined page's prompt text after the change ("": not imagined)
+    error: str = ""  # why the change could not be read or applied ("": it could)
 
 
 @dataclass(frozen=True)

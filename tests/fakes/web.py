@@ -1,8 +1,8 @@
 """Scripted stand-ins for control-flow tests of the agent graph (never for capability).
 
 `ScriptedWebLLM` answers through the one scripted server (tests.fakes.openai_server) as an
-httpx transport; it tells the three roles apart by their system prompts
-(worldmodel.web.prompts) and answers:
+httpx transport; it tells the three roles apart by their TASK paragraph
+(worldmodel.web.prompts.role_of_messages) and answers:
 - proposer: `propose(done, prompt, n)` -> n texts (done: plan steps the page shows done);
 - world model: "the page shows <action>";
 - verifier (1 token, logprobs): P(Yes) = `judge(prompt)`.
@@ -25,7 +25,7 @@ import httpx
 from tests.fakes.openai_server import Answer, OpenAIServer, Reply, Sample, yes_no
 from worldplan.envs.web.actions import ActionError, parse_action
 from worldplan.envs.web.observation import WebObservation
-from worldplan.worldmodel.web.prompts import PROPOSER_SYSTEM, VERIFIER_SYSTEM, WORLD_MODEL_SYSTEM
+from worldplan.worldmodel.web.prompts import role_of_messages
 
 PLAN = ["fill('e2', 'Bob')", "check('e4')", "click('e3')"]
 
@@ -39,7 +39,7 @@ def page_progress(prompt: str) -> int:
 
 
 def judged_actions(prompt: str) -> list[str]:
-    return re.findall(r"Action (\S+\(.*?\)) ->", prompt)
+    return re.findall(r"Imagined: (\S+\(.*?\)) ->", prompt)
 
 
 def good_judge(prompt: str) -> float:
@@ -54,11 +54,8 @@ def planner(done: int, prompt: str, n: int) -> list[str]:
 
 
 def role_of(body: dict[str, Any]) -> str:
-    """Which of the agent's roles sent the request, from its system prompt."""
-    system = body["messages"][0]["content"]
-    if system == VERIFIER_SYSTEM and body.get("logprobs"):
-        return "verifier"
-    return {PROPOSER_SYSTEM: "proposer", WORLD_MODEL_SYSTEM: "world_model"}.get(system, "other")
+    """Which of the agent's roles sent the request, from its TASK paragraph."""
+    return role_of_messages(body["messages"])
 
 
 def words_sample(text: str, max_tokens: int) -> Sample:
@@ -96,7 +93,8 @@ class ScriptedWebLLM:
                 if "Give a better next action" in prompt:
                     texts = [PLAN[min(page_progress(prompt), 2)]] * n
             elif role == "world_model":
-                texts = [f"the page shows {re.findall(r'Action: (.*)', prompt)[-1]}"] * n
+                action = re.findall(r"predict the page after the action (.*?)\. Write", prompt)[-1]
+                texts = [f"the page shows {action}"] * n
             else:
                 texts = ["?"] * n
             reply = Reply([words_sample(t, max_tokens) for t in texts], prompt_tokens)

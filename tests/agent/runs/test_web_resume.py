@@ -65,11 +65,12 @@ def test_interrupted_web_run_resumes_keeping_completed_episodes(tmp_path: Path) 
     def stop(outcome: EpisodeOutcome) -> None:
         raise Stop(f"stopped after seed {outcome.seed}")
 
-    # best-of-n with agreeing proposals: 3 requests a step (propose, imagine, judge); the
-    # 4th (step 2's proposal) fails, so seed 0 fails mid-episode, after one real step
+    # best-of-n with agreeing proposals: 4 requests a step (greedy and sampled proposals,
+    # imagine, judge); the 5th (step 2's proposal) fails, so seed 0 fails mid-episode,
+    # after one real step
     with pytest.raises(Stop):
         asyncio.run(run_web_agent(store, tasks=["click-test"], seeds=[0, 1, 2],
-                                  clients=clients_of(FailingLLM(fail_at=4)), config=config,
+                                  clients=clients_of(FailingLLM(fail_at=5)), config=config,
                                   parallel=1, checkpoint_db=ckpt, on_episode=stop))
     with Session(store.engine) as s:
         run = s.exec(select(Run)).one()
@@ -102,8 +103,9 @@ def test_interrupted_web_run_resumes_keeping_completed_episodes(tmp_path: Path) 
         calls = list(s.exec(select(LLMCall).where(LLMCall.episode_id == first.id,
                                                    LLMCall.error == "")))
     assert [st.index for st in steps] == [0, 1]  # step 0 kept, step 1 run on resume
-    # step 0 was not asked again on resume: 3 answered calls a step (propose, imagine, judge)
-    assert len(calls) == 3 * len(steps)
+    # step 0 was not asked again on resume: 4 answered calls a step (greedy and sampled
+    # proposals, imagine, judge)
+    assert len(calls) == 4 * len(steps)
     plan2 = plan_resume(store, run.id)
     assert set(plan2.finished) == {("click-test", s) for s in (0, 1, 2)}
     assert plan2.interrupted == {}

@@ -69,23 +69,25 @@ def test_each_route_is_taken_when_the_controller_says_so(route: str,
 
 
 def test_compute_optimal_routes_by_difficulty(store: TraceStore) -> None:
-    """4 proposals: all agree (bin 2: act), half agree (bin 3: revise), all differ (bin 4:
-    branch), with agent.control.difficulty's predicted estimator and the default policy."""
+    """4 proposals: all agree (bin 1: act), half agree (bin 3: revise), all differ (bin 4:
+    branch), with agent.web.difficulty's fixed rule (p = agreement, no verifier term) on the
+    bundled prior's cuts."""
     wrong = ["click('e1')", "hover('e2')", "check('e1')"]
 
     def propose(done: int, prompt: str, n: int) -> list[str]:
+        """The greedy reply (n = 1) is right; the 3 sampled ones agree less as done grows."""
         right = PLAN[min(done, 2)]
-        if done == 0:
+        if n == 1 or done == 0:
             return [right] * n
         if done == 1:
-            return [right, right, wrong[0], wrong[1]][:n]
-        return [right, *wrong][:n]
+            return [right, wrong[0], wrong[1]][:n]
+        return wrong[:n]
 
     llm, env = ScriptedWebLLM(propose=propose), FakeWebEnv()
     out, _ = run_episode(llm, env, make_router("compute-optimal", n=4), store)
     steps = rows(store, Step, out.episode_id)
     assert [st.decision["route"] for st in steps] == ["act", "revise", "branch"]
-    assert [st.decision["difficulty"] for st in steps] == [2, 3, 4]
+    assert [st.decision["difficulty"] for st in steps] == [1, 3, 4]
     assert env.steps == PLAN and out.success  # the verifier steered branch to the right one
     branch_step = steps[2]
     assert branch_step.info["chosen_key"].startswith("s2.w")
@@ -127,9 +129,11 @@ def test_trace_holds_every_candidate_imagined_state_score_and_action(
     by_role: dict[str, int] = {}
     for c in calls:
         by_role[c.role] = by_role.get(c.role, 0) + c.n
-    # every proposal the proposer produced is a node (root proposals and imagined ones)
+    # every proposal the proposer produced is in a node (root proposals and imagined ones;
+    # equal actions merge into one node that counts them)
     proposer_samples = by_role["proposer"]
-    assert sum(n.kind == "proposal" for n in nodes) == proposer_samples
+    assert sum(int(n.info.get("count", 1)) for n in nodes
+               if n.kind == "proposal") == proposer_samples
     # every world-model sample is an imagined state; each has a verifier score
     imagined = [n for n in nodes if n.kind == "imagined_state"]
     assert len(imagined) == by_role["world_model"]

@@ -1,17 +1,26 @@
-"""Web agent benchmark: reactive vs compute-optimal at matched token budgets on MiniWoB++.
+"""Web agent benchmark: reactive vs world-model planning at matched budgets on MiniWoB++.
 
-    .venv/bin/python benchmarks/web_agent.py --llm-url http://127.0.0.1:8000 \
-        --suite miniwob-dev --seeds 5 --budget 400
+    .venv/bin/python benchmarks/web_agent.py --suite miniwob-dev --seeds 3 \
+        --budgets 1500,4000 --strategies reactive,webdreamer,mcts,compute-optimal \
+        --db benchmarks/results/web_agent.db --label dev
 
-Every strategy runs the same tasks x seeds with the same budget of generated tokens per
-episode (all roles: proposer, world model, verifier), through the agent graph with the real
-browser and the served model. Read back from the trace database, per strategy: success
-rate, mean reward, generated (completion) tokens per episode, prompt tokens per episode,
-wall time per real step (seconds), the routes taken, and the world model's prediction
-accuracy on executed actions that were imagined (word-overlap F1 with the real page change,
-and agreement on whether the page changes at all; see worldmodel.web.world_model). Prints a
-table and writes benchmarks/results/web_agent.json (or --out).
+Every arm runs the same tasks x seeds through the agent graph with the real browser and the
+served model, under the same budget per episode in total tokens (uncached prompt +
+completion, all roles: proposer, world model, verifier). Arms: `reactive` (one greedy
+proposal, act), `webdreamer` (imagine each proposal with the world model, score the
+imagined page, act on the best: WebDreamer), `mcts` (MCTS over imagined pages), `beam`
+(beam search over them), `compute-optimal` (the per-step controller with `--policy`).
+Per (arm, budget): success with its bootstrap 90% interval, and against reactive at the
+same budget the paired difference and the relative lift (success / reactive's - 1), both
+with paired bootstrap 90% intervals over (task, seed); total tokens, completion tokens and
+wall time per episode and per step; the routes taken; the cached fraction of prompt
+tokens; the world model's accuracy on executed actions that were imagined. Prints a table
+and writes JSON (--out) with the host's load average at the start and end.
 
+Resumable: each (arm, budget) is one run named for it in the trace database (--db); a
+completed run is read back, not run again; an interrupted one is resumed (finished
+episodes kept, interrupted ones continued from their checkpoint, stored calls answered
+from the trace).
 Not handled: several models in one invocation (run it once per model), screenshots.
 """
 
@@ -20,119 +29,182 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
+import os
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlmodel import Session, select
 
 from worldplan.agent.runs.web_agent import run_web_agent
+from worldplan.agent.runs.web_resume import checkpoint_path, plan_resume
+from worldplan.agent.runs.web_summary import EpisodeRow, run_summary
 from worldplan.agent.web.config import WebAgentConfig, connect_clients
 from worldplan.envs.web.tasks.registry import suite_tasks
 from worldplan.traces.engine import make_engine
-from worldplan.traces.schema import Episode, Step
+from worldplan.traces.intervals import difference_ci, mean_ci, statistic_ci
+from worldplan.traces.schema import Run
 from worldplan.traces.store import TraceStore
 
 RESULTS = Path(__file__).resolve().parent / "results"
+CONFIDENCE = 0.90
+ARMS: dict[str, dict[str, Any]] = {
+    "reactive": {"strategy": "reactive"},
+    "webdreamer": {"strategy": "best-of-n"},
+    "mcts": {"strategy": "search", "search": "mcts"},
+    "beam": {"strategy": "search"},
+    "compute-optimal": {"strategy": "compute-optimal"},
+}
 
 
-def _mean(xs: list[float]) -> float | None:
-    return statistics.fmean(xs) if xs else None
+def arm_config(arm: str, budget: int, args: argparse.Namespace) -> WebAgentConfig:
+    if arm not in ARMS:
+        raise SystemExit(f"unknown arm {arm!r}: choose from {', '.join(ARMS)}")
+    return WebAgentConfig(**ARMS[arm], budget_tokens=budget, max_steps=args.max_steps,
+                          n=args.n, depth=args.depth, simulations=args.simulations,
+                          policy=args.policy if arm == "compute-optimal" else "",
+                          verifier_mode=args.verifier_mode, verifier_votes=args.votes)
 
 
-def summarize_run(store: TraceStore, run_id: int, strategy: str) -> dict[str, Any]:
+def run_arm(store: TraceStore, db: str, name: str, tasks: list[str], seeds: list[int],
+            config: WebAgentConfig, clients: Any, suite: str, parallel: int) -> int:
+    """The run id of `name` in the database: read back if completed, resumed if not."""
     with Session(store.engine) as s:
-        eps = list(s.exec(select(Episode).where(Episode.run_id == run_id)))
-        ids = [e.id for e in eps]
-        steps = list(s.exec(select(Step).where(Step.episode_id.in_(ids))))  # type: ignore
-    wm = [st.info["world_model"] for st in steps if st.info.get("world_model")]
-    routes: dict[str, int] = {}
-    for st in steps:
-        r = str(st.decision.get("route"))
-        routes[r] = routes.get(r, 0) + 1
-    n = len(eps)
-    return {
-        "strategy": strategy, "run_id": run_id, "episodes": n,
-        "success_rate": sum(bool(e.success) for e in eps) / n if n else 0.0,
-        "mean_reward": _mean([e.reward or 0.0 for e in eps]),
-        "failed": sum(e.status != "completed" for e in eps),
-        "completion_tokens_per_episode": _mean([float(e.completion_tokens) for e in eps]),
-        "prompt_tokens_per_episode": _mean([float(e.prompt_tokens) for e in eps]),
-        "steps_per_episode": len(steps) / n if n else 0.0,
-        "wall_s_per_step": _mean([st.wall_time_s for st in steps]),
-        "routes": routes,
-        "wm_predictions": len(wm),
-        "wm_f1": _mean([float(w["f1"]) for w in wm]),
-        "wm_change_agreement": _mean([float(w["change_agrees"]) for w in wm]),
-    }
+        runs = list(s.exec(select(Run).where(Run.name == name).order_by(Run.id)))  # type: ignore
+    done = [r for r in runs if r.status == "completed"]
+    if done:
+        return int(done[-1].id or 0)
+    resume = None
+    if runs:
+        resume = (int(runs[-1].id or 0), plan_resume(store, int(runs[-1].id or 0)))
+    res = asyncio.run(run_web_agent(store, tasks=tasks, seeds=seeds, clients=clients,
+                                    config=config, suite=suite, parallel=parallel, name=name,
+                                    checkpoint_db=checkpoint_path(db), resume=resume))
+    return res.run_id
+
+
+def paired(rows: list[EpisodeRow], base: list[EpisodeRow]) -> tuple[np.ndarray, np.ndarray]:
+    b = {(r.task, r.seed): float(r.success) for r in base}
+    keys = [(r.task, r.seed) for r in rows if (r.task, r.seed) in b]
+    mine = {(r.task, r.seed): float(r.success) for r in rows}
+    return np.array([mine[k] for k in keys]), np.array([b[k] for k in keys])
+
+
+def _lift(pairs: np.ndarray) -> float:
+    base = pairs[:, 1].mean()
+    return float(pairs[:, 0].mean() / base - 1) if base > 0 else float("nan")
+
+
+def summarize(store: TraceStore, run_id: int, arm: str, budget: int,
+              base: list[EpisodeRow] | None) -> dict[str, Any]:
+    s = run_summary(store, run_id)
+    eps = s.episodes
+    success = mean_ci([float(e.success) for e in eps], confidence=CONFIDENCE)
+    row: dict[str, Any] = {
+        "arm": arm, "budget": budget, "run_id": run_id, "episodes": len(eps),
+        "failed": sum(e.status != "completed" for e in eps), "success": success.to_dict(),
+        "total_tokens_per_episode": float(np.mean([e.total_tokens for e in eps])) if eps else None,
+        "completion_tokens_per_episode":
+            float(np.mean([e.completion_tokens for e in eps])) if eps else None,
+        "steps_per_episode": float(np.mean([e.steps for e in eps])) if eps else None,
+        "wall_s_per_step": s.wall_s_per_step, "routes": s.routes,
+        "cached_fraction": s.cached_fraction, "world_model": s.world_model,
+        "episodes_detail": [asdict(e) for e in eps]}
+    if base is not None and arm != "reactive":
+        a, b = paired(eps, base)
+        row["vs_reactive"] = {
+            "pairs": int(a.size),
+            "difference": difference_ci(a, b, confidence=CONFIDENCE).to_dict(),
+            "relative_lift": statistic_ci(np.column_stack([a, b]), _lift,
+                                          confidence=CONFIDENCE).to_dict()}
+    return row
+
+
+def _ci(d: dict[str, Any] | None) -> str:
+    if not d or d.get("point") is None or d["point"] != d["point"]:
+        return "-"
+    return f"{d['point']:+.2f} [{d['low']:+.2f},{d['high']:+.2f}]"
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    def f(x: Any, spec: str) -> str:
-        return "-" if x is None else format(x, spec)
-    head = (f"{'strategy':<16}{'eps':>5}{'success':>9}{'reward':>8}{'gen tok/ep':>11}"
-            f"{'s/step':>8}{'steps/ep':>9}{'WM n':>6}{'WM F1':>7}{'WM chg':>7}  routes")
+    head = (f"{'arm':<16}{'budget':>7}{'eps':>5}{'success [90%]':>20}{'vs reactive':>22}"
+            f"{'lift':>22}{'tok/ep':>8}{'s/step':>7}{'cached':>7}{'WM P/R/exact (n)':>24}"
+            "  routes")
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(
-            f"{r['strategy']:<16}{r['episodes']:>5}{f(r['success_rate'], '.2f'):>9}"
-            f"{f(r['mean_reward'], '.2f'):>8}{f(r['completion_tokens_per_episode'], '.0f'):>11}"
-            f"{f(r['wall_s_per_step'], '.1f'):>8}{f(r['steps_per_episode'], '.1f'):>9}"
-            f"{r['wm_predictions']:>6}{f(r['wm_f1'], '.2f'):>7}"
-            f"{f(r['wm_change_agreement'], '.2f'):>7}  {r['routes']}")
+        s, wm, vs = r["success"], r["world_model"], r.get("vs_reactive", {})
+        succ = f"{s['point']:.2f} [{s['low']:.2f},{s['high']:.2f}]"
+        wmt = ("-" if not wm.get("n") else
+               f"{wm['precision']:.2f}/{wm['recall']:.2f}/{wm['exact']:.2f} ({wm['n']})")
+        cached = "-" if r["cached_fraction"] is None else f"{r['cached_fraction']:.2f}"
+        wall = "-" if r["wall_s_per_step"] is None else f"{r['wall_s_per_step']:.1f}"
+        lines.append(f"{r['arm']:<16}{r['budget']:>7}{r['episodes']:>5}{succ:>20}"
+                     f"{_ci(vs.get('difference')):>22}{_ci(vs.get('relative_lift')):>22}"
+                     f"{r['total_tokens_per_episode'] or 0:>8.0f}{wall:>7}{cached:>7}"
+                     f"{wmt:>24}  {r['routes']}")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--llm-url", action="append", default=[], help="Model server (repeat).")
-    ap.add_argument("--world-model-url", action="append", default=[])
-    ap.add_argument("--verifier-url", action="append", default=[])
     ap.add_argument("--suite", default="miniwob-dev")
     ap.add_argument("--task", action="append", default=[], help="Tasks instead of the suite.")
-    ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--budget", type=int, default=400, help="Generated tokens per episode.")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--budgets", default="1500,4000",
+                    help="Total tokens per episode (uncached prompt + completion), comma list.")
     ap.add_argument("--max-steps", type=int, default=6)
-    ap.add_argument("--strategies", default="reactive,compute-optimal")
-    ap.add_argument("--n", type=int, default=3, help="Proposals per step (probe).")
-    ap.add_argument("--search", default="beam", help="Tree search of branching steps: beam|mcts.")
-    ap.add_argument("--proposer-tokens", type=int, default=24)
-    ap.add_argument("--world-model-tokens", type=int, default=40)
-    ap.add_argument("--parallel", type=int, default=1)
-    ap.add_argument("--db", default="", help="Trace DB (default: a fresh file in /tmp).")
-    ap.add_argument("--out", default=str(RESULTS / "web_agent.json"))
+    ap.add_argument("--strategies", default="reactive,webdreamer,mcts,compute-optimal")
+    ap.add_argument("--n", type=int, default=3, help="Proposals per step.")
+    ap.add_argument("--depth", type=int, default=3, help="Imagined depth (mcts, beam).")
+    ap.add_argument("--simulations", type=int, default=4, help="MCTS simulations a step.")
+    ap.add_argument("--policy", default="", help="compute-optimal: web policy file.")
+    ap.add_argument("--verifier-mode", default="p_yes", choices=("p_yes", "label"))
+    ap.add_argument("--votes", type=int, default=1, help="label mode: verdicts averaged.")
+    ap.add_argument("--parallel", type=int, default=2, help="Episodes at once.")
+    ap.add_argument("--db", default=str(RESULTS / "web_agent.db"))
+    ap.add_argument("--label", default="dev")
+    ap.add_argument("--out", default="")
     args = ap.parse_args(argv)
     tasks = args.task or suite_tasks(args.suite)
-    db = args.db or f"sqlite:////tmp/worldplan_bench_web_agent_{int(time.time())}.db"
+    suite = "" if args.task else args.suite
+    seeds = list(range(args.seeds))
+    db = args.db if "://" in args.db else f"sqlite:///{Path(args.db).resolve()}"
     store = TraceStore(make_engine(db))
-    clients = connect_clients(args.llm_url or None, args.world_model_url or None,
-                              args.verifier_url or None)
-    rows = []
-    for strategy in args.strategies.split(","):
-        config = WebAgentConfig(strategy=strategy, budget_tokens=args.budget,
-                                max_steps=args.max_steps, n=args.n,
-                                proposer_tokens=args.proposer_tokens,
-                                world_model_tokens=args.world_model_tokens,
-                                search=args.search)
-        t0 = time.time()
-        res = asyncio.run(run_web_agent(store, tasks=tasks, seeds=list(range(args.seeds)),
-                                        clients=clients, config=config,
-                                        suite="" if args.task else args.suite,
-                                        parallel=args.parallel, name=f"bench {strategy}"))
-        row = summarize_run(store, res.run_id, strategy)
-        row["wall_s"] = time.time() - t0
-        rows.append(row)
-        print(f"{strategy}: {row['success_rate']:.2f} success in {row['wall_s']:.0f} s",
-              flush=True)
+    clients = connect_clients(args.llm_url or None)
+    load_start = os.getloadavg()
+    rows: list[dict[str, Any]] = []
+    for budget in [int(b) for b in args.budgets.split(",")]:
+        base: list[EpisodeRow] | None = None
+        for arm in args.strategies.split(","):
+            config = arm_config(arm, budget, args)
+            name = f"bench {args.label} {arm} b{budget} s{args.seeds}"
+            t0 = time.time()
+            run_id = run_arm(store, db, name, tasks, seeds, config, clients, suite,
+                             args.parallel)
+            row = summarize(store, run_id, arm, budget, base)
+            if arm == "reactive":
+                base = run_summary(store, run_id).episodes
+            row["wall_s"] = time.time() - t0
+            rows.append(row)
+            print(f"{arm} b{budget}: {row['success']['point']:.2f} success "
+                  f"({row['wall_s']:.0f} s)", flush=True)
     out = {"benchmark": "web_agent", "model": clients.proposer.model,
-           "urls": clients.proposer.urls, "tasks": tasks, "seeds": args.seeds,
-           "budget_tokens_per_episode": args.budget, "max_steps": args.max_steps,
-           "n": args.n, "search": args.search, "db": db, "rows": rows}
+           "urls": clients.proposer.urls, "suite": suite, "tasks": tasks, "seeds": seeds,
+           "budget_unit": "total tokens per episode (uncached prompt + completion)",
+           "max_steps": args.max_steps, "n": args.n, "depth": args.depth,
+           "simulations": args.simulations, "policy": args.policy,
+           "verifier": {"mode": args.verifier_mode, "votes": args.votes},
+           "confidence": CONFIDENCE, "load_average": {"start": load_start,
+                                                      "end": os.getloadavg()},
+           "db": db, "rows": rows}
     print(table(rows))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=2))
-    print(f"wrote {args.out}")
+    path = Path(args.out or RESULTS / f"web_agent-{args.label}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2))
+    print(f"wrote {path}")
     return out
 
 

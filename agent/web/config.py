@@ -22,7 +22,8 @@ from worldplan.worldmodel.web.world_model import ProgressVerifier, WorldModel
 @dataclass
 class WebAgentConfig:
     strategy: str = "reactive"
-    budget_tokens: int | None = 400  # generated tokens per episode, all roles (tokens)
+    budget_tokens: int | None = 3000  # tokens per episode, all roles (see count_prompts)
+    count_prompts: bool = True  # the budget counts uncached prompt + completion tokens
     budget_generations: int | None = None
     max_steps: int = 8
     n: int = 3  # proposals per step (best-of-n, search, compute-optimal)
@@ -32,9 +33,11 @@ class WebAgentConfig:
     simulations: int = 4  # MCTS simulations per branching step (search="mcts")
     policy: str = ""  # compute-optimal: web policy file ("": the bundled prior)
     proposer_tokens: int = 24  # per proposed action (tokens)
-    world_model_tokens: int = 40  # per predicted change (tokens)
+    world_model_tokens: int = 96  # per predicted change, as changed tree lines (tokens)
     temperature: float = 0.8
-    verifier_mode: str = "p_yes"  # p_yes | label
+    verifier_mode: str = "p_yes"  # p_yes | label (reasoned verdicts)
+    verifier_votes: int = 1  # label mode: verdicts sampled and averaged per imagined state
+    constrained: bool = True  # proposals through vLLM structured outputs (legal actions)
     horizon: int = 3  # steps the tokens left are shared over (agent.graph.budgets.step_allowance)
     max_attempts: int = 3  # attempts of a step whose browser crashed
     success_threshold: float = 1.0
@@ -58,9 +61,10 @@ class AgentClients:
 
 def make_models(clients: AgentClients, config: WebAgentConfig, seed: int) -> WebModels:
     return WebModels(
-        Proposer(clients.proposer, config.proposer_tokens, config.temperature, seed),
+        Proposer(clients.proposer, config.proposer_tokens, config.temperature, seed,
+                 constrained=config.constrained),
         WorldModel(clients.world_model, config.world_model_tokens, seed=seed),
-        ProgressVerifier(clients.verifier, config.verifier_mode))
+        ProgressVerifier(clients.verifier, config.verifier_mode, votes=config.verifier_votes))
 
 
 def connect_clients(llm_url: Sequence[str] | None, world_model_url: Sequence[str] | None = None,

@@ -20,6 +20,10 @@ call `Budget.settle` charges what the server reported and releases the rest, so 
 calls (asyncio tasks or threads) never overspend together. A token or FLOPs limit needs the
 prompt's exact token count before the call (the client asks the server's /tokenize).
 
+Calls in flight together (asyncio tasks) each hold their worst case, so a call may not fit,
+or get its max_tokens clamped, only because of the others' reservations; `contended` says
+so, and the client (worldmodel.llm.client) then waits for them to settle instead of failing
+or truncating.
 Not handled here: wall-clock budgets.
 """
 
@@ -100,6 +104,12 @@ class Budget:
     def needs_prompt_count(self) -> bool:
         """Whether a call's prompt must be counted before it is sent (token or FLOPs limit)."""
         return (self.max_tokens is not None and self.count_prompts) or self.max_flops is not None
+
+    @property
+    def contended(self) -> bool:
+        """Other calls hold reservations here (or in a parent): they may leave room when
+        they settle, since a reservation is a worst case (a whole prompt as uncached)."""
+        return bool(self.reserved_generations or self.reserved_tokens or self.reserved_flops)
 
     def can_afford(self, n: int = 1, tokens_per_sample: int = 1) -> bool:
         """True if n samples of at least `tokens_per_sample` tokens each (no prompt) fit."""
@@ -227,6 +237,11 @@ class SubBudget(Budget):
             own = super().reserve(n, up.max_tokens, prompt_tokens=prompt_tokens,
                                   equivalents=equivalents, n_params=n_params)
         return _Both(up.generations, up.tokens, up.flops, up.max_tokens, n_params, own)
+
+    @property
+    def contended(self) -> bool:
+        assert self.parent is not None
+        return super().contended or self.parent.contended
 
     def settle(self, res: Reservation, usage: Usage | None) -> None:
         own = res.own if isinstance(res, _Both) else res

@@ -18,6 +18,7 @@ and the reading of the server's JSON in worldmodel.llm.parsing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import OrderedDict
@@ -27,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from worldplan.worldmodel.llm.accounting import Budget, Reservation
+from worldplan.worldmodel.llm.accounting import Budget, BudgetExceeded, Reservation
 from worldplan.worldmodel.llm.connection import Connection
 from worldplan.worldmodel.llm.errors import (
     LLMError,
@@ -41,6 +42,7 @@ from worldplan.worldmodel.llm.parsing import parse_generation, parse_pooling
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": text}
 
 PROMPT_COUNTS_KEPT = 8192  # prompts whose token count is remembered (LRU)
+CONTENTION_WAIT_S = 0.05  # a call that fits only once others settle polls this often
 
 
 class LLMClient(Connection):
@@ -250,8 +252,21 @@ class LLMClient(Connection):
             return None
         counted = (await self.count_prompt(endpoint, body, extra)
                    if budget.needs_prompt_count else 0)
-        return budget.reserve(n, max_tokens, prompt_tokens=counted, equivalents=equivalents,
-                              n_params=self.n_params)
+        waited = 0.0
+        while True:  # wait out other calls' worst cases, never fail or truncate for them
+            contended = budget.contended and waited < self.timeout_s
+            try:
+                res = budget.reserve(n, max_tokens, prompt_tokens=counted,
+                                     equivalents=equivalents, n_params=self.n_params)
+            except BudgetExceeded:
+                if not contended:
+                    raise
+            else:
+                if res.max_tokens >= max_tokens or not contended:
+                    return res
+                budget.settle(res, None)  # clamped by the others' reservations: release
+            await asyncio.sleep(CONTENTION_WAIT_S)
+            waited += CONTENTION_WAIT_S
 
     async def _send(self, call: _Call, path: str, payload: dict[str, Any],
                     budget: Budget | None, reservation: Reservation | None,

@@ -1,21 +1,26 @@
 """The LLM as a world model of web pages, the progress verifier, and world-model accuracy.
 
-- `WorldModel.predict(obs, action, imagined=...)`: the served model predicts what changes
-  on the page after `action` (n samples in one request), optionally after earlier imagined
-  steps (the caller chains predictions to look several steps ahead).
+- `WorldModel.predict(obs, action)`: the served model predicts the page after `action` as
+  changed tree lines (n samples in one request; worldmodel.web.page_diff reads and applies
+  them): each `Prediction` has the imagined page's prompt text (`page`, what the next
+  imagined step proposes against), or `error` saying why the change could not be read or
+  applied (then the caller scores that state as wrong). With `imagined` steps instead of an
+  imagined page, the model reads them as text and no page is built.
 - `ProgressVerifier.score(goal, obs, steps_list)`: scores imagined states for progress
   toward the goal, averaged over the imagined samples (WebDreamer, Gu et al. 2024). Mode
   "p_yes": P("Yes") of a yes/no question (worldmodel.llm.yesno.p_yes, one 1-token generation
-  per sample); mode "label": a short verdict success / on track / failure (1 / 0.5 / 0).
-- `prediction_accuracy(prediction, before, after)`: how well a prediction matches the real
-  next observation: the real change is the set of page lines that appeared or disappeared;
-  the score is the word-overlap F1 between the prediction and that change, and whether the
-  prediction said "something changes" when something did. Pure and free, so it is computed
-  for every executed action that was imagined, and stored in the trace.
+  per sample); mode "label": a reasoned verdict ending success / on track / failure
+  (1 / 0.5 / 0), `votes` of them sampled and averaged (Koh et al. 2024); a verdict with no
+  label is not a vote, and a state with none scores 0.
+- `prediction_accuracy(prediction, before, after)`: the prediction against the real next
+  page: line precision / recall / F1 / exact match of the structured change (page_diff;
+  unreadable or unappliable scores 0), plus the older word-overlap F1 and whether it said
+  "something changes" when something did. Pure and free, so it is computed for every
+  executed action that was imagined, and stored in the trace.
 
 Every call draws from the `Budget` given (and raises `BudgetExceeded` before sending when
 it does not fit); roles are "world_model" and "verifier" so the trace tells them apart.
-Not handled: screenshots, learned (fine-tuned) world models, semantic-similarity accuracy.
+Not handled: screenshots, learned (fine-tuned) world models, paraphrase matching.
 """
 
 from __future__ import annotations
@@ -29,6 +34,16 @@ from typing import Any
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.yesno import p_yes
+from worldplan.worldmodel.web.action_grammar import page_tree
+from worldplan.worldmodel.web.page_diff import (
+    ChangeFormatError,
+    PageChange,
+    apply_change,
+    normalise_line,
+    parse_change,
+    real_change,
+    score_change,
+)
 from worldplan.worldmodel.web.prompts import parse_label, progress_messages, world_model_messages
 
 Step = tuple[str, str]  # (action, predicted change)
@@ -54,27 +69,56 @@ class ProgressJudgement:
 @dataclass
 class WorldModel:
     client: LLMClient
-    max_tokens: int = 48  # per predicted change (tokens)
+    max_tokens: int = 96  # per predicted change (tokens)
     temperature: float = 0.7
     seed: int | None = None
     tags: dict[str, Any] = field(default_factory=dict)
 
     async def predict(self, obs: str, action: str, *, imagined: Sequence[Step] = (),
-                      n: int = 1, budget: Budget | None = None) -> list[Prediction]:
-        """n predicted changes after `action` (after the imagined steps, if any)."""
+                      history: Sequence[str] = (), n: int = 1,
+                      budget: Budget | None = None) -> list[Prediction]:
+        """n predicted changes after `action` (after the imagined steps, if any), each read
+        as tree lines and applied to the page: `page` is the imagined page's prompt text,
+        `error` why the change could not be read or applied (then `page` is "")."""
         gen = await self.client.chat(
-            world_model_messages(obs, action, imagined), role="world_model", n=n,
+            world_model_messages(obs, action, imagined, history), role="world_model", n=n,
             max_tokens=self.max_tokens, temperature=self.temperature if n > 1 else 0.0,
             seed=self.seed, budget=budget, tags={**self.tags, "action": action[:200]})
         share = gen.usage.completion_tokens // max(1, len(gen.choices))
-        return [Prediction(c.text.strip(), share, c.finish_reason) for c in gen.choices]
+        out = []
+        for c in gen.choices:
+            page, error = "", ""
+            if not imagined:  # a change relative to a page we hold
+                try:
+                    page = imagined_observation(obs, action, apply_change(
+                        page_tree(obs), parse_change(c.text)))
+                except ChangeFormatError as e:
+                    error = str(e)
+            out.append(Prediction(c.text.strip(), share, c.finish_reason, page, error))
+        return out
+
+
+def imagined_observation(obs: str, action: str, tree: str) -> str:
+    """The observation's prompt text with `tree` as its page, after `action` (the LAST
+    ACTION line says it; an earlier action's error is gone)."""
+    start, end = obs.find("<<<"), obs.rfind(">>>")
+    if not 0 <= start < end:
+        return tree
+    head = [ln for ln in obs[:start].splitlines()
+            if not ln.startswith(("LAST ACTION:", "LAST ACTION ERROR:"))]
+    at = next((i for i, ln in enumerate(head) if not ln.startswith(("GOAL:", "URL:"))),
+              len(head))
+    head.insert(at, f"LAST ACTION: {action}")
+    return "\n".join(head) + "\n<<<\n" + tree.strip("\n") + "\n" + obs[end:]
 
 
 @dataclass
 class ProgressVerifier:
     client: LLMClient
     mode: str = "p_yes"  # "p_yes" | "label"
-    label_tokens: int = 4  # max tokens of a label verdict
+    label_tokens: int = 48  # max tokens of a reasoned verdict
+    votes: int = 1  # label mode: verdicts sampled per imagined state, averaged
+    temperature: float = 0.7  # label mode with votes > 1
     tags: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -83,36 +127,37 @@ class ProgressVerifier:
 
     @property
     def tokens_per_sample(self) -> int:
-        return 1 if self.mode == "p_yes" else self.label_tokens
+        return 1 if self.mode == "p_yes" else self.label_tokens * self.votes
 
     async def score(self, goal: str, obs: str, samples: Sequence[Sequence[Step]], *,
-                    budget: Budget | None = None) -> ProgressJudgement:
+                    budget: Budget | None = None,
+                    history: Sequence[str] = ()) -> ProgressJudgement:
         """Mean progress over imagined trajectories (each a list of imagined steps)."""
-        outs = await asyncio.gather(*[self._one(goal, obs, s, budget) for s in samples])
+        outs = await asyncio.gather(*[self._one(goal, obs, s, budget, history)
+                                      for s in samples])
         scores = [s for s, _ in outs]
         return ProgressJudgement(sum(scores) / len(scores) if scores else 0.0, scores, len(outs),
                         sum(t for _, t in outs))
 
-    async def _one(self, goal: str, obs: str, steps: Sequence[Step],
-                   budget: Budget | None) -> tuple[float, int]:
+    async def _one(self, goal: str, obs: str, steps: Sequence[Step], budget: Budget | None,
+                   history: Sequence[str]) -> tuple[float, int]:
         tags = {**self.tags, "judged": steps[-1][0][:200] if steps else ""}
         if self.mode == "p_yes":
-            yn = await p_yes(self.client, progress_messages(goal, obs, steps), budget=budget,
-                             tags=tags)
+            yn = await p_yes(self.client, progress_messages(goal, obs, steps, history=history),
+                             budget=budget, tags=tags)
             return yn.p_yes, yn.generation.usage.completion_tokens
-        gen = await self.client.chat(progress_messages(goal, obs, steps, labels=True),
-                                     role="verifier", max_tokens=self.label_tokens,
-                                     temperature=0.0, budget=budget, tags=tags)
-        label = parse_label(gen.text)
-        return (0.0 if label is None else label), gen.usage.completion_tokens
+        gen = await self.client.chat(
+            progress_messages(goal, obs, steps, labels=True, history=history), role="verifier",
+            n=self.votes, max_tokens=self.label_tokens,
+            temperature=self.temperature if self.votes > 1 else 0.0, budget=budget, tags=tags)
+        labels = [parse_label(c.text) for c in gen.choices]
+        read = [x for x in labels if x is not None]  # a verdict without a label is not a vote
+        return (sum(read) / len(read) if read else 0.0), gen.usage.completion_tokens
 
 
 # ---- world-model accuracy -------------------------------------------------------------
 
 _WORD = re.compile(r"[a-z0-9]+")
-_REF = re.compile(r"\[ref=[^\]]*\]|\[active\]|\[cursor=[^\]]*\]")
-_SPACES = re.compile(r"\s{2,}")
-_SPACE_COLON = re.compile(r"\s+:")
 _NO_CHANGE = re.compile(r"\b(nothing|no change|unchanged|does not change|stays the same)\b")
 _STOP = frozenset("the a an and or of to on in is be will page after action changes "
                   "change it this that with".split())
@@ -125,6 +170,12 @@ class Accuracy:
     changed_real: bool  # lines of the page appeared or disappeared
     change_agrees: bool
     real_change: str  # the real change, as +/- lines (cut)
+    # the prediction read as changed tree lines (page_diff), against the real line change:
+    precision: float = 0.0
+    recall: float = 0.0
+    line_f1: float = 0.0
+    exact: bool = False
+    applied: bool = False  # it could be read and applied to the page before the action
 
 
 def _words(text: str) -> set[str]:
@@ -132,10 +183,10 @@ def _words(text: str) -> set[str]:
 
 
 def page_change(before: str, after: str) -> list[str]:
-    """Lines that appeared (+) or disappeared (-), references and focus marks ignored."""
+    """Lines that appeared (+) or disappeared (-), references and focus marks ignored
+    (lines compared as `page_diff.normalise_line` reads them)."""
     def lines(t: str) -> list[str]:
-        out = [_REF.sub("", ln).strip(" -") for ln in t.splitlines() if ln.strip()]
-        return [_SPACE_COLON.sub(":", _SPACES.sub(" ", ln)) for ln in out]
+        return [normalise_line(ln) for ln in t.splitlines() if ln.strip()]
     b, a = lines(before), lines(after)
     bs, as_ = set(b), set(a)
     return [f"+ {ln}" for ln in a if ln not in bs] + [f"- {ln}" for ln in b if ln not in as_]
@@ -156,5 +207,13 @@ def prediction_accuracy(prediction: str, before: str, after: str) -> Accuracy:
         common = len(real & pred)
         p, r = common / len(pred), common / len(real)
         f1 = 0.0 if common == 0 else 2 * p * r / (p + r)
+    try:
+        predicted: PageChange | None = parse_change(prediction)
+        apply_change(before, predicted)
+    except ChangeFormatError:
+        predicted = None  # unreadable or unappliable: scored as wrong, not dropped
+    lines = score_change(predicted, real_change(before, after))
     return Accuracy(round(f1, 4), changed_pred, changed_real, changed_pred == changed_real,
-                    "\n".join(change)[:1000])
+                    "\n".join(change)[:1000], round(lines.precision, 4),
+                    round(lines.recall, 4), round(lines.f1, 4), lines.exact,
+                    predicted is not None)

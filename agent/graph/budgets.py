@@ -34,8 +34,10 @@ class StepCosts:
         return width * self.imagined(samples) + deeper
 
     def mcts(self, width: int, simulations: int, samples: int) -> int:
-        """The roots imagined, then per simulation `width` proposals imagined."""
-        per = width * self.proposal + width * self.imagined(samples)
+        """The `width` root candidates imagined, then per simulation at most one proposal
+        request of `width` samples and one imagined state (agent.web.mcts); the depth does
+        not change the worst case."""
+        per = width * self.proposal + self.imagined(samples)
         return width * self.imagined(samples) + simulations * per
 
     def revise(self, rounds: int, samples: int) -> int:

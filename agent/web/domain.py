@@ -30,7 +30,7 @@ from worldplan.agent.graph.nodes import StepResult
 from worldplan.agent.graph.state import AgentState, StepDecision
 from worldplan.agent.graph.tree import Keys, SearchOutcome, node
 from worldplan.agent.web.imagination import Imagination, imagined_beam_search, revise_plan
-from worldplan.agent.web.mcts import mcts_search
+from worldplan.agent.web.mcts import mcts_search, root_priors
 from worldplan.agent.web.plans import BranchPlan, RevisePlan, plan_of
 from worldplan.agent.web.proposer import STOPPED, Proposer
 from worldplan.envs.web.actions import stop_answer
@@ -124,8 +124,9 @@ class WebDomain:
             if plan.mcts:
                 out = await mcts_search(im, roots[: plan.width], keys, budget,
                                         simulations=plan.simulations,
-                                        depth=max(2, plan.depth), width=plan.width,
-                                        samples=plan.samples)
+                                        depth=plan.mcts_depth, width=plan.width,
+                                        samples=plan.samples,
+                                        prior=root_priors(cands, roots[: plan.width]))
             else:
                 out = await imagined_beam_search(im, roots[: plan.width], keys, budget,
                                                  depth=plan.depth, beam=plan.beam,

@@ -2,7 +2,8 @@
 
 - `BranchPlan`: tree search over imagined states: `width` root candidates, each imagined by
   `samples` world-model predictions scored by the verifier; beam search keeps `beam` paths
-  for `depth` levels, or MCTS runs `simulations` (> 0) simulations to depth max(2, depth).
+  for `depth` levels, or MCTS runs `simulations` (> 0) simulations, each imagining at most
+  one new state, to `mcts_depth` = max(MCTS_DEPTH (3), depth) levels.
 - `RevisePlan`: imagine the plan's outcome, judge it, revise it up to `rounds` times, with
   `samples` predictions per imagined state.
 Each plan knows its worst-case cost in generated tokens (`cost(StepCosts)`) and how to cut
@@ -19,11 +20,13 @@ from dataclasses import dataclass, fields, replace
 
 from worldplan.agent.graph.budgets import StepCosts
 
+MCTS_DEPTH = 3  # MCTS's least depth (imagined levels); agent.web.mcts's default
+
 
 @dataclass(frozen=True)
 class BranchPlan:
     width: int = 2  # root candidates imagined
-    depth: int = 1  # imagined levels (beam search)
+    depth: int = 1  # imagined levels (beam search; MCTS: at least MCTS_DEPTH)
     beam: int = 2  # paths kept per level (beam search)
     samples: int = 1  # world-model predictions per imagined state
     simulations: int = 0  # MCTS simulations; 0: beam search
@@ -31,6 +34,12 @@ class BranchPlan:
     @property
     def mcts(self) -> bool:
         return self.simulations > 0
+
+    @property
+    def mcts_depth(self) -> int:
+        """MCTS's imagined levels: `depth`, at least MCTS_DEPTH (its cost does not grow
+        with depth: each simulation imagines at most one state)."""
+        return max(MCTS_DEPTH, self.depth)
 
     def cost(self, costs: StepCosts) -> int:
         """Worst-case generated tokens (the roots imagined, then the deeper search)."""

@@ -11,12 +11,12 @@ difficulty estimate of those proposals and the tokens left) which route to take:
 
 Strategies (the CLI's `--strategy`): `reactive` (1 proposal, always act), `best-of-n` (N
 proposals, branch with depth 1: WebDreamer's imagine-and-rank), `revise`, `search` (branch
-with depth 2; beam, or MCTS with `search="mcts"`), and `compute-optimal`: the route and
-its parameters come from agent.control.decide.decide(difficulty bin, step allowance, policy),
-the same pure controller MATH uses, with a web policy file whose strategies are routes and
-whose budgets are step allowances in tokens (default: the bundled prior
-agent/policies/web_prior.json: easy steps act, middling ones revise, hard ones branch, as
-in Snell et al.).
+with depth 2 by beam search, or at least 3 by MCTS with `search="mcts"`), and
+`compute-optimal`: the route and its parameters come from agent.control.decide.decide(
+difficulty bin, step allowance, policy), the same pure controller MATH uses, with a web
+policy file whose strategies are routes and whose budgets are step allowances in tokens
+(default: the bundled prior agent/policies/web_prior.json: easy steps act, middling ones
+revise, hard ones branch, as in Snell et al.).
 
 Every decision is then fitted to the step's allowance of generated tokens
 (`step_allowance`: the tokens left shared over the next few steps): depth, then width, are
@@ -38,7 +38,7 @@ from worldplan.agent.control.difficulty import Estimate
 from worldplan.agent.control.policy import POLICIES, Policy, PolicyError, load_policy
 from worldplan.agent.graph.budgets import StepCosts
 from worldplan.agent.graph.state import StepDecision
-from worldplan.agent.web.plans import BranchPlan, Plan, RevisePlan, plan_of
+from worldplan.agent.web.plans import MCTS_DEPTH, BranchPlan, Plan, RevisePlan, plan_of
 
 ROUTES = ("act", "revise", "branch")
 STRATEGIES = ("reactive", "best-of-n", "revise", "search", "compute-optimal")
@@ -121,16 +121,20 @@ def load_web_policy(path: str | Path | None = None) -> Policy:
     return policy
 
 
-def make_router(strategy: str, *, n: int = 3, depth: int = 2, rounds: int = 2,
-                    policy: Policy | str | Path | None = None, search: str = "beam",
-                    simulations: int = 4) -> WebRouter:
+def make_router(strategy: str, *, n: int = 3, depth: int | None = None, rounds: int = 2,
+                policy: Policy | str | Path | None = None, search: str = "beam",
+                simulations: int = 4) -> WebRouter:
     """The controller of a `--strategy` name; `n` proposals for best-of-n / search /
-    compute-optimal (its difficulty probe), `depth` for search, `rounds` for revise;
-    `search` ("beam" or "mcts" with `simulations`) for the branches of search and
-    compute-optimal."""
+    compute-optimal (its difficulty probe), `depth` for search (default 2 for beam search;
+    MCTS searches at least MCTS_DEPTH = 3 levels), `rounds` for revise; `search` ("beam" or
+    "mcts" with `simulations`) for the branches of search and compute-optimal."""
     if search not in SEARCHES:
         raise KeyError(f"unknown search {search!r}: choose one of {', '.join(SEARCHES)}")
-    tree = {"simulations": simulations, "depth": depth} if search == "mcts" else {}
+    if search == "mcts":
+        depth = max(MCTS_DEPTH, depth or MCTS_DEPTH)
+        tree = {"simulations": simulations, "depth": depth}
+    else:
+        depth, tree = depth or 2, {}
     if strategy == "reactive":
         return WebRouter(strategy, 1, "act")
     if strategy == "best-of-n":

@@ -7,18 +7,16 @@ one /pooling request (a process reward model's step scores); each returns a type
 `equivalents`, what the call is worth in generation-equivalents) and reported to the
 client's observers as a `CallRecord` (the trace store is one such observer). A token or
 FLOPs budget needs the prompt's token count before the call: `count_prompt` asks the
-server's /tokenize once per distinct prompt.
-
-Handled: n samples, temperature, top_p, seed, stop strings, logprobs / top_logprobs, vLLM's
-prompt_logprobs and stop_reason; URLs, concurrency, retries and typed errors are
-worldmodel.llm.connection's.
+server's /tokenize once per distinct prompt (worldmodel.llm.reserve waits out the worst
+cases of calls in flight). Handled: n samples, temperature, top_p, seed, stop strings,
+logprobs / top_logprobs, vLLM's prompt_logprobs and stop_reason; URLs, concurrency,
+retries and typed errors are worldmodel.llm.connection's.
 Not handled: streaming, tool calls, images; the result types are in worldmodel.llm.generation
 and the reading of the server's JSON in worldmodel.llm.parsing.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections import OrderedDict
@@ -28,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from worldplan.worldmodel.llm.accounting import Budget, BudgetExceeded, Reservation
+from worldplan.worldmodel.llm.accounting import Budget, Reservation
 from worldplan.worldmodel.llm.connection import Connection
 from worldplan.worldmodel.llm.errors import (
     LLMError,
@@ -38,11 +36,11 @@ from worldplan.worldmodel.llm.errors import (
 )
 from worldplan.worldmodel.llm.generation import CallRecord, Generation, Observer, Role
 from worldplan.worldmodel.llm.parsing import parse_generation, parse_pooling
+from worldplan.worldmodel.llm.reserve import reserve_when_free
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": text}
 
 PROMPT_COUNTS_KEPT = 8192  # prompts whose token count is remembered (LRU)
-CONTENTION_WAIT_S = 0.05  # a call that fits only once others settle polls this often
 
 
 class LLMClient(Connection):
@@ -252,21 +250,9 @@ class LLMClient(Connection):
             return None
         counted = (await self.count_prompt(endpoint, body, extra)
                    if budget.needs_prompt_count else 0)
-        waited = 0.0
-        while True:  # wait out other calls' worst cases, never fail or truncate for them
-            contended = budget.contended and waited < self.timeout_s
-            try:
-                res = budget.reserve(n, max_tokens, prompt_tokens=counted,
-                                     equivalents=equivalents, n_params=self.n_params)
-            except BudgetExceeded:
-                if not contended:
-                    raise
-            else:
-                if res.max_tokens >= max_tokens or not contended:
-                    return res
-                budget.settle(res, None)  # clamped by the others' reservations: release
-            await asyncio.sleep(CONTENTION_WAIT_S)
-            waited += CONTENTION_WAIT_S
+        return await reserve_when_free(budget, n, max_tokens, prompt_tokens=counted,
+                                       equivalents=equivalents, n_params=self.n_params,
+                                       timeout_s=self.timeout_s)
 
     async def _send(self, call: _Call, path: str, payload: dict[str, Any],
                     budget: Budget | None, reservation: Reservation | None,

@@ -207,8 +207,9 @@ def prediction_accuracy(prediction: str, before: str, after: str) -> Accuracy:
         common = len(real & pred)
         p, r = common / len(pred), common / len(real)
         f1 = 0.0 if common == 0 else 2 * p * r / (p + r)
+    predicted: PageChange | None = None
     try:
-        predicted: PageChange | None = parse_change(prediction)
+        predicted = parse_change(prediction)
         apply_change(before, predicted)
     except ChangeFormatError:
         predicted = None  # unreadable or unappliable: scored as wrong, not dropped

@@ -4,7 +4,8 @@
 httpx transport; it tells the three roles apart by their TASK paragraph
 (worldmodel.web.prompts.role_of_messages) and answers:
 - proposer: `propose(done, prompt, n)` -> n texts (done: plan steps the page shows done);
-- world model: "the page shows <action>";
+- world model: the action's change as tree lines (`imagined_change`: the true one for PLAN
+  actions on FakeWebEnv's page, else a status line naming the action);
 - verifier (1 token, logprobs): P(Yes) = `judge(prompt)`.
 Completion tokens are the words of the text plus one end token, cut at max_tokens; prompts
 cost their words; every answered request is recorded with its role and completion tokens.
@@ -58,6 +59,29 @@ def role_of(body: dict[str, Any]) -> str:
     return role_of_messages(body["messages"])
 
 
+CHANGES = {  # what each PLAN action does to FakeWebEnv's page, as changed tree lines
+    PLAN[0]: '~ textbox "Name" [ref=e2] => textbox "Name" [ref=e2]: Bob',
+    PLAN[1]: '~ checkbox "Agree" [ref=e4] => checkbox "Agree" [checked] [ref=e4]',
+    PLAN[2]: '+ status "Submitted"',
+}
+
+
+def imagined_change(action: str) -> str:
+    """The world model's answer: the true change of a PLAN action, else a status line
+    naming the action (a change that applies to any page)."""
+    try:
+        key = str(parse_action(action))
+    except ActionError:
+        key = action
+    known = {str(parse_action(a)): c for a, c in CHANGES.items()}
+    return known.get(key, f'+ status "did {re.sub(r"[^A-Za-z0-9]+", " ", key).strip()}"')
+
+
+def prompt_words(body: dict[str, Any]) -> int:
+    """A prompt's tokens by this model's rule: its messages' words."""
+    return len("\n".join(m["content"] for m in body["messages"]).split())
+
+
 def words_sample(text: str, max_tokens: int) -> Sample:
     """The words of `text` (at most max_tokens), costing one token more for the end."""
     words = text.split(" ")
@@ -75,7 +99,7 @@ class ScriptedWebLLM:
     server: OpenAIServer = field(init=False)
 
     def __post_init__(self) -> None:
-        self.server = OpenAIServer(self.answer)
+        self.server = OpenAIServer(self.answer, tokenize=prompt_words)
 
     def transport(self) -> httpx.MockTransport:
         return self.server.transport()
@@ -84,7 +108,7 @@ class ScriptedWebLLM:
         role = role_of(body)
         prompt = "\n".join(m["content"] for m in body["messages"])
         n, max_tokens = int(body.get("n", 1)), int(body["max_tokens"])
-        prompt_tokens = len(prompt.split())
+        prompt_tokens = prompt_words(body)
         if role == "verifier":
             reply = yes_no(min(max(self.judge(prompt), 1e-6), 1 - 1e-6), prompt_tokens)
         else:
@@ -94,7 +118,7 @@ class ScriptedWebLLM:
                     texts = [PLAN[min(page_progress(prompt), 2)]] * n
             elif role == "world_model":
                 action = re.findall(r"predict the page after the action (.*?)\. Write", prompt)[-1]
-                texts = [f"the page shows {action}"] * n
+                texts = [imagined_change(action)] * n
             else:
                 texts = ["?"] * n
             reply = Reply([words_sample(t, max_tokens) for t in texts], prompt_tokens)

@@ -55,7 +55,7 @@ def main(argv: list[str]) -> None:
             parallel=spec.parallel, checkpoint_db=checkpoint_path(db),
             resume=(spec.run_id, spec.plan), envs=FakeEnvs()))
     else:
-        config = WebAgentConfig(strategy=argv[2], n=2, budget_tokens=400, max_steps=4)
+        config = WebAgentConfig(strategy=argv[2], n=2, budget_tokens=20_000, max_steps=4)
         asyncio.run(run_web_agent(store, tasks=TASKS, seeds=SEEDS, clients=clients,
                                   config=config, parallel=2, checkpoint_db=checkpoint_path(db),
                                   envs=FakeEnvs()))

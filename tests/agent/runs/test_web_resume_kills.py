@@ -82,7 +82,7 @@ def run(db: Path, resume: int | None = None, llm: ScriptedWebLLM | None = None,
         client = LLMClient(url, model="scripted", retries=0)
         clients = AgentClients(client, client, client)
         if resume is None:
-            config = WebAgentConfig(strategy="best-of-n", n=2, budget_tokens=400, max_steps=4)
+            config = WebAgentConfig(strategy="best-of-n", n=2, budget_tokens=20_000, max_steps=4)
             asyncio.run(run_web_agent(store, tasks=TASKS, seeds=[0], clients=clients,
                                       config=config, checkpoint_db=checkpoint_path(str(db)),
                                       envs=envs))

@@ -1,7 +1,8 @@
 """The `worldplan` Typer application: the one place where every command is registered.
 
-The command modules (agent/cli/{serve,traces,web,math,control}.py) define plain functions
-whose keyword options carry their help texts; importing them registers nothing.
+The command modules (agent/cli/{serve,traces,web,web_controller,math,control}.py) define
+plain functions whose keyword options carry their help texts; importing them registers
+nothing.
 `build_app()` names each command and registers it here, in the order `worldplan --help`
 lists them. `app` is the built application: the console script (agent.cli.main) runs it,
 and tests invoke it with Typer's CliRunner.
@@ -25,6 +26,7 @@ from worldplan.agent.cli.traces import (
 )
 from worldplan.agent.cli.verifier import verifier_eval_command, verifier_fit_command
 from worldplan.agent.cli.web import web_command
+from worldplan.agent.cli.web_controller import collect_command, fit_command
 
 
 def build_app() -> typer.Typer:
@@ -61,6 +63,11 @@ def build_app() -> typer.Typer:
     verifier.command("fit")(verifier_fit_command)
     verifier.command("eval")(verifier_eval_command)
     app.add_typer(verifier, name="verifier")
+    controller = typer.Typer(help="The web agent's per-step controller, fitted from "
+                             "counterfactual rollouts.", no_args_is_help=True)
+    controller.command("collect")(collect_command)
+    controller.command("fit")(fit_command)
+    app.add_typer(controller, name="web-controller")
     return app
 
 

@@ -63,7 +63,8 @@ class Domain(Protocol):
     async def propose(self, state: AgentState, n: int, budget: Budget,
                       keys: Keys) -> list[dict[str, Any]]: ...
 
-    def estimate(self, goal: str, candidates: list[dict[str, Any]]) -> Estimate: ...
+    def estimate(self, goal: str, candidates: list[dict[str, Any]],
+                 state: AgentState | None = None) -> Estimate: ...
 
     async def search(self, route: str, state: AgentState, decision: StepDecision,
                      budget: Budget, keys: Keys) -> SearchOutcome: ...
@@ -137,8 +138,9 @@ async def propose(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str
 
 
 async def estimate(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    """This step's difficulty from the proposals (an agent.control.difficulty estimator)."""
-    est = runtime.context.domain.estimate(state.get("goal", ""), state["candidates"])
+    """This step's difficulty from the proposals and the step's state (the page, the step
+    index): the domain's estimator (agent.web.difficulty, agent.control.difficulty)."""
+    est = runtime.context.domain.estimate(state.get("goal", ""), state["candidates"], state)
     return {"difficulty": est.to_dict()}
 
 

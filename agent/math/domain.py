@@ -111,7 +111,8 @@ class MathDomain:
                  "info": {**nd.info, "step": keys.step, "probe": True}}
                 for nd in self.probe.nodes]
 
-    def estimate(self, goal: str, candidates: list[dict[str, Any]]) -> Estimate:
+    def estimate(self, goal: str, candidates: list[dict[str, Any]],
+                 state: AgentState | None = None) -> Estimate:
         est = make_estimator("auto", self.policy or Policy([]))
         return est.estimate(self.problem, self.probe.signals if self.probe.nodes else None)
 

@@ -36,6 +36,7 @@ from worldplan.agent.runs.web_episodes import EpisodeOutcome, gather_episodes
 from worldplan.agent.runs.web_resume import ResumePlan, checkpointed_calls, thread_id_of
 from worldplan.agent.runs.web_scripted import WebRunResult, store_summary
 from worldplan.agent.web.config import AgentClients, WebAgentConfig, make_models
+from worldplan.agent.web.difficulty import WebDifficulty
 from worldplan.agent.web.domain import WebDomain, WebEnvLike, WebModels
 from worldplan.agent.web.router import WebRouter, make_router
 from worldplan.envs.web.browser import BrowserConfig
@@ -71,7 +72,8 @@ async def run_agent_episode(env: WebEnvLike, task: str, seed: int, models: WebMo
               if init is None and saved else Budget(config.budget_generations,
                                                     config.budget_tokens,
                                                     count_prompts=False))
-    domain = WebDomain(env, models, seed=seed, max_attempts=config.max_attempts)
+    domain = WebDomain(env, models, seed=seed, max_attempts=config.max_attempts,
+                       difficulty=WebDifficulty.of(router.policy))
     ctx = AgentContext(domain, router, budget, EpisodeRecorder(store, episode_id),
                        config.horizon)
     token = current_episode.set(episode_id)

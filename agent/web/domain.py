@@ -6,6 +6,8 @@ model and the progress verifier. `act` executes the proposals' majority action; 
 and `branch` search over imagined states (agent.web.imagination, agent.web.mcts). After
 every executed action that was imagined, the prediction is scored against the real next
 page (worldmodel.web.world_model.prediction_accuracy) and stored in the step's info.
+`estimate` bins the step's features (agent.web.difficulty: proposals, page, step) on the
+cuts, and with the learned predictor, of the web policy it was given (`difficulty`).
 
 Crashes and resumes: the domain remembers the actions it executed; before each real step it
 checks them against the state's `actions` and, if they differ (a new process resuming from
@@ -24,11 +26,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from worldplan.agent.control.difficulty import Estimate, PredictedDifficulty, Signals
+from worldplan.agent.control.difficulty import Estimate
 from worldplan.agent.graph.budgets import StepCosts
 from worldplan.agent.graph.nodes import StepResult
 from worldplan.agent.graph.state import AgentState, StepDecision
 from worldplan.agent.graph.tree import Keys, SearchOutcome, node
+from worldplan.agent.web.difficulty import WebDifficulty, step_features
 from worldplan.agent.web.imagination import Imagination, imagined_beam_search, revise_plan
 from worldplan.agent.web.mcts import mcts_search, root_priors
 from worldplan.agent.web.plans import BranchPlan, RevisePlan, plan_of
@@ -64,8 +67,9 @@ class WebDomain:
     needs_candidates = True
 
     def __init__(self, env: WebEnvLike, models: WebModels, *, seed: int,
-                 max_attempts: int = 3) -> None:
+                 max_attempts: int = 3, difficulty: WebDifficulty | None = None) -> None:
         self.env, self.models, self.seed = env, models, seed
+        self.difficulty = difficulty or WebDifficulty()  # a web policy's cuts and predictor
         self.max_attempts = max_attempts
         self.costs = StepCosts(models.proposer.max_tokens, models.world_model.max_tokens,
                                models.verifier.tokens_per_sample)
@@ -91,13 +95,15 @@ class WebDomain:
         return [node(keys("c"), None, "proposal", p.raw, step=keys.step, tokens=p.tokens,
                      answer=p.action or "", info={"error": p.error}) for p in props]
 
-    def estimate(self, goal: str, candidates: list[dict[str, Any]]) -> Estimate:
-        """Predicted difficulty from the proposals' agreement (no verifier scores yet)."""
-        signals = Signals(scores=[None] * len(candidates),
-                          answers=[c["answer"] or None for c in candidates],
-                          tokens=[int(c["tokens"]) for c in candidates],
-                          truncated=[False] * len(candidates))
-        return PredictedDifficulty().estimate(goal, signals)
+    def estimate(self, goal: str, candidates: list[dict[str, Any]],
+                 state: AgentState | None = None) -> Estimate:
+        """This step's difficulty from its proposals and page (agent.web.difficulty), on the
+        cuts and with the predictor of the policy the domain was given."""
+        if not candidates:
+            return Estimate(None, None, self.difficulty.source, "no proposals")
+        s = state or {}
+        return self.difficulty.estimate(step_features(candidates, s.get("observation") or {},
+                                                      int(s.get("step", 0))))
 
     async def search(self, route: str, state: AgentState, decision: StepDecision,
                      budget: Budget, keys: Keys) -> SearchOutcome:

@@ -37,7 +37,7 @@ from worldplan.agent.runs.web_resume import ResumePlan, checkpointed_calls, thre
 from worldplan.agent.runs.web_scripted import WebRunResult, store_summary
 from worldplan.agent.web.config import AgentClients, WebAgentConfig, make_models
 from worldplan.agent.web.difficulty import WebDifficulty
-from worldplan.agent.web.domain import WebDomain, WebEnvLike, WebModels
+from worldplan.agent.web.domain import CALL_OVERHEAD, WebDomain, WebEnvLike, WebModels
 from worldplan.agent.web.router import WebRouter, make_router
 from worldplan.envs.web.browser import BrowserConfig
 from worldplan.envs.web.tasks.registry import category_of
@@ -67,13 +67,14 @@ async def run_agent_episode(env: WebEnvLike, task: str, seed: int, models: WebMo
     out = EpisodeOutcome(task, seed, episode_id)
     init = None if saved else initial_state(kind="web", task=task, seed=seed,
                                             max_steps=config.max_steps)
-    # the web agent's token budget counts generated tokens only (count_prompts=False)
+    # the budget's tokens: uncached prompt + completion (config.count_prompts), all roles
     budget = (budget_from_state(saved, config.budget_generations, config.budget_tokens)
               if init is None and saved else Budget(config.budget_generations,
                                                     config.budget_tokens,
-                                                    count_prompts=False))
+                                                    count_prompts=config.count_prompts))
     domain = WebDomain(env, models, seed=seed, max_attempts=config.max_attempts,
-                       difficulty=WebDifficulty.of(router.policy))
+                       difficulty=WebDifficulty.of(router.policy),
+                       call_overhead=CALL_OVERHEAD if config.count_prompts else 0)
     ctx = AgentContext(domain, router, budget, EpisodeRecorder(store, episode_id),
                        config.horizon)
     token = current_episode.set(episode_id)

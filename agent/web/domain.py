@@ -42,6 +42,7 @@ from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.web.world_model import ProgressVerifier, WorldModel, prediction_accuracy
 
 StepReturn = tuple[WebObservation, float, bool, bool, dict[str, Any]]
+CALL_OVERHEAD = 80  # uncached prompt tokens of a search call: its TASK paragraph and steps
 
 
 class WebEnvLike(Protocol):
@@ -67,12 +68,16 @@ class WebDomain:
     needs_candidates = True
 
     def __init__(self, env: WebEnvLike, models: WebModels, *, seed: int,
-                 max_attempts: int = 3, difficulty: WebDifficulty | None = None) -> None:
+                 max_attempts: int = 3, difficulty: WebDifficulty | None = None,
+                 call_overhead: int = 0) -> None:
         self.env, self.models, self.seed = env, models, seed
         self.difficulty = difficulty or WebDifficulty()  # a web policy's cuts and predictor
         self.max_attempts = max_attempts
-        self.costs = StepCosts(models.proposer.max_tokens, models.world_model.max_tokens,
-                               models.verifier.tokens_per_sample)
+        # a plan's cost per call: its completion, plus `call_overhead` uncached prompt tokens
+        # when the budget counts prompts (the page is cached by the step's first proposal)
+        self.costs = StepCosts(models.proposer.max_tokens + call_overhead,
+                               models.world_model.max_tokens + call_overhead,
+                               models.verifier.tokens_per_sample + call_overhead)
         self.executed: list[str] | None = None  # actions done on the live page since reset
         self.retries: list[dict[str, Any]] = []
 
@@ -93,7 +98,9 @@ class WebDomain:
         except STOPPED:
             return []
         return [node(keys("c"), None, "proposal", p.raw, step=keys.step, tokens=p.tokens,
-                     answer=p.action or "", info={"error": p.error}) for p in props]
+                     answer=p.action or "", info={"error": p.error, "count": p.count,
+                                                  "logprob": p.logprob, "entropy": p.entropy,
+                                                  "greedy": p.greedy}) for p in props]
 
     def estimate(self, goal: str, candidates: list[dict[str, Any]],
                  state: AgentState | None = None) -> Estimate:
@@ -197,10 +204,13 @@ class WebDomain:
 
 
 def majority_action(cands: list[dict[str, Any]]) -> str | None:
+    """The readable action most proposals gave (merged candidates carry their count in
+    info; the first, i.e. the best ranked, on ties)."""
     counts: dict[str, int] = {}
     for c in cands:
         if c["answer"]:
-            counts[c["answer"]] = counts.get(c["answer"], 0) + 1
+            counts[c["answer"]] = counts.get(c["answer"], 0) + int(
+                (c.get("info") or {}).get("count", 1))
     return max(counts, key=lambda a: counts[a]) if counts else None
 
 

@@ -37,7 +37,7 @@ class WebAgentConfig:
     temperature: float = 0.8
     verifier_mode: str = "p_yes"  # p_yes | label (reasoned verdicts)
     verifier_votes: int = 1  # label mode: verdicts sampled and averaged per imagined state
-    constrained: bool = True  # proposals through vLLM structured outputs (legal actions)
+    constrained: bool = True  # vLLM structured outputs: legal actions, applicable changes
     horizon: int = 3  # steps the tokens left are shared over (agent.graph.budgets.step_allowance)
     max_attempts: int = 3  # attempts of a step whose browser crashed
     success_threshold: float = 1.0
@@ -63,7 +63,8 @@ def make_models(clients: AgentClients, config: WebAgentConfig, seed: int) -> Web
     return WebModels(
         Proposer(clients.proposer, config.proposer_tokens, config.temperature, seed,
                  constrained=config.constrained),
-        WorldModel(clients.world_model, config.world_model_tokens, seed=seed),
+        WorldModel(clients.world_model, config.world_model_tokens, seed=seed,
+                   constrained=config.constrained),
         ProgressVerifier(clients.verifier, config.verifier_mode, votes=config.verifier_votes))
 
 

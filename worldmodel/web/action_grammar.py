@@ -11,7 +11,7 @@ lines, nested or not) and allows, per element role:
 and, always, `scroll(0, dy)`, `noop()` and `stop(answer)`. `action_regex(tree)` is the
 regular expression of exactly those calls, in the canonical form the action parser reads
 (`click("e4")`, `fill("e3", "text")`: double quotes, one space after a comma); texts are
-at most `TEXT_CHARS` characters without quotes, backslashes or newlines. Passed to the
+at most `TEXT_CHARS` characters without quotes, backslashes or control characters. Passed to the
 server as `{"structured_outputs": {"regex": ...}}`, it makes an invalid proposal
 impossible: every reply parses (envs.web.actions.parse_action) and names a ref that is on
 the page. A page without refs still allows scroll, noop and stop.
@@ -33,7 +33,7 @@ CHECK_ROLES = frozenset({"checkbox", "radio", "switch", "menuitemcheckbox", "men
 MAX_REFS = 400  # elements allowed in one grammar (a larger page keeps its first ones)
 
 _ELEMENT = re.compile(r"^\s*-\s+([A-Za-z]+)\b[^\n]*?\[ref=((?:f\d+)?e\d+)\]", re.M)
-_TEXT = f'"[^"\\\\\\n]{{0,{TEXT_CHARS}}}"'
+_TEXT = f'"[^"\\\\\\x00-\\x1f\\x7f]{{0,{TEXT_CHARS}}}"'  # no quote, backslash, control
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,8 @@ WORLD_MODEL_TASK = (
     "TASK (world model): predict the page after the action {action}. Write only the changed "
     "lines of the tree, one per line: '+ <line>' for a new line, '- <line>' for a removed "
     "line, '~ <old line> => <new line>' for a changed one, keeping [ref=...]; or write "
-    "'nothing changes'.\nChanged lines:")
+    "'nothing changes'. For example, after fill(\"e5\", \"Ann\"): "
+    "~ textbox \"First\" [ref=e5] => textbox \"First\" [ref=e5]: Ann\nChanged lines:")
 JUDGE_YES_NO_TASK = ("TASK (judge): will these actions complete the goal or make progress "
                      "toward it? Answer Yes or No.")
 JUDGE_LABEL_TASK = ("TASK (judge): judge where these actions leave the goal. In one short "

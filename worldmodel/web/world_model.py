@@ -4,8 +4,11 @@
   changed tree lines (n samples in one request; worldmodel.web.page_diff reads and applies
   them): each `Prediction` has the imagined page's prompt text (`page`, what the next
   imagined step proposes against), or `error` saying why the change could not be read or
-  applied (then the caller scores that state as wrong). With `imagined` steps instead of an
-  imagined page, the model reads them as text and no page is built.
+  applied (then the caller scores that state as wrong). With `constrained` (the default)
+  the request carries vLLM's structured outputs (worldmodel.web.change_grammar): removed
+  and changed lines can only be lines of the page, so a prediction always applies. With
+  `imagined` steps instead of an imagined page, the model reads them as text and no page is
+  built.
 - `ProgressVerifier.score(goal, obs, steps_list)`: scores imagined states for progress
   toward the goal, averaged over the imagined samples (WebDreamer, Gu et al. 2024). Mode
   "p_yes": P("Yes") of a yes/no question (worldmodel.llm.yesno.p_yes, one 1-token generation
@@ -35,6 +38,7 @@ from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.yesno import p_yes
 from worldplan.worldmodel.web.action_grammar import page_tree
+from worldplan.worldmodel.web.change_grammar import structured_change
 from worldplan.worldmodel.web.page_diff import (
     ChangeFormatError,
     PageChange,
@@ -73,6 +77,7 @@ class WorldModel:
     temperature: float = 0.7
     seed: int | None = None
     tags: dict[str, Any] = field(default_factory=dict)
+    constrained: bool = True  # vLLM structured outputs: only changes that apply to the page
 
     async def predict(self, obs: str, action: str, *, imagined: Sequence[Step] = (),
                       history: Sequence[str] = (), n: int = 1,
@@ -80,10 +85,12 @@ class WorldModel:
         """n predicted changes after `action` (after the imagined steps, if any), each read
         as tree lines and applied to the page: `page` is the imagined page's prompt text,
         `error` why the change could not be read or applied (then `page` is "")."""
+        extra = structured_change(obs) if self.constrained and not imagined else None
         gen = await self.client.chat(
             world_model_messages(obs, action, imagined, history), role="world_model", n=n,
             max_tokens=self.max_tokens, temperature=self.temperature if n > 1 else 0.0,
-            seed=self.seed, budget=budget, tags={**self.tags, "action": action[:200]})
+            seed=self.seed, budget=budget, extra=extra,
+            tags={**self.tags, "action": action[:200]})
         share = gen.usage.completion_tokens // max(1, len(gen.choices))
         out = []
         for c in gen.choices:
@@ -91,11 +98,16 @@ class WorldModel:
             if not imagined:  # a change relative to a page we hold
                 try:
                     page = imagined_observation(obs, action, apply_change(
-                        page_tree(obs), parse_change(c.text)))
+                        page_tree(obs), parse_change(once(c.text))))
                 except ChangeFormatError as e:
                     error = str(e)
             out.append(Prediction(c.text.strip(), share, c.finish_reason, page, error))
         return out
+
+
+def once(text: str) -> str:
+    """The text with repeated lines kept once (a small model may repeat a change line)."""
+    return "\n".join(dict.fromkeys(text.splitlines()))
 
 
 def imagined_observation(obs: str, action: str, tree: str) -> str:

@@ -46,7 +46,8 @@ def web_command(
     agent: str = typer.Option("oracle", help="Agent: oracle or random."),
     strategy: str = typer.Option("", help="LLM agent through the graph instead of --agent: "
                                  "reactive|best-of-n|revise|search|compute-optimal."),
-    budget: int = typer.Option(400, help="LLM agent: generated tokens per episode (0: none)."),
+    budget: int = typer.Option(4000, help="LLM agent: total tokens per episode, uncached "
+                               "prompt + completion, all roles (0: none)."),
     search: str = typer.Option("beam", help="LLM agent: tree search of branching steps: "
                                "beam|mcts."),
     simulations: int = typer.Option(4, min=1, help="LLM agent: MCTS simulations a step."),

@@ -62,7 +62,7 @@ class WebRunOptions:
     tasks: tuple[str, ...]  # these tasks instead of the suite
     agent: str  # scripted agent without a strategy: oracle | random
     strategy: str  # "" (a scripted agent) or the LLM agent's strategy (agent.web.router)
-    budget_tokens: int | None  # LLM agent: generated tokens per episode (None: no limit)
+    budget_tokens: int | None  # LLM agent: total tokens per episode (None: no limit)
     search: str  # LLM agent: tree search of branching steps, beam | mcts
     simulations: int  # LLM agent: MCTS simulations per branching step
     policy: str  # LLM agent, compute-optimal: web policy file ("": the bundled prior)

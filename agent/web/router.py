@@ -18,13 +18,14 @@ policy file whose strategies are routes and whose budgets are step allowances in
 (default: the bundled prior agent/policies/web_prior.json: easy steps act, middling ones
 revise, hard ones branch, as in Snell et al.).
 
-Every decision is then fitted to the step's allowance of generated tokens
-(`step_allowance`: the tokens left shared over the next few steps): depth, then width, are
+Every decision is then fitted to the step's allowance of tokens (the episode budget's unit,
+uncached prompt + completion by default; `step_allowance`: the tokens left shared over the
+next few steps): depth, then width, are
 cut until the plan's worst-case cost (`StepCosts`) fits, else the route falls back to a
 cheaper one. The search itself also draws from a child budget of that size, so the
 allowance holds even where the plan's estimate is wrong.
-Pure functions: no model is called here. Not handled: fitting the web policy from web runs
-(the bundled one is a prior).
+Pure functions: no model is called here. A fitted policy comes from counterfactual rollouts
+(agent.web.controller_fit, `worldplan web-controller fit`); the bundled one is a prior.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ Every arm runs the same tasks x seeds through the agent graph with the real brow
 served model, under the same budget per episode in total tokens (uncached prompt +
 completion, all roles: proposer, world model, verifier). Arms: `reactive` (one greedy
 proposal, act), `webdreamer` (imagine each proposal with the world model, score the
-imagined page, act on the best: WebDreamer), `mcts` (MCTS over imagined pages), `beam`
+imagined outcome, act on the best: WebDreamer), `mcts` (MCTS over imagined pages), `beam`
 (beam search over them), `compute-optimal` (the per-step controller with `--policy`).
 Per (arm, budget): success with its bootstrap 90% interval, and against reactive at the
 same budget the paired difference and the relative lift (success / reactive's - 1), both
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import time
@@ -66,6 +67,14 @@ def arm_config(arm: str, budget: int, args: argparse.Namespace) -> WebAgentConfi
                           n=args.n, depth=args.depth, simulations=args.simulations,
                           policy=args.policy if arm == "compute-optimal" else "",
                           verifier_mode=args.verifier_mode, verifier_votes=args.votes)
+
+
+def settings_key(config: WebAgentConfig, tasks: list[str], seeds: list[int]) -> str:
+    """A short hash of everything that makes a run: a changed setting is a new run, never
+    a stale one read back or resumed with mixed settings."""
+    blob = json.dumps({"config": asdict(config), "tasks": tasks, "seeds": seeds},
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
 
 def run_arm(store: TraceStore, db: str, name: str, tasks: list[str], seeds: list[int],
@@ -176,11 +185,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     clients = connect_clients(args.llm_url or None)
     load_start = os.getloadavg()
     rows: list[dict[str, Any]] = []
+    arms = args.strategies.split(",")
+    if arms[0] != "reactive":
+        raise SystemExit("--strategies must start with reactive: the others pair with it")
     for budget in [int(b) for b in args.budgets.split(",")]:
         base: list[EpisodeRow] | None = None
-        for arm in args.strategies.split(","):
+        for arm in arms:
             config = arm_config(arm, budget, args)
-            name = f"bench {args.label} {arm} b{budget} s{args.seeds}"
+            name = f"bench {args.label} {arm} b{budget} {settings_key(config, tasks, seeds)}"
             t0 = time.time()
             run_id = run_arm(store, db, name, tasks, seeds, config, clients, suite,
                              args.parallel)

@@ -6,8 +6,9 @@
   more).
 - `spent_of` / `budget_from_state`: a budget's spending as a JSON-serialisable dict for the
   graph state, and a budget rebuilt from it after a resume.
-Units: tokens are generated (completion) tokens (the web agent's budget has
-count_prompts=False; issue 14 moves it to uncached prompt + completion). Domain-neutral.
+Units: a budget's tokens are uncached prompt + completion, or completion alone when it has
+`count_prompts=False`; a budget rebuilt from a state keeps the unit it was made with (a
+state saved before anything was spent takes the caller's). Domain-neutral.
 """
 
 from __future__ import annotations
@@ -59,9 +60,10 @@ def spent_of(budget: Budget) -> dict[str, int]:
 
 
 def budget_from_state(state: AgentState, max_generations: int | None,
-                      max_tokens: int | None) -> Budget:
+                      max_tokens: int | None, *, count_prompts: bool = True) -> Budget:
     """A budget with the limits given, already charged with what the state says was spent."""
     s = state.get("spent") or {}
     return Budget(max_generations, max_tokens, spent_generations=s.get("generations", 0),
                   spent_tokens=s.get("tokens", 0), spent_prompt_tokens=s.get("prompt_tokens", 0),
-                  calls=s.get("calls", 0), count_prompts=bool(s.get("count_prompts", False)))
+                  calls=s.get("calls", 0),
+                  count_prompts=bool(s.get("count_prompts", count_prompts)))

@@ -68,7 +68,8 @@ async def run_agent_episode(env: WebEnvLike, task: str, seed: int, models: WebMo
     init = None if saved else initial_state(kind="web", task=task, seed=seed,
                                             max_steps=config.max_steps)
     # the budget's tokens: uncached prompt + completion (config.count_prompts), all roles
-    budget = (budget_from_state(saved, config.budget_generations, config.budget_tokens)
+    budget = (budget_from_state(saved, config.budget_generations, config.budget_tokens,
+                                count_prompts=config.count_prompts)
               if init is None and saved else Budget(config.budget_generations,
                                                     config.budget_tokens,
                                                     count_prompts=config.count_prompts))

@@ -43,7 +43,7 @@ from worldplan.agent.web.counterfactual_rows import (
     Record,
     StateRecord,
 )
-from worldplan.agent.web.domain import WebDomain, WebEnvLike
+from worldplan.agent.web.domain import CALL_OVERHEAD, WebDomain, WebEnvLike
 from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.accounting import Budget
 
@@ -54,7 +54,7 @@ class CounterfactualConfig:
     states: int = 2  # sampled steps per base episode
     n: int = 3  # proposals at a sampled step (its difficulty features)
     sample_seed: int = 0  # seed of the sampled steps
-    continuation_tokens: int | None = None  # generated tokens after the arm (None: no limit)
+    continuation_tokens: int | None = None  # tokens after the arm, the agent's unit (None: any)
     agent: WebAgentConfig = field(default_factory=lambda: WebAgentConfig(strategy="reactive"))
 
 
@@ -108,7 +108,8 @@ class Collector:
         """The base episode, its sampled states, and every arm not yet in the file."""
         agent = self.config.agent
         domain = WebDomain(env, make_models(self.clients, agent, seed), seed=seed,
-                           max_attempts=agent.max_attempts)
+                           max_attempts=agent.max_attempts,
+                           call_overhead=CALL_OVERHEAD if agent.count_prompts else 0)
         base = self.done.bases.get((task, seed))
         if base is None:
             base = await self._base(domain, task, seed)
@@ -121,7 +122,8 @@ class Collector:
 
     async def _base(self, domain: WebDomain, task: str, seed: int) -> BaseRecord:
         agent, t0 = self.config.agent, time.time()
-        budget = Budget(agent.budget_generations, agent.budget_tokens, count_prompts=False)
+        budget = Budget(agent.budget_generations, agent.budget_tokens,
+                        count_prompts=agent.count_prompts)
         with traced(self.store, self.run_id, task, seed, "base") as finish:
             roll = await reactive(domain, await restore(domain, task, [], agent.max_steps),
                                   budget)
@@ -140,7 +142,7 @@ class Collector:
         live = await restore(domain, task, base.actions[:k], agent.max_steps)
         rec = self.done.states.get((task, seed, k))
         if rec is None:
-            probe = Budget(None, None, count_prompts=False)
+            probe = Budget(None, None, count_prompts=agent.count_prompts)
             with traced(self.store, self.run_id, task, seed, f"state {k}") as finish:
                 cands = await domain.propose(live, self.config.n, probe, Keys(k))
                 est = domain.estimate(live.get("goal", ""), cands, live)
@@ -166,8 +168,10 @@ class Collector:
                                 costs=domain.costs)
         with traced(self.store, self.run_id, base.task, base.seed, f"{arm.key} at {k}") \
                 as finish:
-            step = await take_arm(domain, live, rec.candidates, decision)
-            cont_budget = Budget(None, self.config.continuation_tokens, count_prompts=False)
+            step = await take_arm(domain, live, rec.candidates, decision,
+                                  count_prompts=agent.count_prompts)
+            cont_budget = Budget(None, self.config.continuation_tokens,
+                                 count_prompts=agent.count_prompts)
             cont = await reactive(domain, step.state, cont_budget)
             reward = float(cont.state.get("reward", 0.0))
             success = reward >= agent.success_threshold

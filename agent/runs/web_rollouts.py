@@ -100,12 +100,13 @@ class ArmStep:
 
 
 async def take_arm(domain: WebDomain, state: AgentState, candidates: list[dict[str, Any]],
-                   decision: StepDecision) -> ArmStep:
+                   decision: StepDecision, *, count_prompts: bool = True) -> ArmStep:
     """The arm's step: search (route and plan of `decision`) under a budget of its
-    allowance (generated tokens, as live steps), then execute the chosen action."""
+    allowance (in the live steps' unit: total tokens, or completion tokens without
+    `count_prompts`), then execute the chosen action."""
     t0 = time.time()
     allowance = decision.get("allowance")
-    budget = Budget(None, allowance if allowance else None, count_prompts=False)
+    budget = Budget(None, allowance if allowance else None, count_prompts=count_prompts)
     here = AgentState(**{**state, "candidates": candidates, "decision": decision})
     route = str(decision.get("route", "act"))
     out = await domain.search(route, here, decision, budget, Keys(state["step"]))

@@ -78,7 +78,7 @@ def run_summary(store: TraceStore, run_id: int) -> RunSummary:
         cached = sum(c.cached_tokens or 0 for c in cs)
         completion = sum(c.completion_tokens for c in cs)
         mine = steps_of.get(int(e.id or 0), [])
-        rows.append(EpisodeRow(e.task_id, int(e.seed), e.status, bool(e.success),
+        rows.append(EpisodeRow(e.task_id, int(e.seed or 0), e.status, bool(e.success),
                                float(e.reward or 0.0), len(mine), prompt - cached + completion,
                                completion, prompt, cached, sum(st.wall_time_s for st in mine)))
     rows.sort(key=lambda r: (r.task, r.seed))

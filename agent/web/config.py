@@ -32,7 +32,7 @@ class WebAgentConfig:
     search: str = "beam"  # tree search of the branch route: beam | mcts
     simulations: int = 4  # MCTS simulations per branching step (search="mcts")
     policy: str = ""  # compute-optimal: web policy file ("": the bundled prior)
-    proposer_tokens: int = 24  # per proposed action (tokens)
+    proposer_tokens: int = 40  # per proposed action (tokens; the grammar's longest is ~35)
     world_model_tokens: int = 96  # per predicted change, as changed tree lines (tokens)
     temperature: float = 0.8
     verifier_mode: str = "p_yes"  # p_yes | label (reasoned verdicts)

@@ -129,7 +129,7 @@ class WebDomain:
         else:
             assert isinstance(plan, BranchPlan), f"route {route!r} has no search plan"
             roots, seen = [], set()
-            for c in cands:  # distinct readable actions, most frequent first
+            for c in cands:  # distinct readable actions, the majority first, then by rank
                 if c["answer"] and c["answer"] not in seen:
                     seen.add(c["answer"])
                     roots.append((c["key"], c["answer"]))

@@ -110,10 +110,13 @@ def priors(counts: Sequence[int], logprobs: Sequence[float | None]) -> list[floa
 
 async def _predict(im: Imagination, path: ImaginedPath, page: str, action: str, samples: int,
                    budget: Budget) -> list[Prediction]:
+    # the real actions so far, then the imagined ones, as the proposer sees them
+    history = im.history + [a for a, _ in path]
     if page:  # the imagined page already shows the path
-        return await im.world_model.predict(page, action, n=samples, budget=budget)
+        return await im.world_model.predict(page, action, n=samples, budget=budget,
+                                            history=history)
     return await im.world_model.predict(im.obs, action, imagined=path, n=samples,
-                                        budget=budget)
+                                        budget=budget, history=im.history)
 
 
 async def expand(im: Imagination, keys: Keys, parent: str, path: ImaginedPath, action: str,
@@ -145,7 +148,8 @@ async def expand(im: Imagination, keys: Keys, parent: str, path: ImaginedPath, a
     if ok:
         try:
             prog = await im.verifier.score(im.goal, im.obs, [[*path, (action, p.text)]
-                                                             for p in ok], budget=budget)
+                                                             for p in ok], budget=budget,
+                                           history=im.history)
         except STOPPED:
             return None
         judged = iter(prog.samples)

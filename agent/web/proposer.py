@@ -101,6 +101,10 @@ class Proposer:
         return out
 
 
+def _lp(p: Proposal) -> float:
+    return p.logprob if p.logprob is not None else -math.inf
+
+
 def merge(replies: Sequence[tuple[Proposal, bool]]) -> list[Proposal]:
     """Each readable action once (count, best logprob, greedy flag), ranked by logprob then
     count, then the unreadable replies in order."""
@@ -114,10 +118,9 @@ def merge(replies: Sequence[tuple[Proposal, bool]]) -> list[Proposal]:
         if old is None:
             by_action[p.action] = replace(p, greedy=greedy)
             continue
-        better = p if (p.logprob or -math.inf) > (old.logprob or -math.inf) else old
+        better = p if _lp(p) > _lp(old) else old
         by_action[p.action] = replace(better, count=old.count + 1, tokens=old.tokens + p.tokens,
                                       greedy=old.greedy or greedy)
-    ranked = sorted(by_action.values(), key=lambda p: (
-        -(p.logprob if p.logprob is not None else -math.inf), -p.count))
+    ranked = sorted(by_action.values(), key=lambda p: (-_lp(p), -p.count))
     return ranked + unreadable
 

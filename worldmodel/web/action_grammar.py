@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-TEXT_CHARS = 60  # characters of a typed text, an option label or a stop answer
+TEXT_CHARS = 40  # characters of a typed text, an option label or a stop answer
 KEYS = ("Enter", "Tab", "Escape", "ArrowDown", "ArrowUp", "Backspace")
 FILL_ROLES = frozenset({"textbox", "searchbox", "combobox", "spinbutton"})
 SELECT_ROLES = frozenset({"combobox", "listbox"})

@@ -8,7 +8,8 @@ constrained prediction applies once its repeated lines are read once
 (worldmodel.web.world_model.once), unless it names one page line twice (removes and changes
 it: a contradiction, scored as a wrong prediction). A new line has the shape of a tree line
 (`NEW_LINE`: a role, an optional quoted name, up to 3 [attributes], an optional ": text").
-A page's lines beyond `MAX_PAGE_LINES` are left out of the choice.
+A page's lines beyond `MAX_PAGE_LINES`, and lines the change format cannot quote (with
+" => " or a backtick), are left out of the choice.
 Pure. Not handled: where an added line goes (the format has no position).
 """
 
@@ -20,6 +21,7 @@ from worldplan.worldmodel.web.action_grammar import page_tree
 from worldplan.worldmodel.web.page_diff import NOTHING, tree_line
 
 _SPECIAL = re.compile(r"([\\.^$*+?{}\[\]|()])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_CHANGES = 6  # change lines a prediction may have
 MAX_PAGE_LINES = 120  # page lines a prediction may remove or change
 LINE_CHARS = 80  # characters of a new line's name or text
@@ -35,7 +37,7 @@ def page_lines(tree: str) -> list[str]:
     out: dict[str, None] = {}
     for raw in page_tree(tree).splitlines():
         line = tree_line(raw)
-        if line and len(line) <= 400:
+        if line and len(line) <= 400 and " => " not in line and "`" not in line:
             out.setdefault(line, None)
         if len(out) == MAX_PAGE_LINES:
             break
@@ -45,7 +47,8 @@ def page_lines(tree: str) -> list[str]:
 def literal(text: str) -> str:
     """`text` as a regular expression matching itself (only the operators escaped: some
     structured-output backends read `\\ ` as an unknown escape)."""
-    return _SPECIAL.sub(r"\\\1", text)
+    escaped = _SPECIAL.sub(r"\\\1", text)
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", escaped)
 
 
 def change_regex(tree: str) -> str:

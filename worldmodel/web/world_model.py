@@ -48,7 +48,12 @@ from worldplan.worldmodel.web.page_diff import (
     real_change,
     score_change,
 )
-from worldplan.worldmodel.web.prompts import parse_label, progress_messages, world_model_messages
+from worldplan.worldmodel.web.prompts import (
+    CHANGE_CHARS,
+    parse_label,
+    progress_messages,
+    world_model_messages,
+)
 
 Step = tuple[str, str]  # (action, predicted change)
 
@@ -94,11 +99,13 @@ class WorldModel:
         share = gen.usage.completion_tokens // max(1, len(gen.choices))
         out = []
         for c in gen.choices:
-            page, error = "", ""
+            page, error, text = "", "", once(c.text)
+            if c.finish_reason == "length":  # cut mid-line: keep the lines that ended
+                text = text.rsplit("\n", 1)[0] if "\n" in text else text
             if not imagined:  # a change relative to a page we hold
                 try:
                     page = imagined_observation(obs, action, apply_change(
-                        page_tree(obs), parse_change(once(c.text))))
+                        page_tree(obs), parse_change(text)), text)
                 except ChangeFormatError as e:
                     error = str(e)
             out.append(Prediction(c.text.strip(), share, c.finish_reason, page, error))
@@ -110,18 +117,18 @@ def once(text: str) -> str:
     return "\n".join(dict.fromkeys(text.splitlines()))
 
 
-def imagined_observation(obs: str, action: str, tree: str) -> str:
-    """The observation's prompt text with `tree` as its page, after `action` (the LAST
-    ACTION line says it; an earlier action's error is gone)."""
+def imagined_observation(obs: str, action: str, tree: str, change: str = "") -> str:
+    """The observation's prompt text with `tree` as its page, then a line saying it is
+    imagined after `action`, with the predicted change (`change`, cut at CHANGE_CHARS): the
+    head before the page stays the real page's, so the server's prefix cache serves it up
+    to the first changed line, and lines the change added are seen even where the page text
+    is cut."""
     start, end = obs.find("<<<"), obs.rfind(">>>")
     if not 0 <= start < end:
         return tree
-    head = [ln for ln in obs[:start].splitlines()
-            if not ln.startswith(("LAST ACTION:", "LAST ACTION ERROR:"))]
-    at = next((i for i, ln in enumerate(head) if not ln.startswith(("GOAL:", "URL:"))),
-              len(head))
-    head.insert(at, f"LAST ACTION: {action}")
-    return "\n".join(head) + "\n<<<\n" + tree.strip("\n") + "\n" + obs[end:]
+    shown = f" Changed lines:\n{change.strip()[:CHANGE_CHARS]}" if change.strip() else ""
+    return (obs[:start] + "<<<\n" + tree.strip("\n") + "\n>>>\n"
+            + f"IMAGINED: the page above is predicted after {action}.{shown}")
 
 
 @dataclass
@@ -221,7 +228,7 @@ def prediction_accuracy(prediction: str, before: str, after: str) -> Accuracy:
         f1 = 0.0 if common == 0 else 2 * p * r / (p + r)
     predicted: PageChange | None = None
     try:
-        predicted = parse_change(prediction)
+        predicted = parse_change(once(prediction))
         apply_change(before, predicted)
     except ChangeFormatError:
         predicted = None  # unreadable or unappliable: scored as wrong, not dropped

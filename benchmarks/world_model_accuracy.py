@@ -4,10 +4,12 @@ For any served model: samples `--per-task` transitions per task from the dataset
 (benchmarks/web_transitions.py; seeded), asks the world model
 (`worldmodel.web.world_model.WorldModel.predict`, one greedy sample) what changes after each
 transition's action on its page (the observation `WebObservation(goal, url, page before)`),
-reads the answer with `page_diff.parse_change`, applies it to the page before
-(`apply_change`), and scores it against the real change (`real_change(before, after)`,
-`score_change`): precision, recall and F1 of change items, exact match (beside it, the
-exact-match rate of always answering "nothing changes", the trivial baseline). An answer that
+reads the answer as the live world model does (`change_reading.read_change`: repeated
+lines once, a cut last line dropped, an added line with a ref on the page read as that
+element's new state) and applies it to the page before, and scores it against the real
+change (`real_change(before, after)`, `score_change`): precision, recall and F1 of change
+items, exact match (beside it, the exact-match rate of always answering "nothing changes",
+the trivial baseline). An answer that
 cannot be read or applied, or a request that failed, scores 0: wrong, not dropped; their
 rates are reported. Per task and overall, each figure is the mean over transitions with a
 bootstrap 90% interval over transitions (traces.intervals, scipy.stats.bootstrap). Cost:
@@ -41,11 +43,11 @@ from worldplan.traces.intervals import Interval, mean_ci
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.connect import connect
 from worldplan.worldmodel.llm.errors import LLMError
+from worldplan.worldmodel.web.change_reading import read_change
 from worldplan.worldmodel.web.page_diff import (
     ChangeFormatError,
     ChangeScore,
     PageChange,
-    apply_change,
     parse_change,
     real_change,
     score_change,
@@ -95,9 +97,9 @@ async def predict_one(model: WorldModel, t: Transition, gate: asyncio.Semaphore)
             pred = (await model.predict(obs, t.action, n=1))[0]
         text, tokens = pred.text, pred.tokens
         failure = "parse"
-        predicted = parse_change(text)
+        predicted = parse_change(text)  # only to tell an unreadable reply from the rest
         failure = "apply"
-        apply_change(t.before, predicted)
+        predicted = read_change(text, t.before, finished=pred.finish_reason != "length")
         failure = ""
     except LLMError as e:
         failure, why = "request", str(e)

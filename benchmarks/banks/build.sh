@@ -10,7 +10,7 @@ DB=${DB:-$HOME/.cache/worldplan/banks-1024.db}
 SAMPLE_TRAIN=${SAMPLE_TRAIN:-24}
 SAMPLE_TEST=${SAMPLE_TEST:-24}
 COMMON=(--k 8 --chains 2 --length 4 --searches "beam:1,2,4,8" --seed 0 --max-tokens 1024
-        --temperature 0.8 --concurrency 2 --db "$DB")
+        --temperature 0.8 --concurrency "${CONCURRENCY:-2}" --db "$DB")
 # both slices at once, so that they grow together (4 problems in flight on one server)
 $WP bank build -o benchmarks/banks/math-train.jsonl --dataset math-train \
   --sample "$SAMPLE_TRAIN" --limit 0 "${COMMON[@]}" &

@@ -5,7 +5,7 @@ that page: `nothing changes`, or 1 to `MAX_CHANGES` lines, each `+ <new line>`,
 `- <a line of the page>` or `~ <a line of the page> => <new line>`. Removed and changed
 lines can only be lines that are on the page (in page_diff's display form, refs kept), so a
 constrained prediction applies once its repeated lines are read once
-(worldmodel.web.world_model.once), unless it names one page line twice (removes and changes
+(worldmodel.web.change_reading.once), unless it names one page line twice (removes and changes
 it: a contradiction, scored as a wrong prediction). A new line has the shape of a tree line
 (`NEW_LINE`: a role, an optional quoted name, up to 3 [attributes], an optional ": text").
 A page's lines beyond `MAX_PAGE_LINES`, and lines the change format cannot quote (with

@@ -39,12 +39,13 @@ from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.yesno import p_yes
 from worldplan.worldmodel.web.action_grammar import page_tree
 from worldplan.worldmodel.web.change_grammar import structured_change
+from worldplan.worldmodel.web.change_reading import read_change
 from worldplan.worldmodel.web.page_diff import (
     ChangeFormatError,
     PageChange,
     apply_change,
+    format_change,
     normalise_line,
-    parse_change,
     real_change,
     score_change,
 )
@@ -99,22 +100,17 @@ class WorldModel:
         share = gen.usage.completion_tokens // max(1, len(gen.choices))
         out = []
         for c in gen.choices:
-            page, error, text = "", "", once(c.text)
-            if c.finish_reason == "length":  # cut mid-line: keep the lines that ended
-                text = text.rsplit("\n", 1)[0] if "\n" in text else text
+            page, error = "", ""
             if not imagined:  # a change relative to a page we hold
+                tree = page_tree(obs)
                 try:
-                    page = imagined_observation(obs, action, apply_change(
-                        page_tree(obs), parse_change(text)), text)
+                    change = read_change(c.text, tree, finished=c.finish_reason != "length")
+                    page = imagined_observation(obs, action, apply_change(tree, change),
+                                                format_change(change))
                 except ChangeFormatError as e:
                     error = str(e)
             out.append(Prediction(c.text.strip(), share, c.finish_reason, page, error))
         return out
-
-
-def once(text: str) -> str:
-    """The text with repeated lines kept once (a small model may repeat a change line)."""
-    return "\n".join(dict.fromkeys(text.splitlines()))
 
 
 def imagined_observation(obs: str, action: str, tree: str, change: str = "") -> str:
@@ -228,8 +224,7 @@ def prediction_accuracy(prediction: str, before: str, after: str) -> Accuracy:
         f1 = 0.0 if common == 0 else 2 * p * r / (p + r)
     predicted: PageChange | None = None
     try:
-        predicted = parse_change(once(prediction))
-        apply_change(before, predicted)
+        predicted = read_change(prediction, before)
     except ChangeFormatError:
         predicted = None  # unreadable or unappliable: scored as wrong, not dropped
     lines = score_change(predicted, real_change(before, after))

@@ -10,8 +10,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from worldplan.worldmodel.web.change_grammar import change_regex
+from worldplan.worldmodel.web.change_reading import once
 from worldplan.worldmodel.web.page_diff import apply_change, parse_change
-from worldplan.worldmodel.web.world_model import once
 
 PAGE = ('- generic [ref=e1]:\n  - textbox "Name" [ref=e2]\n  - checkbox "Agree" [ref=e4]\n'
         '  - button "Submit (now)" [ref=e3]\n  - text: Total $5.00?')

@@ -17,9 +17,9 @@ Not handled: choosing what to do (agents), performing actions (dispatch).
 from __future__ import annotations
 
 import io
-from urllib.parse import urlsplit, urlunsplit
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 from gymnasium import spaces

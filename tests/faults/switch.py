@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.openai_server import Answer, OpenAIServer
+from tests.fakes.openai_server import Answer, OpenAIServer, Tokenize
 from worldplan.traces.cache import request_key
 
 PORT = re.compile(r"127\.0\.0\.1:\d+")
@@ -147,10 +147,11 @@ def wait_idle(server: OpenAIServer, quiet_s: float = 0.3, timeout_s: float = 30.
 
 @contextmanager
 def switched(respond: Callable[[dict[str, Any]], Answer], *, ports: bool = True,
-             delay_s: float = 0.01) -> Iterator[tuple[Switch, OpenAIServer, str]]:
+             delay_s: float = 0.01, tokenize: Tokenize | None = None
+             ) -> Iterator[tuple[Switch, OpenAIServer, str]]:
     """`respond` behind a Switch that watches its server, served over real HTTP: yields the
     switch, the server and its URL."""
     switch = Switch(respond, ports=ports)
-    server = switch.watch(OpenAIServer(switch))
+    server = switch.watch(OpenAIServer(switch, tokenize=tokenize))
     with server.serve(delay_s=delay_s) as url:
         yield switch, server, url

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.openai_server import OpenAIServer
-from tests.fakes.web import ScriptedWebLLM
+from tests.fakes.web import ScriptedWebLLM, prompt_words
 from tests.faults.harness import CLI, KILLS, PYTHON, Switch, drive, reference, switched
 
 STRATEGIES = ("best-of-n", "compute-optimal")
@@ -30,7 +30,7 @@ CHILD = [PYTHON, "-m", "tests.faults.web_child"]
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[Switch, OpenAIServer, str]]:
-    with switched(ScriptedWebLLM().answer) as served:
+    with switched(ScriptedWebLLM().answer, tokenize=prompt_words) as served:
         yield served
 
 
@@ -67,7 +67,8 @@ def test_web_run_killed_at_random_moments_resumes_to_the_same_result(
 def test_web_cli_in_the_browser_killed_and_resumed(tmp_path: Path) -> None:
     """Prompts show the page's URL, whose port is new in every process: calls are compared
     with local ports blanked."""
-    with switched(ScriptedWebLLM().answer, ports=False) as (switch, server, url):
+    with switched(ScriptedWebLLM().answer, ports=False,
+                  tokenize=prompt_words) as (switch, server, url):
         browser_cases(switch, server, url, tmp_path)
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.openai_server import Answer, Failure, OpenAIServer
-from tests.fakes.web import ScriptedWebLLM
+from tests.fakes.web import ScriptedWebLLM, prompt_words
 from tests.faults.harness import (
     CLI,
     KILLS,
@@ -51,7 +51,7 @@ class Outage:
     def __init__(self, respond: Callable[[dict[str, Any]], Answer], at: int,
                  down_s: float) -> None:
         self.switch, self.at, self.down_s = Switch(respond), at, down_s
-        self.server = OpenAIServer(self._respond)
+        self.server = OpenAIServer(self._respond, tokenize=prompt_words)
         self.port, self.seen = free_port(), 0
         self.back = threading.Event()
         self._serving: Any = None
@@ -106,7 +106,7 @@ def references(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, S
     tmp = tmp_path_factory.mktemp("refs")
     out = {}
     for kind, (cmds, respond) in RUNNERS.items():
-        with OpenAIServer(respond).serve() as url:
+        with OpenAIServer(respond, tokenize=prompt_words).serve() as url:
             db = tmp / f"{kind}.db"
             first, _ = cmds(tmp, db, url)
             run(first)

@@ -107,9 +107,10 @@ def test_bad_actions_and_off_origin(web_host: WebHost, site: PageServer, store: 
     assert "download" in errors[7] and "refused" in errors[7]
     assert "alert dialog dismissed" in errors[8]
     assert errors[9] == errors[10] == ""
-    origin = site.base_url.rstrip("/")
-    for st in steps[4:]:  # the page never left the task's origin
-        assert f"URL: {origin}/" in st.observation
+    # the page never left the task's origin: a local page is shown by its path alone (no
+    # port in any prompt), any other origin in full
+    for st in steps[4:]:
+        assert "\nURL: /" in st.observation and site.base_url not in st.observation
     assert steps[-1].terminated and steps[-1].reward == 1.0
 
 

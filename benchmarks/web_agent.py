@@ -107,7 +107,8 @@ def _lift(pairs: np.ndarray) -> float:
 
 
 def summarize(store: TraceStore, run_id: int, arm: str, budget: int,
-              base: list[EpisodeRow] | None) -> dict[str, Any]:
+              base: list[EpisodeRow] | None) -> tuple[dict[str, Any], list[EpisodeRow]]:
+    """The arm's row of the table, and its episodes (reactive's pair with the others)."""
     s = run_summary(store, run_id)
     eps = s.episodes
     success = mean_ci([float(e.success) for e in eps], confidence=CONFIDENCE)
@@ -128,7 +129,7 @@ def summarize(store: TraceStore, run_id: int, arm: str, budget: int,
             "difference": difference_ci(a, b, confidence=CONFIDENCE).to_dict(),
             "relative_lift": statistic_ci(np.column_stack([a, b]), _lift,
                                           confidence=CONFIDENCE).to_dict()}
-    return row
+    return row, eps
 
 
 def _ci(d: dict[str, Any] | None) -> str:
@@ -196,9 +197,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             t0 = time.time()
             run_id = run_arm(store, db, name, tasks, seeds, config, clients, suite,
                              args.parallel)
-            row = summarize(store, run_id, arm, budget, base)
+            row, eps = summarize(store, run_id, arm, budget, base)
             if arm == "reactive":
-                base = run_summary(store, run_id).episodes
+                base = eps
             row["wall_s"] = time.time() - t0
             rows.append(row)
             print(f"{arm} b{budget}: {row['success']['point']:.2f} success "

@@ -11,7 +11,8 @@ the accuracy of executed actions and the accuracy benchmark:
    textbox that got a value as `+ textbox "Name" [ref=e2]: Bob`; read literally, that is a
    second element with the same ref, which no page has;
 5. `page_diff.apply_change` checks that it applies.
-Returns the change; raises `ChangeFormatError` when it cannot be read or applied.
+`read_change` returns the change, `imagine` the change and the page it gives (applied once);
+both raise `ChangeFormatError` when it cannot be read or applied.
 Pure. Not handled: an added line whose ref is on the page twice (left as added).
 """
 
@@ -49,11 +50,16 @@ def _by_ref(change: PageChange, page: str) -> PageChange:
     return PageChange(tuple(added), change.removed, tuple(changed))
 
 
-def read_change(text: str, page: str, *, finished: bool = True) -> PageChange:
-    """The change `text` predicts for `page` (see the module docstring)."""
+def imagine(text: str, page: str, *, finished: bool = True) -> tuple[PageChange, str]:
+    """The change `text` predicts for `page` (see the module docstring), and the page after
+    it."""
     text = once(text or "")
     if not finished and "\n" in text:
         text = text.rsplit("\n", 1)[0]
     change = _by_ref(parse_change(text), page)
-    apply_change(page, change)
-    return change
+    return change, apply_change(page, change)
+
+
+def read_change(text: str, page: str, *, finished: bool = True) -> PageChange:
+    """The change `text` predicts for `page`, checked to apply."""
+    return imagine(text, page, finished=finished)[0]

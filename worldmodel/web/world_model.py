@@ -39,11 +39,10 @@ from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.yesno import p_yes
 from worldplan.worldmodel.web.action_grammar import page_tree
 from worldplan.worldmodel.web.change_grammar import structured_change
-from worldplan.worldmodel.web.change_reading import read_change
+from worldplan.worldmodel.web.change_reading import imagine, read_change
 from worldplan.worldmodel.web.page_diff import (
     ChangeFormatError,
     PageChange,
-    apply_change,
     format_change,
     normalise_line,
     real_change,
@@ -104,9 +103,9 @@ class WorldModel:
             if not imagined:  # a change relative to a page we hold
                 tree = page_tree(obs)
                 try:
-                    change = read_change(c.text, tree, finished=c.finish_reason != "length")
-                    page = imagined_observation(obs, action, apply_change(tree, change),
-                                                format_change(change))
+                    change, after = imagine(c.text, tree,
+                                            finished=c.finish_reason != "length")
+                    page = imagined_observation(obs, action, after, format_change(change))
                 except ChangeFormatError as e:
                     error = str(e)
             out.append(Prediction(c.text.strip(), share, c.finish_reason, page, error))

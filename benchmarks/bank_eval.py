@@ -16,6 +16,10 @@ and .png. Then the learned verifier (issue 18): trained on the calibration bank 
 selecting on the held-out one, and cross-fitted over both, against majority voting and
 P(yes) weighting at every k. Budgets are generation-equivalents with a free verifier
 (Snell et al.'s unit).
+The batch table carries two ceilings (agent.banks.batch_eval: bins from each problem's own
+pass@1, and each problem's own best-of-N curve) and the selection table the headroom of any
+selection at k = K (agent.banks.selection_eval.headroom). `--batch-options best_of_n` and
+`--batch-bins` vary the batch's per-bin configurations and bins (files get a suffix).
 Prints the host and the load average; the banks' headers name the model and seeds.
 """
 
@@ -57,14 +61,18 @@ def main(budgets: str = typer.Option("1,2,3,4,5,6,7,8", help="Generation budgets
          folds: int = typer.Option(5, help="Cross-validation folds."),
          seed: int = typer.Option(0, help="Seed of folds, subsets, bootstrap."),
          train: Path = typer.Option(BANKS / "math-train.jsonl", help="Calibration bank."),
-         heldout: Path = typer.Option(BANKS / "math500.jsonl", help="Held-out bank.")) -> None:
+         heldout: Path = typer.Option(BANKS / "math500.jsonl", help="Held-out bank."),
+         batch_options: str = typer.Option("all", help="The batch's per-bin configurations: "
+                                           "all | best_of_n (weighted only)."),
+         batch_bins: int = typer.Option(5, help="The batch's difficulty bins.")) -> None:
     settings = EvalSettings(budgets=tuple(int(b) for b in budgets.split(",")), folds=folds,
                             seed=seed)
     host = {"machine": platform.machine(), "cpus": os.cpu_count(),
             "load_average": os.getloadavg()}
     print(f"host {host}")
     tb, hb = read_bank(train), read_bank(heldout)
-    batch = BatchSettings()
+    batch = BatchSettings(options=batch_options, bins=batch_bins)
+    tag = "" if (batch_options, batch_bins) == ("all", 5) else f"-{batch_options}-{batch_bins}"
     for name, result in (("heldout", evaluate_bank(hb, settings, tb)),
                          ("cv-math500", evaluate_bank(hb, settings, batch=batch)),
                          ("cv-pooled", evaluate_bank(pooled(tb, hb), settings, batch=batch))):
@@ -72,9 +80,9 @@ def main(budgets: str = typer.Option("1,2,3,4,5,6,7,8", help="Generation budgets
         print(f"\n=== {name} ===")
         print(render(result))
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / f"bank_eval-{name}.json").write_text(
+        (RESULTS / f"bank_eval-{name}{tag}.json").write_text(
             json.dumps(result, indent=1, default=float) + "\n")
-        plot(result, RESULTS / f"bank_eval-{name}.png")
+        plot(result, RESULTS / f"bank_eval-{name}{tag}.png")
     # issue 18: selection with a verifier learned from the banks, and compute-optimal and
     # the batch recomputed with its (cross-fitted, held-out) scores
     both = pooled(tb, hb)
@@ -83,13 +91,13 @@ def main(budgets: str = typer.Option("1,2,3,4,5,6,7,8", help="Generation budgets
     result["host"] = host
     print("\n=== cv-pooled, learned verifier scores ===")
     print(render(result))
-    (RESULTS / "bank_eval-cv-pooled-learned.json").write_text(
+    (RESULTS / f"bank_eval-cv-pooled-learned{tag}.json").write_text(
         json.dumps(result, indent=1, default=float) + "\n")
     for name, sel in learned_selection(tb, hb).items():
         sel["host"] = host
         print(f"\n=== learned verifier: {name} ===")
         print(render_selection(sel))
-        (RESULTS / f"bank_eval-learned-{name}.json").write_text(
+        (RESULTS / f"bank_eval-learned-{name}{tag}.json").write_text(
             json.dumps(sel, indent=1, default=float) + "\n")
 
 

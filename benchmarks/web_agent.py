@@ -17,6 +17,11 @@ wall time per episode and per step; the routes taken; the cached fraction of pro
 tokens; the world model's accuracy on executed actions that were imagined. Prints a table
 and writes JSON (--out) with the host's load average at the start and end.
 
+Reactive (one greedy proposal a step) is run once, at the largest budget, and that run
+stands for the smaller budgets when none of its episodes spent more than half of them (the
+row says `run_of_budget`); otherwise it is run at each budget. The JSON is rewritten after
+every arm.
+
 Resumable: each (arm, budget) is one run named for it in the trace database (--db); a
 completed run is read back, not run again; an interrupted one is resumed (finished
 episodes kept, interrupted ones continued from their checkpoint, stored calls answered
@@ -189,36 +194,61 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     arms = args.strategies.split(",")
     if arms[0] != "reactive":
         raise SystemExit("--strategies must start with reactive: the others pair with it")
-    for budget in [int(b) for b in args.budgets.split(",")]:
+    budgets = [int(b) for b in args.budgets.split(",")]
+    path = Path(args.out or RESULTS / f"web_agent-{args.label}.json")
+    head = {"benchmark": "web_agent", "model": clients.proposer.model,
+            "urls": clients.proposer.urls, "suite": suite, "tasks": tasks, "seeds": seeds,
+            "budget_unit": "total tokens per episode (uncached prompt + completion)",
+            "max_steps": args.max_steps, "n": args.n, "depth": args.depth,
+            "simulations": args.simulations, "policy": args.policy,
+            "verifier": {"mode": args.verifier_mode, "votes": args.votes},
+            "confidence": CONFIDENCE, "db": db}
+    runs: dict[tuple[str, int], int] = {}
+
+    def arm_run(arm: str, budget: int) -> int:
+        config = arm_config(arm, budget, args)
+        name = f"bench {args.label} {arm} b{budget} {settings_key(config, tasks, seeds)}"
+        if (arm, budget) not in runs:
+            runs[arm, budget] = run_arm(store, db, name, tasks, seeds, config, clients,
+                                        suite, args.parallel)
+        return runs[arm, budget]
+
+    for budget in budgets:
         base: list[EpisodeRow] | None = None
         for arm in arms:
-            config = arm_config(arm, budget, args)
-            name = f"bench {args.label} {arm} b{budget} {settings_key(config, tasks, seeds)}"
             t0 = time.time()
-            run_id = run_arm(store, db, name, tasks, seeds, config, clients, suite,
-                             args.parallel)
+            shared = None
+            if arm == "reactive" and budget < max(budgets):
+                # reactive (one greedy proposal a step) is deterministic and spends far less
+                # than any budget here: its run at the largest budget is its run at this one
+                # when no episode came within half of this budget (so no call was refused)
+                big = arm_run(arm, max(budgets))
+                if max(e.total_tokens for e in run_summary(store, big).episodes) <= budget / 2:
+                    shared = max(budgets)
+            run_id = arm_run(arm, shared or budget)
             row, eps = summarize(store, run_id, arm, budget, base)
+            if shared:
+                row["run_of_budget"] = shared
             if arm == "reactive":
                 base = eps
             row["wall_s"] = time.time() - t0
             rows.append(row)
             print(f"{arm} b{budget}: {row['success']['point']:.2f} success "
                   f"({row['wall_s']:.0f} s)", flush=True)
-    out = {"benchmark": "web_agent", "model": clients.proposer.model,
-           "urls": clients.proposer.urls, "suite": suite, "tasks": tasks, "seeds": seeds,
-           "budget_unit": "total tokens per episode (uncached prompt + completion)",
-           "max_steps": args.max_steps, "n": args.n, "depth": args.depth,
-           "simulations": args.simulations, "policy": args.policy,
-           "verifier": {"mode": args.verifier_mode, "votes": args.votes},
-           "confidence": CONFIDENCE, "load_average": {"start": load_start,
-                                                      "end": os.getloadavg()},
-           "db": db, "rows": rows}
+            _write(path, {**head, "load_average": {"start": load_start,
+                                                   "end": os.getloadavg()}, "rows": rows})
+    out = {**head, "load_average": {"start": load_start, "end": os.getloadavg()},
+           "rows": rows}
     print(table(rows))
-    path = Path(args.out or RESULTS / f"web_agent-{args.label}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2))
+    _write(path, out)
     print(f"wrote {path}")
     return out
+
+
+def _write(path: Path, out: dict[str, Any]) -> None:
+    """The JSON so far (written after every arm, so a long run shows its progress)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,14 @@ At an average budget B (generation-equivalents per problem over the batch):
   at its expected spend on the training problems of the bin (the plan keeps the average;
   the realised spend on held-out problems can differ a little: it is what is reported, and
   what the efficiency ratio divides by; live, unspent budget would return to the pool).
+Two ceilings are reported beside them, as what no predictor can beat on this bank:
+- batch_oracle_bins: the batch with each problem binned by its own measured pass@1 (the
+  samples it is then scored on: a cheat), so the bins order problems perfectly;
+- per_problem_oracle: each problem's own expected best-of-N curve known, budgets allocated
+  across problems by marginal gains (no probe): the ceiling of any allocation of best-of-N.
+`options="best_of_n"` offers the bins only best-of-N weighted (and early stopping): with few
+training problems a bin's best beam or revision configuration is picked on one noisy search
+outcome per problem, and can be worse held out than plain sampling.
 Training folds are the same k-fold split over problems as compute-optimal's, so every
 accuracy is held out. Each row: accuracy with a bootstrap interval over problems, the mean
 spend, and the efficiency ratio against uniform best-of-N (the n it needs to reach the
@@ -35,6 +43,8 @@ from worldplan.agent.banks.evaluate import Tables, best_config, needed_n
 from worldplan.agent.control.difficulty import bin_of, quantile_cuts
 from worldplan.traces.intervals import mean_ci, statistic_ci
 
+BEST_OF_N = "best_of_n:selection=weighted"  # the key `options="best_of_n"` keeps
+
 
 @dataclass(frozen=True)
 class BatchSettings:
@@ -43,6 +53,8 @@ class BatchSettings:
     orders: int = 64  # random orders of a problem's samples
     cap_factor: float = 2.0  # early stopping's cap: cap_factor x the average budget
     wave: int = 2  # samples between agreement tests (live best-of-N's default)
+    bins: int = 5  # difficulty bins of the probe statistic (quantiles of the training fold)
+    options: str = "all"  # the bins' configurations: all | best_of_n (weighted only)
 
 
 def early_stopping_curves(t: Tables, s: BatchSettings, caps: list[int], *,
@@ -66,34 +78,35 @@ def early_stopping_curves(t: Tables, s: BatchSettings, caps: list[int], *,
     return acc, spend
 
 
-def batch_table(t: Tables, s: BatchSettings = BatchSettings()) -> dict[str, Any]:
-    k, n, probe = t.bon.shape[1], len(t.problems), t.settings.probe_n
-    caps = list(range(1, k + 1))
-    es_acc, es_spend = early_stopping_curves(t, s, caps)
-    pes_acc, pes_spend = early_stopping_curves(t, s, caps, probe_first=True)
+def _allocated(t: Tables, s: BatchSettings, statistic: np.ndarray, n_bins: int,
+               pes: tuple[np.ndarray, np.ndarray], budgets: list[int]
+               ) -> dict[str, dict[int, tuple[np.ndarray, np.ndarray]]]:
+    """Held-out (accuracy, spend) per problem of the batch and batch + early stopping at each
+    budget, the problems binned by `statistic` on each training fold's quantile cuts."""
+    n, probe = len(t.problems), t.settings.probe_n
+    pes_acc, pes_spend = pes
     options_b = [b for b in t.budgets if b > probe]
     rows: dict[str, dict[int, tuple[np.ndarray, np.ndarray]]] = {
-        "batch": {}, "batch+early_stop": {}}
+        name: {b: (np.full(n, np.nan), np.full(n, np.nan)) for b in budgets}
+        for name in ("batch", "batch+early_stop")}
     folds = KFold(n_splits=max(2, min(t.settings.folds, n)), shuffle=True,
                   random_state=t.settings.seed)
-    budgets = [b for b in t.budgets if b >= probe + 1]
-    for name in rows:
-        for b in budgets:
-            rows[name][b] = (np.full(n, np.nan), np.full(n, np.nan))
     for tr, te in folds.split(np.arange(n)):
-        cuts = quantile_cuts(list(t.statistic[tr]))
-        bins = np.array([bin_of(x, cuts) for x in t.statistic])
+        cuts = quantile_cuts(list(statistic[tr]), n_bins)
+        bins = np.array([bin_of(x, cuts) for x in statistic])
         curves: dict[int, list[tuple[float, float, Any]]] = {}
-        for x in range(1, 6):
+        for x in range(1, n_bins + 1):
             members = tr[bins[tr] == x] if (bins[tr] == x).any() else tr
             opts: list[tuple[float, float, Any]] = []
             for b in options_b:
-                cfg = best_config(t.probed, t.probed_configs[b], b, members)
+                configs = [c for c in t.probed_configs[b]
+                           if s.options == "all" or c.key == BEST_OF_N]
+                cfg = best_config(t.probed, configs, b, members)
                 if cfg is not None:
                     opts.append((float(b), float(t.probed[(cfg.key, b)][members].mean()),
                                  ("config", cfg.key, b)))
             es = [(float(pes_spend[members, c].mean()), float(pes_acc[members, c].mean()),
-                   ("early_stop", c)) for c in range(probe, len(caps))]
+                   ("early_stop", c)) for c in range(probe, pes_acc.shape[1])]
             curves[x] = opts + es
         for name in rows:
             for b in budgets:
@@ -108,13 +121,35 @@ def batch_table(t: Tables, s: BatchSettings = BatchSettings()) -> dict[str, Any]
                     else:
                         rows[name][b][0][i] = pes_acc[i, what[1]]
                         rows[name][b][1][i] = pes_spend[i, what[1]]
+    return rows
+
+
+def per_problem_oracle(bon: np.ndarray, budget: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ceiling of any allocation of best-of-N: each problem's own expected curve known
+    (its graded samples: a cheat no predictor has), budgets allocated by marginal gains."""
+    options = [[(float(m + 1), float(a)) for m, a in enumerate(row)] for row in bon]
+    chosen = allocate(options, float(budget))
+    return (np.array([o[j][1] for o, j in zip(options, chosen, strict=True)]),
+            np.array([o[j][0] for o, j in zip(options, chosen, strict=True)]))
+
+
+def batch_table(t: Tables, s: BatchSettings = BatchSettings()) -> dict[str, Any]:
+    k, n, probe = t.bon.shape[1], len(t.problems), t.settings.probe_n
+    caps = list(range(1, k + 1))
+    es_acc, es_spend = early_stopping_curves(t, s, caps)
+    pes = early_stopping_curves(t, s, caps, probe_first=True)
+    budgets = [b for b in t.budgets if b >= probe + 1]
+    rows = _allocated(t, s, t.statistic, s.bins, pes, budgets)
+    oracle = _allocated(t, s, t.pass_at_1, s.bins, pes, budgets)["batch"]
     out: dict[str, Any] = {"settings": s.__dict__, "per_budget": {}}
     conf, seed = t.settings.confidence, t.settings.seed
     for b in budgets:
         cap = min(k, int(round(s.cap_factor * b)))
         entries = {"uniform_best_of_n": (t.bon[:, b - 1], np.full(n, float(b))),
                    "early_stop": (es_acc[:, cap - 1], es_spend[:, cap - 1]),
-                   "batch": rows["batch"][b], "batch+early_stop": rows["batch+early_stop"][b]}
+                   "batch": rows["batch"][b], "batch+early_stop": rows["batch+early_stop"][b],
+                   "batch_oracle_bins": oracle[b],
+                   "per_problem_oracle": per_problem_oracle(t.bon, b)}
         out["per_budget"][str(b)] = {
             name: _summary(acc, spend, t.bon, conf, seed) for name, (acc, spend)
             in entries.items()}

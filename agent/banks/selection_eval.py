@@ -11,6 +11,9 @@ over problems, and learned-weighted minus majority a paired interval.
 folds)` gives held-out learned scores for every sample of the pooled
 banks: the scorer of each problem is fitted on the other folds (GroupKFold by problem), so no
 problem scores its own samples.
+`headroom(problems, scores_of)` lists, at k = K, the problems a selection could win over
+majority voting (a right sample whose answer does not lead the vote) and whether any score
+ranks the right answer first: the ceiling of selection with these samples and scores.
 Not handled: scores that depend on the other samples of a subset (vote shares).
 """
 
@@ -98,7 +101,44 @@ def compare_selection(bank: Bank, scores_of: Scores, *, confidence: float = 0.9,
             confidence=confidence).to_dict()
         table[str(n)] = row
     return {"problems": len(problems), "k": k, "model": bank.model,
-            "dataset": bank.header.get("dataset"), "bank": str(bank.path), "per_k": table}
+            "dataset": bank.header.get("dataset"), "bank": str(bank.path), "per_k": table,
+            "headroom": headroom(problems, scores_of)}
+
+
+def headroom(problems: Sequence[ProblemData], scores_of: Scores) -> dict[str, Any]:
+    """Where selection could gain over majority voting, at k = K: the problems with a right
+    sample whose right answer does not have the most votes. For each, the right answer's
+    votes, the leader's, and the right answer's rank among the problem's answers by mean
+    P(yes) and by mean learned score (1: a selection by that score would pick it). A right
+    answer with one vote that ranks below the leader by every score is out of reach of any
+    weighting of these samples."""
+    cases = []
+    for p in problems:
+        cls, ok = p.classes[:p.k], p.correct[:p.k]
+        if not ok.any():
+            continue
+        votes = {int(c): int((cls == c).sum()) for c in set(cls.tolist()) if c >= 0}
+        right = int(cls[ok][0])
+        others = [v for c, v in votes.items() if c != right]
+        if not others or votes[right] > max(others):
+            continue  # the right answer leads the vote: majority already picks it
+        learned = np.asarray(scores_of(p.uid), dtype=float)[:p.k]
+        cases.append({"uid": p.uid, "right_votes": votes[right],
+                      "leader_votes": max(votes.values()), "answers": len(votes),
+                      "rank_p_yes": _rank(cls, p.scores[:p.k], right),
+                      "rank_learned": _rank(cls, learned, right)})
+    return {"problems": len(cases),
+            "right_answer_once": sum(c["right_votes"] == 1 for c in cases),
+            "ranked_first_p_yes": sum(c["rank_p_yes"] == 1 for c in cases),
+            "ranked_first_learned": sum(c["rank_learned"] == 1 for c in cases),
+            "cases": cases}
+
+
+def _rank(classes: np.ndarray, scores: np.ndarray, right: int) -> int:
+    """The right answer's rank (1 = first) among the answers by mean score (NaN as 0)."""
+    sc = np.nan_to_num(scores, nan=0.0)
+    means = {int(c): float(sc[classes == c].mean()) for c in set(classes.tolist()) if c >= 0}
+    return 1 + sum(m > means[right] for c, m in means.items() if c != right)
 
 
 def _curve(p: ProblemData, scores: np.ndarray, how: str, k: int, max_subsets: int
@@ -120,4 +160,11 @@ def render_selection(r: dict[str, Any]) -> str:
                      f"{row['weighted_learned']['point']:9.3f} "
                      f"{row['naive_learned']['point']:9.3f}  {d['point']:+.3f} "
                      f"[{d['low']:+.3f}, {d['high']:+.3f}]")
+    h = r.get("headroom")
+    if h:
+        lines.append(f"headroom at k={r['k']}: {h['problems']} problems have a right sample "
+                     f"that does not lead the vote; its answer has one vote in "
+                     f"{h['right_answer_once']}, ranks first by mean P(yes) in "
+                     f"{h['ranked_first_p_yes']} and by the learned score in "
+                     f"{h['ranked_first_learned']}")
     return "\n".join(lines)

@@ -200,6 +200,7 @@ async def execute(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str
               "route": chosen.get("route"), "chosen_key": chosen.get("key"),
               "score": chosen.get("score"), "prediction": chosen.get("prediction"),
               "world_model": res.info.get("world_model"), "wall_time_s": wall,
+              "changed": res.info.get("page_changed"),
               "attempt": ctx.attempt}
     if ctx.recorder is not None:
         step_nodes = [dict(n) for n in state.get("nodes", []) if n["info"].get("step") == step]

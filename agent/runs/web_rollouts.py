@@ -49,6 +49,9 @@ async def execute(domain: WebDomain, state: AgentState, action: str,
     stop = "done" if res.terminated else "max_steps" if done else ""
     return AgentState(**{**state, "observation": res.observation, "reward": res.reward,
                          "step": step, "actions": [*state["actions"], action],
+                         "history": [*state.get("history", []),
+                                     {"action": action, "step": state["step"],
+                                      "changed": res.info.get("page_changed")}],
                          "done": done, "stop_reason": stop, "candidates": []})
 
 

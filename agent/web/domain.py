@@ -15,7 +15,10 @@ a checkpoint, or a browser that crashed), resets the page with the episode's see
 replays them (pages are seeded and deterministic). A crashed step, or a crash during the
 replay itself, is retried this way up to `max_attempts` times; `retries` lists why (and
 where: the step, or the replay before it), and the episode's info keeps it. A `stop(...)`
-answer is read by the action parser, quotes and escapes intact.
+answer is read by the action parser, quotes and escapes intact. Each executed step's info
+says whether the real page changed (`page_changed`: the accessibility tree differs); the
+prompts mark the actions that changed nothing, and the proposer may not repeat the last one
+if it changed nothing (`history_of`).
 Not handled: running episodes and storing them (agent.runs.web_agent), screenshots in
 prompts, parallel candidates in several real browser tabs.
 """
@@ -39,6 +42,7 @@ from worldplan.agent.web.proposer import STOPPED, Proposer
 from worldplan.envs.web.actions import stop_answer
 from worldplan.envs.web.observation import WebObservation
 from worldplan.worldmodel.llm.accounting import Budget
+from worldplan.worldmodel.web.prompts import annotated
 from worldplan.worldmodel.web.world_model import ProgressVerifier, WorldModel, prediction_accuracy
 
 StepReturn = tuple[WebObservation, float, bool, bool, dict[str, Any]]
@@ -93,8 +97,10 @@ class WebDomain:
     async def propose(self, state: AgentState, n: int, budget: Budget,
                       keys: Keys) -> list[dict[str, Any]]:
         obs = self.observation_text(state["observation"])
+        shown, avoid = history_of(state)
         try:
-            props = await self.models.proposer.propose(obs, state["actions"], n, budget=budget)
+            props = await self.models.proposer.propose(obs, shown, n, budget=budget,
+                                                       avoid=avoid)
         except STOPPED:
             return []
         return [node(keys("c"), None, "proposal", p.raw, step=keys.step, tokens=p.tokens,
@@ -121,7 +127,7 @@ class WebDomain:
         plan = plan_of(route, decision.get("params"))
         im = Imagination(self.models.world_model, self.models.verifier,
                          self.models.proposer, state.get("goal", ""),
-                         self.observation_text(state["observation"]), list(state["actions"]))
+                         self.observation_text(state["observation"]), history_of(state)[0])
         root_key = next(c["key"] for c in cands if c["answer"] == best)
         if isinstance(plan, RevisePlan):
             out = await revise_plan(im, (root_key, best), keys, budget,
@@ -194,6 +200,7 @@ class WebDomain:
             info = {**info, "retries_exhausted": True}
         if self.executed is not None:
             self.executed.append(action)
+        info = {**info, "page_changed": before != obs.axtree}
         if prediction:
             info = {**info, "world_model": asdict(prediction_accuracy(prediction, before,
                                                                       obs.axtree))}
@@ -201,6 +208,21 @@ class WebDomain:
         return StepResult(_obs_dict(obs), float(reward), bool(term), bool(trunc),
                           obs.last_action_error, answer,
                           {k: v for k, v in info.items() if k != "blocked"})
+
+
+def history_of(state: AgentState) -> tuple[list[str], list[str]]:
+    """The actions so far as prompts show them (each one that left the real page unchanged
+    marked: prompts.annotated) and the actions the proposer's grammar must withhold (the
+    last one, if it changed nothing: repeating it would do nothing again). Which actions
+    changed the page is read from the step records (`history`, `changed`); where they do not
+    line up with `actions` (a state built without them), the actions are shown plain."""
+    actions = list(state.get("actions", []))
+    records = list(state.get("history", []))
+    if [r.get("action") for r in records] != actions:
+        return actions, []
+    changed = [r.get("changed") for r in records]
+    avoid = [actions[-1]] if actions and changed[-1] is False else []
+    return annotated(actions, changed), avoid
 
 
 def majority_action(cands: list[dict[str, Any]]) -> str | None:

@@ -14,7 +14,8 @@ once, with `count` (how many of the n gave it), its best logprob and whether the
 reply gave it; ranked by logprob (then count). Unreadable replies (an unconstrained server
 or a model that ignores the format) are kept after them, one each, with the parser's error,
 so the step record shows them. A server without structured outputs can be used with
-`constrained=False`.
+`constrained=False`. `avoid` withholds actions from the grammar: the domain passes the last
+executed action when the real page did not change after it (see agent.web.domain).
 Not handled: the raw input gestures (see action_grammar).
 """
 
@@ -66,12 +67,14 @@ class Proposer:
     top_logprobs: int = 5
 
     async def propose(self, obs: str, history: Sequence[str], n: int, *, budget: Budget,
-                      attempts: Sequence[PlannedAttempt] = ()) -> list[Proposal]:
+                      attempts: Sequence[PlannedAttempt] = (),
+                      avoid: Sequence[str] = ()) -> list[Proposal]:
         """Up to n distinct candidates, ranked (see the module docstring); a revision
-        (`attempts`) samples all n, since its greedy reply would repeat the plan."""
+        (`attempts`) samples all n, since its greedy reply would repeat the plan. `avoid`:
+        actions the grammar must not offer (action_grammar.without; constrained only)."""
         messages = (revision_messages(obs, history, attempts) if attempts
                     else proposer_messages(obs, history))
-        extra = structured_outputs(obs) if self.constrained else None
+        extra = structured_outputs(obs, avoid) if self.constrained else None
         replies: list[tuple[Proposal, bool]] = []
         if not attempts:
             replies += [(p, True) for p in await self._ask(messages, 1, 0.0, extra, budget)]

@@ -14,7 +14,10 @@ regular expression of exactly those calls, in the canonical form the action pars
 at most `TEXT_CHARS` characters without quotes, backslashes or control characters. Passed to the
 server as `{"structured_outputs": {"regex": ...}}`, it makes an invalid proposal
 impossible: every reply parses (envs.web.actions.parse_action) and names a ref that is on
-the page. A page without refs still allows scroll, noop and stop.
+the page. A page without refs still allows scroll, noop and stop. `avoid` takes actions
+that must not be offered again (the agent passes the last executed action when it left the
+page unchanged): each one's verb is withheld from its ref (a fill, with any text), so a
+constrained proposer cannot repeat an action that was just seen to do nothing.
 
 Pure functions. Not handled: the raw input gestures (click_at, drag, type, key: pages
 without refs need an unconstrained proposer), options of a listbox as a closed choice.
@@ -23,7 +26,8 @@ without refs need an unconstrained proposer), options of a listbox as a closed c
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 
 TEXT_CHARS = 40  # characters of a typed text, an option label or a stop answer
 KEYS = ("Enter", "Tab", "Escape", "ArrowDown", "ArrowUp", "Backspace")
@@ -75,9 +79,30 @@ def _refs(refs: tuple[str, ...]) -> str:
     return '"(?:' + "|".join(refs) + ')"'
 
 
-def action_regex(tree: str) -> str:
-    """The regular expression of the actions legal on the page (see the module docstring)."""
-    legal = legal_actions(tree)
+_VERB_REF = re.compile(r"""^(click|fill|press|select_option|check)\(["']((?:f\d+)?e\d+)["']""")
+_FIELDS = {"click": "click", "fill": "fill", "press": "fill", "select_option": "select",
+           "check": "check"}
+
+
+def without(legal: LegalActions, avoid: Collection[str]) -> LegalActions:
+    """`legal` with each avoided action's verb withheld from its ref (canonical actions;
+    scroll, noop, stop and unreadable texts are ignored). `press` shares fill's refs, so
+    avoiding a fill withholds both, and a press withholds both too."""
+    drop: dict[str, set[str]] = {}
+    for a in avoid:
+        m = _VERB_REF.match(a)
+        if m:
+            drop.setdefault(_FIELDS[m.group(1)], set()).add(m.group(2))
+    if not drop:
+        return legal
+    return replace(legal, **{f: tuple(r for r in getattr(legal, f) if r not in refs)
+                             for f, refs in drop.items()})
+
+
+def action_regex(tree: str, avoid: Collection[str] = ()) -> str:
+    """The regular expression of the actions legal on the page, less `avoid` (see the
+    module docstring)."""
+    legal = without(legal_actions(tree), avoid)
     alts = [r"noop\(\)", rf"stop\((?:{_TEXT})?\)", r"scroll\(0, -?[1-9][0-9]{0,3}\)"]
     if legal.click:
         alts.append(rf"click\({_refs(legal.click)}\)")
@@ -92,6 +117,6 @@ def action_regex(tree: str) -> str:
     return "(?:" + "|".join(alts) + ")"
 
 
-def structured_outputs(tree: str) -> dict[str, dict[str, str]]:
+def structured_outputs(tree: str, avoid: Collection[str] = ()) -> dict[str, dict[str, str]]:
     """The request fields (vLLM's `structured_outputs`) that constrain a reply to the page."""
-    return {"structured_outputs": {"regex": action_regex(tree)}}
+    return {"structured_outputs": {"regex": action_regex(tree, avoid)}}

@@ -43,6 +43,7 @@ from worldplan.worldmodel.llm.client import Message
 
 PAGE_CHARS = 1500  # characters of the page text shown in a prompt
 HISTORY = 4  # earlier real actions shown to the proposer
+UNCHANGED = " (the page did not change)"  # marks a shown action that did nothing
 CHANGE_CHARS = 300  # characters of an imagined change shown in later prompts
 MAX_CALLS = 20  # call openings tried by extract_action before giving up
 
@@ -93,6 +94,15 @@ def _cut(text: str, limit: int) -> str:
 def page_block(obs: str) -> str:
     """The observation's prompt text (WebObservation.to_prompt()), cut to PAGE_CHARS."""
     return _cut(obs, PAGE_CHARS)
+
+
+def annotated(actions: Sequence[str], changed: Sequence[bool | None]) -> list[str]:
+    """The actions so far as a prompt shows them: each one after which the real page did
+    not change (`changed[i]` False) marked UNCHANGED, so every role sees that it did
+    nothing; `changed` aligned with `actions` (None: not known, shown plain)."""
+    if len(changed) != len(actions):
+        return list(actions)
+    return [a + (UNCHANGED if c is False else "") for a, c in zip(actions, changed, strict=True)]
 
 
 def _history(history: Sequence[str]) -> str:

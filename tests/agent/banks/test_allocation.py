@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from worldplan.agent.banks.allocation import allocate, early_stopped
 from worldplan.agent.banks.bank_file import read_bank
-from worldplan.agent.banks.batch_eval import BatchSettings, batch_table
+from worldplan.agent.banks.batch_eval import BatchSettings, batch_table, per_problem_oracle
 from worldplan.agent.banks.evaluate import EvalSettings, accuracy_tables
 from worldplan.agent.banks.problems import problem_data
 from worldplan.agent.banks.synthetic import SyntheticSpec, write_synthetic
@@ -82,3 +82,28 @@ def test_the_offline_batch_spends_no_more_than_its_average(tmp_path: Path) -> No
         # held-out ones, it is reported (and used by the efficiency ratio), near the plan
         assert per["batch+early_stop"]["mean_spend"] <= 1.1 * float(b)
         assert per["uniform_best_of_n"]["mean_spend"] == float(b)
+
+
+def test_the_per_problem_oracle_allocates_by_each_problems_own_curve() -> None:
+    bon = np.array([[0.0, 0.0, 0.0, 0.0],   # never solved: one sample is enough
+                    [0.9, 0.9, 0.9, 0.9],   # solved at once
+                    [0.1, 0.5, 0.8, 1.0]])  # the middle one gains from every sample
+    acc, spend = per_problem_oracle(bon, 2.0)  # 6 units: 1 + 1 + 4
+    assert spend.tolist() == [1.0, 1.0, 4.0]
+    assert acc.tolist() == [0.0, 0.9, 1.0]
+    # uniform best-of-2 would score (0 + 0.9 + 0.5) / 3
+    assert acc.mean() > bon[:, 1].mean()
+
+
+def test_the_batch_table_reports_its_ceilings(tmp_path: Path) -> None:
+    path = write_synthetic(SyntheticSpec(problems=40, k=8, beam_budgets=(1, 2, 4, 8)),
+                           tmp_path / "b.jsonl")
+    t = accuracy_tables(problem_data(read_bank(path)),
+                        EvalSettings(budgets=(3, 4, 6), max_subsets=100, folds=3))
+    r = batch_table(t, BatchSettings(orders=8, options="best_of_n", bins=3))
+    for b, per in r["per_budget"].items():
+        ceiling = per["per_problem_oracle"]
+        assert ceiling["mean_spend"] <= float(b) + 1e-9
+        # knowing every problem's own curve is never worse than giving each the same budget
+        assert ceiling["accuracy"]["point"] >= per["uniform_best_of_n"]["accuracy"]["point"]
+        assert per["batch_oracle_bins"]["mean_spend"] <= float(b) + 1e-9

@@ -102,3 +102,28 @@ def test_compute_optimal_can_be_recomputed_with_learned_scores(tmp_path: Path) -
     assert (plain["slice"]["verifier"], learned["slice"]["verifier"]) == ("P(yes)", "learned")
     key = "best_of_n:selection=weighted"
     assert learned["configs"][key]["8"]["point"] > plain["configs"][key]["8"]["point"] + 0.05
+
+
+def test_headroom_lists_the_problems_a_selection_could_win(tmp_path: Path) -> None:
+    from worldplan.agent.banks.problems import problem_data
+    from worldplan.agent.banks.selection_eval import headroom
+
+    w = BankWriter(tmp_path / "h.jsonl", new_header(model="m", dataset="synthetic",
+                                                    config={"k": 4}))
+    def sample(answer: str, correct: bool, p_yes: float) -> dict[str, Any]:
+        return {"text": answer, "answer": answer, "correct": correct, "finish": "stop",
+                "tokens": 10, "scores": [p_yes], "score": p_yes, "lp": {}}
+    # p1: the right answer once, the leader three times, P(yes) ranks the right one first
+    w.append({"uid": "p1", "unit": "samples", "samples": [
+        sample("1", True, 0.9), *[sample("2", False, 0.5) for _ in range(3)]]})
+    # p2: the right answer leads the vote: nothing to win
+    w.append({"uid": "p2", "unit": "samples", "samples": [
+        *[sample("5", True, 0.5) for _ in range(3)], sample("6", False, 0.9)]})
+    # p3: never right
+    w.append({"uid": "p3", "unit": "samples", "samples": [sample("7", False, 0.5)] * 4})
+    problems = problem_data(read_bank(tmp_path / "h.jsonl"))
+    h = headroom(problems, lambda uid: np.array([0.1, 0.9, 0.9, 0.9]))
+    assert h["problems"] == 1 and h["cases"][0]["uid"] == "p1"
+    assert h["right_answer_once"] == 1
+    assert h["ranked_first_p_yes"] == 1 and h["ranked_first_learned"] == 0
+    assert h["cases"][0]["rank_learned"] == 2

@@ -69,6 +69,7 @@ class Imagined(NamedTuple):
     error: str  # why no sample could be applied ("": one could); never expanded if set
     state: str  # the transposition key (`state_key`)
     shared: bool = False  # a transposition: the state `key` was reached another way first
+    via: str = ""  # when shared: the transposition node recorded for this action
 
 
 class Entry(NamedTuple):
@@ -140,10 +141,12 @@ async def expand(im: Imagination, keys: Keys, parent: str, path: ImaginedPath, a
         info["errors"] = [p.error for p in preds]
     hit = table.get(state) if table is not None and first else None
     if hit is not None:
-        nodes.append(node(keys("t"), parent, "transposition", first.text if first else "",
+        via = keys("t")
+        nodes.append(node(via, parent, "transposition", first.text if first else "",
                           step=keys.step, depth=depth, score=hit.score, tokens=tokens,
                           answer=action, info={**info, "transposition_of": hit.key}))
-        return hit._replace(shared=True)
+        # this action's own prediction; key, score and page are the state's it reached
+        return hit._replace(shared=True, via=via, prediction=first.text if first else "")
     scores, verifier_tokens = [0.0] * len(preds), 0
     if ok:
         try:

@@ -21,7 +21,8 @@ same imagined page share one evaluated state (one verifier call, one subtree); t
 are counted in the state's node info (`transpositions`) and recorded as `transposition`
 nodes. The chosen action is the root candidate with the most visits (ties: the higher mean,
 then the first proposed); its predicted change is passed on so the world model's accuracy
-is scored against the real page.
+is scored against the real page. A chosen root action whose state another root action
+reached first is returned with its own (transposition) node and its own prediction.
 
 Cost: each simulation makes at most one proposal request (`width` samples) and imagines at
 most one state (agent.graph.budgets.StepCosts.mcts). Every call draws from the step's
@@ -123,6 +124,8 @@ class _Search:
     nodes: list[dict[str, Any]] = field(default_factory=list)
     table: dict[str, Imagined] = field(default_factory=dict)  # state key -> first reached
     states: dict[str, TreeState] = field(default_factory=dict)  # node key -> state
+    # root action -> (its transposition node, its prediction), when its state was shared
+    root_via: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     async def grow(self, s: TreeState, p: Proposed) -> tuple[TreeState, float] | None:
         """Imagine candidate `p` of `s` as a child; (child, value to back up). None: the
@@ -134,6 +137,8 @@ class _Search:
         if m.shared:
             child = self.states[m.key]
             child.transpositions += 1
+            if s.depth == 0:  # a root action that reached another root action's state
+                self.root_via[p.action] = (m.via, m.prediction)
         else:
             child = TreeState(m.key, [*s.path, (p.action, m.prediction)], m.page, m.score,
                               s.depth + 1, m.error)
@@ -209,8 +214,8 @@ async def mcts_search(im: Imagination, roots: Sequence[tuple[str, str]], keys: K
                                                  for s in search.states.values()),
                        "depth_reached": max(s.depth for s in search.states.values()),
                        "stop": stop}, state.key)
-    return SearchOutcome(p.action, state.key, state.mean, state.path[0][1], search.nodes,
-                         stop)
+    key, prediction = search.root_via.get(p.action, (state.key, state.path[0][1]))
+    return SearchOutcome(p.action, key, state.mean, prediction, search.nodes, stop)
 
 
 def _annotate(search: _Search, stats: dict[str, Any], chosen: str) -> None:

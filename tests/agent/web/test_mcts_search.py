@@ -268,3 +268,25 @@ def test_leaves_are_the_depth_errors_finished_tasks_and_dead_ends() -> None:
     assert not leaf()
     assert leaf(depth=3) and leaf(error="no such element") and leaf(candidates=[])
     assert leaf(path=[("stop('done')", "")])
+
+
+class SlowFirst(Toy):
+    """The first root action's prediction comes back last, so the second root action's
+    state enters the transposition table first."""
+
+    async def predict(self, obs: str, action: str, **kw: Any) -> Any:
+        if action == check("a"):
+            await asyncio.sleep(0.01)
+        return await super().predict(obs, action, **kw)
+
+
+def test_a_root_action_that_transposes_is_chosen_with_its_own_node() -> None:
+    same = check("a") + " "  # ticks the same item: the same imagined page
+    toy = SlowFirst(lambda path, n: [], lambda p: 0.5)
+    out = run(toy, [check("a"), same], simulations=0, width=1)
+    # equal visits and value (one shared state): the first proposed root is chosen
+    assert out.action == check("a")
+    [t] = [n for n in out.nodes if n["kind"] == "transposition"]
+    assert t["answer"] == check("a")  # its state was reached first by the other action
+    chosen = next(n for n in out.nodes if n["key"] == out.key)
+    assert chosen is t and chosen["answer"] == out.action

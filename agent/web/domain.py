@@ -16,9 +16,9 @@ replays them (pages are seeded and deterministic). A crashed step, or a crash du
 replay itself, is retried this way up to `max_attempts` times; `retries` lists why (and
 where: the step, or the replay before it), and the episode's info keeps it. A `stop(...)`
 answer is read by the action parser, quotes and escapes intact. Each executed step's info
-says whether the real page changed (`page_changed`: the accessibility tree differs); the
-prompts mark the actions that changed nothing, and the proposer may not repeat the last one
-if it changed nothing (`history_of`).
+says whether the real page changed (`page_changed`: worldmodel.web.page_diff.real_change is
+not empty, so a moved focus alone is no change); the prompts mark the actions that changed
+nothing, and the proposer may not repeat any of the trailing ones (`history_of`).
 Not handled: running episodes and storing them (agent.runs.web_agent), screenshots in
 prompts, parallel candidates in several real browser tabs.
 """
@@ -42,6 +42,7 @@ from worldplan.agent.web.proposer import STOPPED, Proposer
 from worldplan.envs.web.actions import stop_answer
 from worldplan.envs.web.observation import WebObservation
 from worldplan.worldmodel.llm.accounting import Budget
+from worldplan.worldmodel.web.page_diff import real_change
 from worldplan.worldmodel.web.prompts import annotated
 from worldplan.worldmodel.web.world_model import ProgressVerifier, WorldModel, prediction_accuracy
 
@@ -200,7 +201,7 @@ class WebDomain:
             info = {**info, "retries_exhausted": True}
         if self.executed is not None:
             self.executed.append(action)
-        info = {**info, "page_changed": before != obs.axtree}
+        info = {**info, "page_changed": not real_change(before, obs.axtree).empty}
         if prediction:
             info = {**info, "world_model": asdict(prediction_accuracy(prediction, before,
                                                                       obs.axtree))}
@@ -212,16 +213,22 @@ class WebDomain:
 
 def history_of(state: AgentState) -> tuple[list[str], list[str]]:
     """The actions so far as prompts show them (each one that left the real page unchanged
-    marked: prompts.annotated) and the actions the proposer's grammar must withhold (the
-    last one, if it changed nothing: repeating it would do nothing again). Which actions
-    changed the page is read from the step records (`history`, `changed`); where they do not
-    line up with `actions` (a state built without them), the actions are shown plain."""
+    marked: prompts.annotated) and the actions the proposer's grammar must withhold: the
+    trailing run of actions that changed nothing. Each of them was executed on the page as
+    it is now (nothing changed since), and pages are deterministic, so each would do
+    nothing again. Which actions changed the page is read from the step records
+    (`history`, `changed`); where they do not line up with `actions` (a state built without
+    them), the actions are shown plain and nothing is withheld."""
     actions = list(state.get("actions", []))
     records = list(state.get("history", []))
     if [r.get("action") for r in records] != actions:
         return actions, []
     changed = [r.get("changed") for r in records]
-    avoid = [actions[-1]] if actions and changed[-1] is False else []
+    avoid: list[str] = []
+    for action, did in zip(reversed(actions), reversed(changed), strict=True):
+        if did is not False:
+            break
+        avoid.append(action)
     return annotated(actions, changed), avoid
 
 

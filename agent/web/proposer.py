@@ -14,8 +14,8 @@ once, with `count` (how many of the n gave it), its best logprob and whether the
 reply gave it; ranked by logprob (then count). Unreadable replies (an unconstrained server
 or a model that ignores the format) are kept after them, one each, with the parser's error,
 so the step record shows them. A server without structured outputs can be used with
-`constrained=False`. `avoid` withholds actions from the grammar: the domain passes the last
-executed action when the real page did not change after it (see agent.web.domain).
+`constrained=False`. `avoid` withholds actions from the grammar: the domain passes the
+trailing executed actions that left the real page unchanged (see agent.web.domain).
 Not handled: the raw input gestures (see action_grammar).
 """
 

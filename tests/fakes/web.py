@@ -26,7 +26,7 @@ import httpx
 from tests.fakes.openai_server import Answer, OpenAIServer, Reply, Sample, yes_no
 from worldplan.envs.web.actions import ActionError, parse_action
 from worldplan.envs.web.observation import WebObservation
-from worldplan.worldmodel.web.prompts import role_of_messages
+from worldplan.worldmodel.web.prompts import SYSTEM, role_of_messages
 
 PLAN = ["fill('e2', 'Bob')", "check('e4')", "click('e3')"]
 
@@ -34,6 +34,7 @@ PLAN = ["fill('e2', 'Bob')", "check('e4')", "click('e3')"]
 def page_progress(prompt: str) -> int:
     """How much of PLAN the (real) page in the prompt shows done, plus imagined actions."""
     done = 0
+    prompt = prompt.replace(SYSTEM, "")  # the shared system prompt is not the page
     if 'textbox "Name" [ref=e2]: Bob' in prompt:
         done = 2 if "[checked]" in prompt else 1
     return done + prompt.count("(imagined:")

@@ -15,8 +15,8 @@ at most `TEXT_CHARS` characters without quotes, backslashes or control character
 server as `{"structured_outputs": {"regex": ...}}`, it makes an invalid proposal
 impossible: every reply parses (envs.web.actions.parse_action) and names a ref that is on
 the page. A page without refs still allows scroll, noop and stop. `avoid` takes actions
-that must not be offered again (the agent passes the last executed action when it left the
-page unchanged): each one's verb is withheld from its ref (a fill, with any text), so a
+that must not be offered again (the agent passes the trailing executed actions that left
+the page unchanged): each one's verb is withheld from its ref (a fill, with any text), so a
 constrained proposer cannot repeat an action that was just seen to do nothing.
 
 Pure functions. Not handled: the raw input gestures (click_at, drag, type, key: pages

@@ -70,7 +70,7 @@ def collect(llm: ScriptedWebLLM, path: Path, arms: str, *, envs: Envs | None = N
     client = LLMClient("http://scripted", transport=llm.transport(), retries=0,
                        model="scripted")
     config = CounterfactualConfig(arms=arms, states=states, n=3, agent=WebAgentConfig(
-        strategy="reactive", budget_tokens=400, max_steps=5))
+        strategy="reactive", budget_tokens=600, max_steps=5))
     return asyncio.run(collect_counterfactuals(
         str(path), tasks=list(tasks), seeds=[0], clients=AgentClients(client, client, client),
         config=config, envs=envs or Envs(), store=store))

@@ -51,3 +51,26 @@ def test_a_repeated_action_that_did_nothing_is_marked_and_withheld(store: TraceS
         steps = list(s.exec(select(Step).where(Step.episode_id == out.episode_id)
                             .order_by(Step.id)))
     assert [st.info["page_changed"] for st in steps] == [True, False, False]
+
+
+def test_every_trailing_action_that_did_nothing_is_withheld(store: TraceStore) -> None:
+    plan = iter(["fill('e2', 'Bob')", "fill('e2', 'Bob')", "click('e1')", "click('e1')"])
+    llm = ScriptedWebLLM(propose=lambda done, prompt, n: [next(plan)] * n)
+    run_episode(llm, FakeWebEnv(), make_router("reactive"), store, max_steps=4)
+    rxs = [body["structured_outputs"]["regex"] for role, body in llm.requests
+           if role == "proposer"]
+    # step 4: the refill and the heading click both did nothing on this very page
+    assert not re.fullmatch(rxs[3], 'fill("e2", "Bob")')
+    assert not re.fullmatch(rxs[3], 'click("e1")')
+    assert re.fullmatch(rxs[3], 'click("e3")') and re.fullmatch(rxs[3], 'check("e4")')
+    # step 3 withheld only the refill (the heading had not been clicked yet)
+    assert re.fullmatch(rxs[2], 'click("e1")') and not re.fullmatch(rxs[2], 'fill("e2", "B")')
+
+
+def test_a_moved_focus_alone_is_no_change() -> None:
+    from worldplan.worldmodel.web.page_diff import real_change
+
+    before = '- textbox [active] [ref=e3]: karrie\n- textbox [ref=e5]: AU'
+    after = '- textbox [ref=e3]: karrie\n- textbox [active] [ref=e5]: AU'
+    assert real_change(before, after).empty
+    assert not real_change(before, before.replace("AU", "AUX")).empty

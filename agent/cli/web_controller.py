@@ -67,6 +67,7 @@ def collect_command(
     verifier_url: list[str] = typer.Option([], help="Verifier server URL."),
     db: str = typer.Option(None, "--db", help=DB_HELP),
     no_trace: bool = typer.Option(False, help="Do not store the LLM calls in a trace DB."),
+    parallel: int = typer.Option(1, min=1, help="Episodes (pages) at once."),
 ) -> None:
     """Counterfactual outcomes of each route arm at sampled steps of reactive episodes."""
     agent = WebAgentConfig(strategy="reactive", budget_tokens=budget or None,
@@ -78,7 +79,7 @@ def collect_command(
     options = CollectOptions(out, suite, tuple(task or ()), limit or None,
                              tuple(range(seed_start, seed_start + seeds)), config,
                              tuple(llm_url), tuple(world_model_url), tuple(verifier_url),
-                             db_url)
+                             db_url, parallel)
     with exit_on_failure(ERRORS, db=db_url):
         summary = run_collect_command(options, on_record=_show)
     if summary.unread:

@@ -53,6 +53,7 @@ class CollectOptions:
     world_model_urls: tuple[str, ...] = ()
     verifier_urls: tuple[str, ...] = ()
     db_url: str | None = None  # trace database (None: no trace)
+    parallel: int = 1  # episodes (pages) at once
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,8 @@ def run_collect_command(options: CollectOptions,
     envs = MiniWoBEnvs(tasks, None, options.config.agent.max_steps)
     return asyncio.run(collect_counterfactuals(
         options.out, tasks=tasks, seeds=options.seeds, clients=clients,
-        config=options.config, envs=envs, store=store, on_record=on_record))
+        config=options.config, envs=envs, store=store, on_record=on_record,
+        parallel=options.parallel))
 
 
 def run_fit_command(options: FitOptions) -> Fitted:

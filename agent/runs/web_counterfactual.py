@@ -16,12 +16,15 @@ state or arm; only the replay of the page), and lines that are not whole records
 reported. With a trace store, every rollout is an Episode of one run (kind
 "web-counterfactual") and every LLM call is stored under it, as `worldplan web` runs
 store theirs; the calls are not answered from the trace on a rerun (the file is the cache).
-Not handled: several episodes at once (one page at a time keeps a loaded 2-core host
-usable), fitting (agent.web.controller_fit).
+Episodes (task x seed, each with its states and arms, on its own page) run `parallel` at
+a time (default 1: one page keeps a loaded 2-core host usable; a few keep the server's
+batch full); records are written whole as each finishes, so the file's order can differ
+between runs. Not handled: fitting (agent.web.controller_fit).
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections import Counter
@@ -189,9 +192,10 @@ class Collector:
 async def collect_counterfactuals(path: str, *, tasks: Sequence[str], seeds: Sequence[int],
                                   clients: AgentClients, config: CounterfactualConfig,
                                   envs: WebEnvs, store: TraceStore | None = None,
-                                  on_record: Callable[[Record], None] | None = None
-                                  ) -> Collection:
-    """Every task x seed, one page at a time (see the module docstring)."""
+                                  on_record: Callable[[Record], None] | None = None,
+                                  parallel: int = 1) -> Collection:
+    """Every task x seed, `parallel` episodes (pages) at a time (see the module
+    docstring)."""
     model = await clients.proposer.served_model()
     collector = Collector(path, config, clients, store=store, model=model,
                           on_record=on_record)
@@ -206,9 +210,12 @@ async def collect_counterfactuals(path: str, *, tasks: Sequence[str], seeds: Seq
                 llm_urls=sorted({u for c in clients.distinct() for u in c.urls}),
                 config=run_config))
             stack.enter_context(store.recording(collector.run_id, *clients.distinct()))
+        gate = asyncio.Semaphore(max(1, parallel))
+
+        async def one(task: str, seed: int) -> None:
+            async with gate, envs.episode(task) as env:
+                await collector.episode(env, task, seed)
+
         async with envs:
-            for task in tasks:
-                for seed in seeds:
-                    async with envs.episode(task) as env:
-                        await collector.episode(env, task, seed)
+            await asyncio.gather(*[one(task, seed) for task in tasks for seed in seeds])
     return collector.summary

@@ -66,14 +66,14 @@ class Envs:
 
 def collect(llm: ScriptedWebLLM, path: Path, arms: str, *, envs: Envs | None = None,
             states: int = 3, store: TraceStore | None = None,
-            tasks: tuple[str, ...] = ("form",)) -> Collection:
+            tasks: tuple[str, ...] = ("form",), parallel: int = 1) -> Collection:
     client = LLMClient("http://scripted", transport=llm.transport(), retries=0,
                        model="scripted")
     config = CounterfactualConfig(arms=arms, states=states, n=3, agent=WebAgentConfig(
         strategy="reactive", budget_tokens=600, max_steps=5))
     return asyncio.run(collect_counterfactuals(
         str(path), tasks=list(tasks), seeds=[0], clients=AgentClients(client, client, client),
-        config=config, envs=envs or Envs(), store=store))
+        config=config, envs=envs or Envs(), store=store, parallel=parallel))
 
 
 def test_each_sampled_state_is_restored_and_every_arm_starts_from_it(tmp_path: Path) -> None:
@@ -104,6 +104,20 @@ def test_each_sampled_state_is_restored_and_every_arm_starts_from_it(tmp_path: P
     # page its proposals were measured on), each followed by the replayed prefix
     assert env.resets == 1 + 9
     assert out.unrestored == 0
+
+
+def test_episodes_in_parallel_give_the_records_of_one_at_a_time(tmp_path: Path) -> None:
+    tasks = ("form", "form-b", "form-c")
+    one = collect(ScriptedWebLLM(), tmp_path / "one.jsonl", ARMS2, tasks=tasks)
+    envs = Envs()
+    many = collect(ScriptedWebLLM(), tmp_path / "many.jsonl", ARMS2, tasks=tasks,
+                   envs=envs, parallel=3)
+    assert many.written == one.written and len(envs.made) == 3  # one page per episode
+    a, b = (CounterfactualFile(tmp_path / f).read() for f in ("one.jsonl", "many.jsonl"))
+    def view(c: Any) -> list[tuple[Any, ...]]:
+        return sorted((k, r.success, r.action, r.restored) for k, r in c.arms.items())
+    assert view(a) == view(b) and len(view(b)) == 3 * 3 * 2
+    assert many.unrestored == 0
 
 
 def test_a_page_that_does_not_restore_is_flagged_not_hidden(tmp_path: Path) -> None:

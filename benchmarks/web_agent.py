@@ -7,7 +7,8 @@
 Every arm runs the same tasks x seeds through the agent graph with the real browser and the
 served model, under the same budget per episode in total tokens (uncached prompt +
 completion, all roles: proposer, world model, verifier). Arms: `reactive` (one greedy
-proposal, act), `webdreamer` (imagine each proposal with the world model, score the
+proposal, act), `majority` (n proposals, act on the most proposed: the extra samples
+without the world model), `webdreamer` (imagine each proposal with the world model, score the
 imagined outcome, act on the best: WebDreamer), `mcts` (MCTS over imagined pages), `beam`
 (beam search over them), `compute-optimal` (the per-step controller with `--policy`).
 Per (arm, budget): success with its bootstrap 90% interval, and against reactive at the
@@ -58,6 +59,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 CONFIDENCE = 0.90
 ARMS: dict[str, dict[str, Any]] = {
     "reactive": {"strategy": "reactive"},
+    "majority": {"strategy": "majority"},
     "webdreamer": {"strategy": "best-of-n"},
     "mcts": {"strategy": "search", "search": "mcts"},
     "beam": {"strategy": "search"},

@@ -45,7 +45,7 @@ def web_command(
     task: list[str] = typer.Option(None, "--task", help="Run these tasks instead of a suite."),
     agent: str = typer.Option("oracle", help="Agent: oracle or random."),
     strategy: str = typer.Option("", help="LLM agent through the graph instead of --agent: "
-                                 "reactive|best-of-n|revise|search|compute-optimal."),
+                                 "reactive|majority|best-of-n|revise|search|compute-optimal."),
     budget: int = typer.Option(4000, help="LLM agent: total tokens per episode, uncached "
                                "prompt + completion, all roles (0: none)."),
     search: str = typer.Option("beam", help="LLM agent: tree search of branching steps: "

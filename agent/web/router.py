@@ -9,7 +9,8 @@ difficulty estimate of those proposals and the tokens left) which route to take:
   `samples` world-model samples per state, averaged by the verifier): beam search keeping
   `beam` paths per level, or MCTS (agent.web.mcts) when `simulations` > 0.
 
-Strategies (the CLI's `--strategy`): `reactive` (1 proposal, always act), `best-of-n` (N
+Strategies (the CLI's `--strategy`): `reactive` (1 proposal, always act), `majority` (N
+proposals, act on the most proposed: more samples, no world model), `best-of-n` (N
 proposals, branch with depth 1: WebDreamer's imagine-and-rank), `revise`, `search` (branch
 with depth 2 by beam search, or at least 3 by MCTS with `search="mcts"`), and
 `compute-optimal`: the route and its parameters come from agent.control.decide.decide(
@@ -42,7 +43,7 @@ from worldplan.agent.graph.state import StepDecision
 from worldplan.agent.web.plans import MCTS_DEPTH, BranchPlan, Plan, RevisePlan, plan_of
 
 ROUTES = ("act", "revise", "branch")
-STRATEGIES = ("reactive", "best-of-n", "revise", "search", "compute-optimal")
+STRATEGIES = ("reactive", "majority", "best-of-n", "revise", "search", "compute-optimal")
 WEB_POLICY = POLICIES / "web_prior.json"
 
 
@@ -138,6 +139,8 @@ def make_router(strategy: str, *, n: int = 3, depth: int | None = None, rounds: 
         depth, tree = depth or 2, {}
     if strategy == "reactive":
         return WebRouter(strategy, 1, "act")
+    if strategy == "majority":
+        return WebRouter(strategy, n, "act")
     if strategy == "best-of-n":
         return WebRouter(strategy, n, "branch", {"width": n, "depth": 1})
     if strategy == "revise":

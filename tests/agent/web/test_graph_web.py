@@ -96,7 +96,7 @@ def test_compute_optimal_routes_by_difficulty(store: TraceStore) -> None:
     assert "world_model" not in steps[0].info  # acting imagines nothing
 
 
-@pytest.mark.parametrize("strategy", ["reactive", "best-of-n", "revise", "search",
+@pytest.mark.parametrize("strategy", ["reactive", "majority", "best-of-n", "revise", "search",
                                       "compute-optimal"])
 @pytest.mark.parametrize("budget", [15, 400, 1500])
 def test_budget_is_never_exceeded(strategy: str, budget: int, store: TraceStore) -> None:
@@ -119,6 +119,19 @@ def test_budget_is_never_exceeded(strategy: str, budget: int, store: TraceStore)
     assert out.status == "completed"
     if not out.success:
         assert episode.info["stop_reason"] in ("budget", "max_steps", "done")
+
+
+def test_majority_acts_on_the_most_proposed_action(store: TraceStore) -> None:
+    def split(done: int, prompt: str, n: int) -> list[str]:
+        # the greedy request (n=1) gives a detour, the two sampled ones the plan's step
+        return ["click('e1')"] if n == 1 else [PLAN[min(done, 2)]] * n
+
+    llm = ScriptedWebLLM(propose=split)
+    out, _ = run_episode(llm, FakeWebEnv(), make_router("majority", n=3), store)
+    steps = rows(store, Step, out.episode_id)
+    assert out.success and [st.action for st in steps] == PLAN
+    assert all(st.decision["route"] == "act" for st in steps)
+    assert "world_model" not in llm.roles() and "verifier" not in llm.roles()
 
 
 def test_trace_holds_every_candidate_imagined_state_score_and_action(

@@ -14,9 +14,10 @@ imagined outcome, act on the best: WebDreamer), `mcts` (MCTS over imagined pages
 Per (arm, budget): success with its bootstrap 90% interval, and against reactive at the
 same budget the paired difference and the relative lift (success / reactive's - 1), both
 with paired bootstrap 90% intervals over (task, seed); total tokens, completion tokens and
-wall time per episode and per step; the routes taken; the cached fraction of prompt
-tokens; the world model's accuracy on executed actions that were imagined. Prints a table
-and writes JSON (--out) with the host's load average at the start and end.
+wall time per episode and per step (a step's own latency, with `--parallel` episodes
+sharing the CPU) and the run's wall time per step (its throughput); the routes taken; the
+cached fraction of prompt tokens; the world model's accuracy on executed actions that were
+imagined. Prints a table and writes JSON (--out) with the host's load average at the start and end.
 
 Reactive (one greedy proposal a step) is run once, at the largest budget, and that run
 stands for the smaller budgets when none of its episodes spent more than half of them (the
@@ -126,7 +127,8 @@ def summarize(store: TraceStore, run_id: int, arm: str, budget: int,
         "completion_tokens_per_episode":
             float(np.mean([e.completion_tokens for e in eps])) if eps else None,
         "steps_per_episode": float(np.mean([e.steps for e in eps])) if eps else None,
-        "wall_s_per_step": s.wall_s_per_step, "routes": s.routes,
+        "wall_s_per_step": s.wall_s_per_step, "run_s_per_step": s.run_s_per_step,
+        "routes": s.routes,
         "cached_fraction": s.cached_fraction, "world_model": s.world_model,
         "episodes_detail": [asdict(e) for e in eps]}
     if base is not None and arm != "reactive":
@@ -147,7 +149,8 @@ def _ci(d: dict[str, Any] | None) -> str:
 
 def table(rows: list[dict[str, Any]]) -> str:
     head = (f"{'arm':<16}{'budget':>7}{'eps':>5}{'success [90%]':>20}{'vs reactive':>22}"
-            f"{'lift':>22}{'tok/ep':>8}{'s/step':>7}{'cached':>7}{'WM P/R/exact (n)':>24}"
+            f"{'lift':>22}{'tok/ep':>8}{'s/step':>7}{'run s':>6}{'cached':>7}"
+            f"{'WM P/R/exact (n)':>24}"
             "  routes")
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -157,9 +160,10 @@ def table(rows: list[dict[str, Any]]) -> str:
                f"{wm['precision']:.2f}/{wm['recall']:.2f}/{wm['exact']:.2f} ({wm['n']})")
         cached = "-" if r["cached_fraction"] is None else f"{r['cached_fraction']:.2f}"
         wall = "-" if r["wall_s_per_step"] is None else f"{r['wall_s_per_step']:.1f}"
+        run_s = "-" if r.get("run_s_per_step") is None else f"{r['run_s_per_step']:.1f}"
         lines.append(f"{r['arm']:<16}{r['budget']:>7}{r['episodes']:>5}{succ:>20}"
                      f"{_ci(vs.get('difference')):>22}{_ci(vs.get('relative_lift')):>22}"
-                     f"{r['total_tokens_per_episode'] or 0:>8.0f}{wall:>7}{cached:>7}"
+                     f"{r['total_tokens_per_episode'] or 0:>8.0f}{wall:>7}{run_s:>6}{cached:>7}"
                      f"{wmt:>24}  {r['routes']}")
     return "\n".join(lines)
 

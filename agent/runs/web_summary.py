@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from worldplan.traces.schema import Episode, LLMCall, Step
+from worldplan.traces.schema import Episode, LLMCall, Run, Step
 from worldplan.traces.store import TraceStore
 
 
@@ -46,6 +46,9 @@ class RunSummary:
     episodes: list[EpisodeRow]
     routes: dict[str, int] = field(default_factory=dict)
     wall_s_per_step: float | None = None
+    # the run's wall time over its steps: throughput with its parallel episodes in flight
+    # (None while it runs; a resumed run's pause counts)
+    run_s_per_step: float | None = None
     cached_fraction: float | None = None  # cached prompt tokens / prompt tokens
     world_model: dict[str, Any] = field(default_factory=dict)
 
@@ -85,7 +88,11 @@ def run_summary(store: TraceStore, run_id: int) -> RunSummary:
     routes = Counter(str(st.decision.get("route")) for st in steps)
     prompt_all = sum(c.prompt_tokens for c in calls if not c.error)
     cached_all = sum(c.cached_tokens or 0 for c in calls if not c.error)
+    with Session(store.engine) as s:
+        run = s.get(Run, run_id)
+    span = (run.ended_at - run.started_at) if run is not None and run.ended_at else None
     return RunSummary(rows, dict(routes), _mean([st.wall_time_s for st in steps]),
+                      span / len(steps) if span is not None and steps else None,
                       cached_all / prompt_all if prompt_all else None,
                       world_model_accuracy([st.info.get("world_model") for st in steps]))
 

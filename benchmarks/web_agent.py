@@ -19,6 +19,10 @@ sharing the CPU) and the run's wall time per step (its throughput); the routes t
 cached fraction of prompt tokens; the world model's accuracy on executed actions that were
 imagined. Prints a table and writes JSON (--out) with the host's load average at the start and end.
 
+Before an arm runs, the server's prefix cache is emptied (serving.reset_prefix_cache; the
+log says when the server does not allow it): the pages are seeded, so an arm run after
+another would find its pages cached and be charged less. Prompt tokens per episode
+(cached or not) are reported beside the total, as a cost that no cache changes.
 Reactive (one greedy proposal a step) is run once, at the largest budget, and that run
 stands for the smaller budgets when none of its episodes spent more than half of them (the
 row says `run_of_budget`); otherwise it is run at each budget. The JSON is rewritten after
@@ -55,6 +59,7 @@ from worldplan.traces.engine import make_engine
 from worldplan.traces.intervals import difference_ci, mean_ci, statistic_ci
 from worldplan.traces.schema import Run
 from worldplan.traces.store import TraceStore
+from worldplan.worldmodel.llm.serving import reset_prefix_cache
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CONFIDENCE = 0.90
@@ -96,6 +101,11 @@ def run_arm(store: TraceStore, db: str, name: str, tasks: list[str], seeds: list
     resume = None
     if runs:
         resume = (int(runs[-1].id or 0), plan_resume(store, int(runs[-1].id or 0)))
+    # every arm starts from a cold prefix cache: pages are seeded, so an arm run after
+    # another would otherwise find this run's pages cached and be charged less for them
+    cold = [reset_prefix_cache(u) for c in clients.distinct() for u in c.urls]
+    print(f"{name}: prefix cache {'reset' if cold and all(cold) else 'NOT reset'}",
+          flush=True)
     res = asyncio.run(run_web_agent(store, tasks=tasks, seeds=seeds, clients=clients,
                                     config=config, suite=suite, parallel=parallel, name=name,
                                     checkpoint_db=checkpoint_path(db), resume=resume))
@@ -123,6 +133,8 @@ def summarize(store: TraceStore, run_id: int, arm: str, budget: int,
     row: dict[str, Any] = {
         "arm": arm, "budget": budget, "run_id": run_id, "episodes": len(eps),
         "failed": sum(e.status != "completed" for e in eps), "success": success.to_dict(),
+        "prompt_tokens_per_episode":
+            float(np.mean([e.prompt_tokens for e in eps])) if eps else None,
         "total_tokens_per_episode": float(np.mean([e.total_tokens for e in eps])) if eps else None,
         "completion_tokens_per_episode":
             float(np.mean([e.completion_tokens for e in eps])) if eps else None,

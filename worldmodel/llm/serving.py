@@ -7,7 +7,8 @@ reuse it, and waits for `/health` and `/v1/models`. `stop_server` ends the proce
 
 CPU build settings (no CUDA): `--enforce-eager` (starts in ~40 s instead of 2-3 min),
 `VLLM_CPU_NUM_OF_RESERVED_CPU=0` (else one of two cores idles), `VLLM_CPU_KVCACHE_SPACE`
-(GiB). The dtype defaults to float32 on CPUs without AVX-512 BF16 support, where bfloat16 is
+(GiB), `VLLM_SERVER_DEV_MODE=1` (for `reset_prefix_cache`; the server binds 127.0.0.1
+only). The dtype defaults to float32 on CPUs without AVX-512 BF16 support, where bfloat16 is
 emulated: measured here (AVX2 only), prefill of 1,600 tokens took 38 s in bfloat16 and
 9.7 s in float32 with SmolLM2-135M.
 
@@ -100,7 +101,20 @@ def server_env(kv_cache_gib: int = 2) -> dict[str, str]:
         # one engine step may take minutes on 2 busy cores (whole-prompt prefill of a batch):
         # vLLM's default of 300 s killed a 1.5B engine here mid-benchmark
         env.setdefault("VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS", "3600")
+    # the server binds 127.0.0.1 only; dev mode adds POST /reset_prefix_cache, which the
+    # benchmarks call so that each arm starts from a cold cache (`reset_prefix_cache`)
+    env.setdefault("VLLM_SERVER_DEV_MODE", "1")
     return env
+
+
+def reset_prefix_cache(url: str, timeout_s: float = 30.0) -> bool:
+    """Empty the server's prefix cache (vLLM's dev-mode endpoint). False when the server
+    does not offer it (not started by `start_server`, or without dev mode) or is busy:
+    then later calls may find prompts that earlier runs left in the cache."""
+    try:
+        return httpx.post(f"{url}/reset_prefix_cache", timeout=timeout_s).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def is_healthy(url: str, timeout_s: float = 2.0) -> bool:

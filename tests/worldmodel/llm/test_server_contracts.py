@@ -1,8 +1,9 @@
 """What the budgets and the search rely on, checked against the real vLLM server: /tokenize
 counts a prompt exactly as the completion's usage does (chat, and a continued assistant
 message); n seeded samples of one request differ; a stop string is reported as vLLM's
-stop_reason and the end of sequence as none; and a verifier question that continues the
-solution's conversation finds the solution in the prefix cache."""
+stop_reason and the end of sequence as none; a verifier question that continues the
+solution's conversation finds the solution in the prefix cache; and a prefix-cache reset
+makes the next identical call cold."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.llm.client import LLMClient
+from worldplan.worldmodel.llm.serving import reset_prefix_cache
 from worldplan.worldmodel.math.prompts import CONTINUE, continuation, solver_messages
 from worldplan.worldmodel.math.verifier import GenerativeVerifier
 
@@ -77,3 +79,21 @@ def test_a_verifier_continuing_the_conversation_hits_the_prefix_cache(
     j = asyncio.run(go())
     assert j.usage.cached_tokens is not None
     assert j.usage.cached_tokens >= 0.5 * j.usage.prompt_tokens, j.usage
+
+
+@pytest.mark.server
+def test_a_reset_prefix_cache_makes_the_next_call_cold(llm_server: Any) -> None:
+    client = LLMClient(llm_server.url, llm_server.model)
+    messages = solver_messages(PROBLEM)
+
+    async def go() -> tuple[int, bool, int]:
+        await client.chat(messages, max_tokens=1, temperature=0.0)
+        warm = await client.chat(messages, max_tokens=1, temperature=0.0)
+        reset = reset_prefix_cache(llm_server.url)
+        cold = await client.chat(messages, max_tokens=1, temperature=0.0)
+        await client.aclose()
+        return warm.usage.cached_tokens or 0, reset, cold.usage.cached_tokens or 0
+
+    warm, reset, cold = asyncio.run(go())
+    assert warm > 0 and reset and cold == 0
+    assert not reset_prefix_cache("http://127.0.0.1:9")  # nothing there: False, no raise

@@ -17,7 +17,8 @@ with paired bootstrap 90% intervals over (task, seed); total tokens, completion 
 wall time per episode and per step (a step's own latency, with `--parallel` episodes
 sharing the CPU) and the run's wall time per step (its throughput); the routes taken; the
 cached fraction of prompt tokens; the world model's accuracy on executed actions that were
-imagined. Prints a table and writes JSON (--out) with the host's load average at the start and end.
+imagined; how often the executed action overrode the proposals' majority (web_summary).
+Prints a table and writes JSON (--out) with the host's load average at the start and end.
 
 Before an arm runs, the server's prefix cache is emptied (serving.reset_prefix_cache; the
 log says when the server does not allow it): the pages are seeded, so an arm run after
@@ -142,6 +143,7 @@ def summarize(store: TraceStore, run_id: int, arm: str, budget: int,
         "wall_s_per_step": s.wall_s_per_step, "run_s_per_step": s.run_s_per_step,
         "routes": s.routes,
         "cached_fraction": s.cached_fraction, "world_model": s.world_model,
+        "majority_overrides": s.overrides,
         "episodes_detail": [asdict(e) for e in eps]}
     if base is not None and arm != "reactive":
         a, b = paired(eps, base)

@@ -8,7 +8,9 @@ routes, prompt caching and the world model's accuracy (what benchmarks/web_agent
 - `run_summary(store, run_id)`: the run's routes per step, wall time per step, the cached
   fraction of prompt tokens (server-reported prefix-cache hits over all prompt tokens), and
   the world model's accuracy on the executed actions that were imagined (line precision,
-  recall, F1 and exact match of the structured change; the share that could be applied).
+  recall, F1 and exact match of the structured change; the share that could be applied),
+  and how often the executed action overrode the step's proposal majority
+  (`majority_overrides`).
 Pure reads; no interval here (the benchmark bootstraps over episodes).
 Not handled: runs of other kinds than web.
 """
@@ -22,7 +24,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from worldplan.traces.schema import Episode, LLMCall, Run, Step
+from worldplan.traces.schema import Episode, LLMCall, Run, SearchNode, Step
 from worldplan.traces.store import TraceStore
 
 
@@ -51,23 +53,58 @@ class RunSummary:
     run_s_per_step: float | None = None
     cached_fraction: float | None = None  # cached prompt tokens / prompt tokens
     world_model: dict[str, Any] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)  # see `majority_overrides`
 
 
 def _mean(xs: list[float]) -> float | None:
     return statistics.fmean(xs) if xs else None
 
 
-def _load(store: TraceStore, run_id: int) -> tuple[list[Episode], list[Step], list[LLMCall]]:
+def _load(store: TraceStore, run_id: int
+          ) -> tuple[list[Episode], list[Step], list[LLMCall], list[SearchNode]]:
     with Session(store.engine) as s:
         eps = list(s.exec(select(Episode).where(Episode.run_id == run_id)))
         ids = [e.id for e in eps]
         steps = list(s.exec(select(Step).where(Step.episode_id.in_(ids))))  # type: ignore
         calls = list(s.exec(select(LLMCall).where(LLMCall.episode_id.in_(ids))))  # type: ignore
-    return eps, steps, calls
+        roots = list(s.exec(select(SearchNode).where(
+            SearchNode.episode_id.in_(ids), SearchNode.kind == "proposal",  # type: ignore
+            SearchNode.parent_key.is_(None)).order_by(SearchNode.id)))  # type: ignore
+    return eps, steps, calls, roots
+
+
+def majority_overrides(steps: list[Step], roots: list[SearchNode],
+                       success: dict[int, bool]) -> dict[str, Any]:
+    """How often the executed action was not the step's proposal majority (the most
+    proposed readable action, counting merged replies; ties: the best ranked), over the
+    steps whose proposals offered a choice (two or more distinct readable actions); and the
+    success of the episodes with and without such an override. A search that always
+    follows its proposals' majority can do no better than sampling them."""
+    props: dict[tuple[int, int], Counter[str]] = {}
+    for n in roots:
+        if n.answer:
+            votes = props.setdefault((n.episode_id, n.step_index), Counter())
+            votes[n.answer] += int((n.info or {}).get("count", 1))
+    choice = over = 0
+    overridden: set[int] = set()
+    for st in steps:
+        votes = props.get((st.episode_id, st.index), Counter())
+        if len(votes) < 2:
+            continue
+        choice += 1
+        if st.action != max(votes, key=lambda a: votes[a]):  # first of the best ranked
+            over += 1
+            overridden.add(st.episode_id)
+    def rate(eps: list[int]) -> float | None:
+        return _mean([float(success[e]) for e in eps])
+    return {"steps_with_choice": choice, "overridden": over,
+            "episodes_overridden": len(overridden),
+            "success_overridden": rate(sorted(overridden)),
+            "success_rest": rate([e for e in success if e not in overridden])}
 
 
 def run_summary(store: TraceStore, run_id: int) -> RunSummary:
-    eps, steps, calls = _load(store, run_id)
+    eps, steps, calls, roots = _load(store, run_id)
     by_ep: dict[int, list[LLMCall]] = {}
     for c in calls:
         by_ep.setdefault(int(c.episode_id or 0), []).append(c)
@@ -94,7 +131,9 @@ def run_summary(store: TraceStore, run_id: int) -> RunSummary:
     return RunSummary(rows, dict(routes), _mean([st.wall_time_s for st in steps]),
                       span / len(steps) if span is not None and steps else None,
                       cached_all / prompt_all if prompt_all else None,
-                      world_model_accuracy([st.info.get("world_model") for st in steps]))
+                      world_model_accuracy([st.info.get("world_model") for st in steps]),
+                      majority_overrides(steps, roots, {int(e.id or 0): bool(e.success)
+                                                        for e in eps}))
 
 
 def world_model_accuracy(records: list[Any]) -> dict[str, Any]:

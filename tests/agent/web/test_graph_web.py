@@ -209,3 +209,25 @@ def test_unreadable_proposals_reach_the_env_as_an_error(store: TraceStore) -> No
     assert len(steps) == 2 and all(st.decision["route"] == "act" for st in steps)
     assert all("let me think" in st.action and st.error for st in steps)
     assert out.status == "completed" and not out.success
+
+
+def test_the_run_summary_counts_overrides_of_the_proposal_majority(store: TraceStore) -> None:
+    from worldplan.agent.runs.web_summary import run_summary
+
+    def split(done: int, prompt: str, n: int) -> list[str]:
+        # greedy: the plan's step; the two samples agree on a detour (the majority)
+        return [PLAN[min(done, 2)]] if n == 1 else ["click('e1')"] * n
+
+    def judge(prompt: str) -> float:  # the imagined plan step scores high, the detour low
+        return 0.9 if "click('e1')" not in prompt else 0.1
+
+    majority, run_m = run_episode(ScriptedWebLLM(propose=split), FakeWebEnv(),
+                                  make_router("majority", n=3), store, max_steps=2)
+    s = run_summary(store, run_m).overrides
+    assert s["steps_with_choice"] == 2 and s["overridden"] == 0  # it follows the majority
+    dreamer, run_d = run_episode(ScriptedWebLLM(propose=split, judge=judge), FakeWebEnv(),
+                                 make_router("best-of-n", n=3), store)
+    s = run_summary(store, run_d).overrides
+    assert dreamer.success and s["overridden"] == s["steps_with_choice"] == 3
+    assert s["episodes_overridden"] == 1 and s["success_overridden"] == 1.0
+    assert s["success_rest"] is None

@@ -11,7 +11,8 @@ proposal, act), `majority` (n proposals, act on the most proposed: the extra sam
 without the world model), `webdreamer` (imagine each proposal with the world model, score the
 imagined outcome, act on the best: WebDreamer), `mcts` (MCTS over imagined pages), `beam`
 (beam search over them), `compute-optimal` (the per-step controller with `--policy`).
-Per (arm, budget): success with its bootstrap 90% interval, and against reactive at the
+Per (arm, budget): success with its bootstrap 90% interval; each planning arm against
+`majority` at the same budget (paired, when that arm ran); and against reactive at the
 same budget the paired difference and the relative lift (success / reactive's - 1), both
 with paired bootstrap 90% intervals over (task, seed); total tokens, completion tokens and
 wall time per episode and per step (a step's own latency, with `--parallel` episodes
@@ -123,6 +124,22 @@ def paired(rows: list[EpisodeRow], base: list[EpisodeRow]) -> tuple[np.ndarray, 
 def _lift(pairs: np.ndarray) -> float:
     base = pairs[:, 1].mean()
     return float(pairs[:, 0].mean() / base - 1) if base > 0 else float("nan")
+
+
+def versus_majority(rows: list[dict[str, Any]]) -> None:
+    """Each planning arm's paired difference against `majority` at the same budget (the
+    same n proposals acted on without the world model), added to its row in place."""
+    for base in [r for r in rows if r["arm"] == "majority"]:
+        b = {(e["task"], e["seed"]): float(e["success"]) for e in base["episodes_detail"]}
+        for r in rows:
+            if r["budget"] != base["budget"] or r["arm"] in ("majority", "reactive"):
+                continue
+            keys = [(e["task"], e["seed"]) for e in r["episodes_detail"]
+                    if (e["task"], e["seed"]) in b]
+            mine = {(e["task"], e["seed"]): float(e["success"]) for e in r["episodes_detail"]}
+            a, m = np.array([mine[k] for k in keys]), np.array([b[k] for k in keys])
+            r["vs_majority"] = {"pairs": len(keys), "difference": difference_ci(
+                a, m, confidence=CONFIDENCE).to_dict()}
 
 
 def summarize(store: TraceStore, run_id: int, arm: str, budget: int,
@@ -257,6 +274,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                   f"({row['wall_s']:.0f} s)", flush=True)
             _write(path, {**head, "load_average": {"start": load_start,
                                                    "end": os.getloadavg()}, "rows": rows})
+    versus_majority(rows)
+    for r in rows:
+        if "vs_majority" in r:
+            print(f"{r['arm']} b{r['budget']} vs majority: "
+                  f"{_ci(r['vs_majority']['difference'])} ({r['vs_majority']['pairs']} pairs)")
     out = {**head, "load_average": {"start": load_start, "end": os.getloadavg()},
            "rows": rows}
     print(table(rows))

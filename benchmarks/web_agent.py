@@ -19,7 +19,8 @@ wall time per episode and per step (a step's own latency, with `--parallel` epis
 sharing the CPU) and the run's wall time per step (its throughput); the routes taken; the
 cached fraction of prompt tokens; the world model's accuracy on executed actions that were
 imagined; how often the executed action overrode the proposals' majority (web_summary).
-Prints a table and writes JSON (--out) with the host's load average at the start and end.
+Prints a table and writes JSON (--out) with the host's load average at the start and end
+of the invocation, and per row around the arm's run when it ran in this invocation.
 
 Before an arm runs, the server's prefix cache is emptied (serving.reset_prefix_cache; the
 log says when the server does not allow it): the pages are seeded, so an arm run after
@@ -93,13 +94,14 @@ def settings_key(config: WebAgentConfig, tasks: list[str], seeds: list[int]) -> 
 
 
 def run_arm(store: TraceStore, db: str, name: str, tasks: list[str], seeds: list[int],
-            config: WebAgentConfig, clients: Any, suite: str, parallel: int) -> int:
-    """The run id of `name` in the database: read back if completed, resumed if not."""
+            config: WebAgentConfig, clients: Any, suite: str, parallel: int) -> tuple[int, bool]:
+    """The run id of `name` in the database, and whether it ran now: read back if
+    completed, resumed if not."""
     with Session(store.engine) as s:
         runs = list(s.exec(select(Run).where(Run.name == name).order_by(Run.id)))  # type: ignore
     done = [r for r in runs if r.status == "completed"]
     if done:
-        return int(done[-1].id or 0)
+        return int(done[-1].id or 0), False
     resume = None
     if runs:
         resume = (int(runs[-1].id or 0), plan_resume(store, int(runs[-1].id or 0)))
@@ -111,7 +113,7 @@ def run_arm(store: TraceStore, db: str, name: str, tasks: list[str], seeds: list
     res = asyncio.run(run_web_agent(store, tasks=tasks, seeds=seeds, clients=clients,
                                     config=config, suite=suite, parallel=parallel, name=name,
                                     checkpoint_db=checkpoint_path(db), resume=resume))
-    return res.run_id
+    return res.run_id, True
 
 
 def paired(rows: list[EpisodeRow], base: list[EpisodeRow]) -> tuple[np.ndarray, np.ndarray]:
@@ -241,13 +243,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "verifier": {"mode": args.verifier_mode, "votes": args.votes},
             "confidence": CONFIDENCE, "db": db}
     runs: dict[tuple[str, int], int] = {}
+    loads: dict[int, dict[str, Any]] = {}  # run id -> load average around it, if run here
 
     def arm_run(arm: str, budget: int) -> int:
         config = arm_config(arm, budget, args)
         name = f"bench {args.label} {arm} b{budget} {settings_key(config, tasks, seeds)}"
         if (arm, budget) not in runs:
-            runs[arm, budget] = run_arm(store, db, name, tasks, seeds, config, clients,
-                                        suite, args.parallel)
+            before = os.getloadavg()
+            run_id, ran = run_arm(store, db, name, tasks, seeds, config, clients, suite,
+                                  args.parallel)
+            if ran:
+                loads[run_id] = {"start": before, "end": os.getloadavg()}
+            runs[arm, budget] = run_id
         return runs[arm, budget]
 
     for budget in budgets:
@@ -269,6 +276,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if arm == "reactive":
                 base = eps
             row["wall_s"] = time.time() - t0
+            # the host's load while this arm ran (absent when it was read back: see the run's
+            # earlier JSON or its log)
+            if run_id in loads:
+                row["load_average"] = loads[run_id]
             rows.append(row)
             print(f"{arm} b{budget}: {row['success']['point']:.2f} success "
                   f"({row['wall_s']:.0f} s)", flush=True)

@@ -11,7 +11,9 @@ revise-the-plan loop. Everything here is imagination: nothing touches the real p
   state, recorded with its error, that searches never expand. With a transposition `table`
   (agent.web.transpositions.state_key -> `Imagined`), a state whose key is already there
   is not judged again: it is
-  recorded as a `transposition` node of the state it reaches (`Imagined.shared`).
+  recorded as a `transposition` node of the state it reaches (`Imagined.shared`). When the
+  budget stops the verifier after the world model answered, the predictions are recorded as
+  an `unjudged` node (nothing paid for leaves the trace) and the expansion returns None.
 - `propose_imagined(...)`: `width` proposals from an imagined state, against its page when
   known (history: the real actions + the imagined ones); the same canonical action is kept
   once (the first), duplicates are recorded and add to its count; its prior (`priors`) is
@@ -153,7 +155,10 @@ async def expand(im: Imagination, keys: Keys, parent: str, path: ImaginedPath, a
             prog = await im.verifier.score(im.goal, im.obs, [[*path, (action, p.text)]
                                                              for p in ok], budget=budget,
                                            history=im.history)
-        except STOPPED:
+        except STOPPED:  # the predictions were made and paid for: keep them in the trace
+            nodes.append(node(keys("u"), parent, "unjudged", ok[0].text, step=keys.step,
+                              depth=depth, tokens=tokens, answer=action,
+                              info={**info, "stopped": "budget"}))
             return None
         judged = iter(prog.samples)
         scores = [0.0 if p.error else next(judged) for p in preds]

@@ -233,6 +233,19 @@ def test_a_budget_that_runs_out_ends_the_search_cleanly() -> None:
         assert out.action in (None, check("a"), check("b"))
 
 
+def test_predictions_the_budget_stops_before_judging_stay_in_the_trace() -> None:
+    """A budget that pays for one imagined change but not its judgement: the change is
+    recorded as an unjudged node, and every world-model sample charged has its node."""
+    toy = Toy(fresh, lambda p: 0.5)
+    b = Budget(max_tokens=PREDICT, count_prompts=False)  # one prediction, no verdict
+    out = run(toy, [check("a")], b, simulations=2, width=1)
+    assert out.stop_reason == "budget" and out.action is None
+    [u] = [n for n in out.nodes if n["kind"] == "unjudged"]
+    assert u["answer"] == check("a") and u["info"]["stopped"] == "budget"
+    assert u["tokens"] == PREDICT == b.spent_tokens
+    assert [r for r, _, _ in toy.calls] == ["world_model"]
+
+
 @pytest.mark.parametrize("width,simulations,samples,depth", [
     (1, 4, 1, 3), (2, 6, 1, 3), (3, 8, 2, 4), (2, 12, 3, 3)])
 def test_spending_stays_within_the_plans_worst_case(width: int, simulations: int,

@@ -84,7 +84,9 @@ def test_a_verifier_continuing_the_conversation_hits_the_prefix_cache(
 @pytest.mark.server
 def test_a_reset_prefix_cache_makes_the_next_call_cold(llm_server: Any) -> None:
     client = LLMClient(llm_server.url, llm_server.model)
-    messages = solver_messages(PROBLEM)
+    # long enough to fill whole cache blocks (the CPU backend's blocks are large)
+    facts = " ".join(f"Fact {i}: {i} squared is {i * i}." for i in range(60))
+    messages = solver_messages(f"{facts} {PROBLEM}")
 
     async def go() -> tuple[int, bool, int]:
         await client.chat(messages, max_tokens=1, temperature=0.0)

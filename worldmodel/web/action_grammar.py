@@ -29,6 +29,8 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 
+from worldplan.envs.web.actions import ActionError, parse_action
+
 TEXT_CHARS = 40  # characters of a typed text, an option label or a stop answer
 KEYS = ("Enter", "Tab", "Escape", "ArrowDown", "ArrowUp", "Backspace")
 FILL_ROLES = frozenset({"textbox", "searchbox", "combobox", "spinbutton"})
@@ -79,7 +81,7 @@ def _refs(refs: tuple[str, ...]) -> str:
     return '"(?:' + "|".join(refs) + ')"'
 
 
-_VERB_REF = re.compile(r"""^(click|fill|press|select_option|check)\(["']((?:f\d+)?e\d+)["']""")
+# the LegalActions field that lists the refs each verb may take
 _FIELDS = {"click": "click", "fill": "fill", "press": "fill", "select_option": "select",
            "check": "check"}
 
@@ -90,9 +92,12 @@ def without(legal: LegalActions, avoid: Collection[str]) -> LegalActions:
     avoiding a fill withholds both, and a press withholds both too."""
     drop: dict[str, set[str]] = {}
     for a in avoid:
-        m = _VERB_REF.match(a)
-        if m:
-            drop.setdefault(_FIELDS[m.group(1)], set()).add(m.group(2))
+        try:
+            action = parse_action(a)
+        except ActionError:
+            continue
+        if action.name in _FIELDS:
+            drop.setdefault(_FIELDS[action.name], set()).add(str(action.args["ref"]))
     if not drop:
         return legal
     return replace(legal, **{f: tuple(r for r in getattr(legal, f) if r not in refs)

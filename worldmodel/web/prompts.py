@@ -57,7 +57,7 @@ SYSTEM = (
     f"Actions: {ACTION_HELP}. A ref is an element's [ref=...] value, e.g. click(\"e4\") or "
     'fill("e3", "Kim").\n'
     "Do each part of the goal once: a field that already shows the wanted text and a box "
-    "already [checked] are done, and an action marked '(the page did not change)' did "
+    f"already [checked] are done, and an action marked '{UNCHANGED.strip()}' did "
     "nothing. When every part is done, click the button that submits (Submit, Login, OK)."
 )
 # the role instructions, last in the user message (tests.fakes.web tells roles apart by them)

@@ -55,7 +55,7 @@ from sqlmodel import Session, select
 
 from worldplan.agent.runs.web_agent import run_web_agent
 from worldplan.agent.runs.web_resume import checkpoint_path, plan_resume
-from worldplan.agent.runs.web_summary import EpisodeRow, run_summary
+from worldplan.agent.runs.web_summary import EpisodeRow, RunSummary, run_summary
 from worldplan.agent.web.config import WebAgentConfig, connect_clients
 from worldplan.envs.web.tasks.registry import suite_tasks
 from worldplan.traces.engine import make_engine
@@ -128,26 +128,24 @@ def _lift(pairs: np.ndarray) -> float:
     return float(pairs[:, 0].mean() / base - 1) if base > 0 else float("nan")
 
 
-def versus_majority(rows: list[dict[str, Any]]) -> None:
+def versus_majority(rows: list[dict[str, Any]],
+                    episodes: dict[tuple[str, int], list[EpisodeRow]]) -> None:
     """Each planning arm's paired difference against `majority` at the same budget (the
-    same n proposals acted on without the world model), added to its row in place."""
-    for base in [r for r in rows if r["arm"] == "majority"]:
-        b = {(e["task"], e["seed"]): float(e["success"]) for e in base["episodes_detail"]}
-        for r in rows:
-            if r["budget"] != base["budget"] or r["arm"] in ("majority", "reactive"):
-                continue
-            keys = [(e["task"], e["seed"]) for e in r["episodes_detail"]
-                    if (e["task"], e["seed"]) in b]
-            mine = {(e["task"], e["seed"]): float(e["success"]) for e in r["episodes_detail"]}
-            a, m = np.array([mine[k] for k in keys]), np.array([b[k] for k in keys])
-            r["vs_majority"] = {"pairs": len(keys), "difference": difference_ci(
-                a, m, confidence=CONFIDENCE).to_dict()}
+    same n proposals acted on without the world model), added to its row in place;
+    `episodes`: each (arm, budget)'s episodes."""
+    for r in rows:
+        base = episodes.get(("majority", r["budget"]))
+        if base is None or r["arm"] in ("majority", "reactive"):
+            continue
+        a, m = paired(episodes[r["arm"], r["budget"]], base)
+        r["vs_majority"] = {"pairs": int(a.size), "difference": difference_ci(
+            a, m, confidence=CONFIDENCE).to_dict()}
 
 
-def summarize(store: TraceStore, run_id: int, arm: str, budget: int,
+def summarize(s: RunSummary, run_id: int, arm: str, budget: int,
               base: list[EpisodeRow] | None) -> tuple[dict[str, Any], list[EpisodeRow]]:
-    """The arm's row of the table, and its episodes (reactive's pair with the others)."""
-    s = run_summary(store, run_id)
+    """The arm's row of the table from its run's summary, and its episodes (reactive's
+    pair with the others)."""
     eps = s.episodes
     success = mean_ci([float(e.success) for e in eps], confidence=CONFIDENCE)
     row: dict[str, Any] = {
@@ -244,6 +242,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "confidence": CONFIDENCE, "db": db}
     runs: dict[tuple[str, int], int] = {}
     loads: dict[int, dict[str, Any]] = {}  # run id -> load average around it, if run here
+    summaries: dict[int, RunSummary] = {}  # run id -> its summary, read once
+    episodes: dict[tuple[str, int], list[EpisodeRow]] = {}  # (arm, budget) -> episodes
+
+    def summary_of(run_id: int) -> RunSummary:
+        if run_id not in summaries:
+            summaries[run_id] = run_summary(store, run_id)
+        return summaries[run_id]
 
     def arm_run(arm: str, budget: int) -> int:
         config = arm_config(arm, budget, args)
@@ -267,10 +272,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 # than any budget here: its run at the largest budget is its run at this one
                 # when no episode came within half of this budget (so no call was refused)
                 big = arm_run(arm, max(budgets))
-                if max(e.total_tokens for e in run_summary(store, big).episodes) <= budget / 2:
+                if max(e.total_tokens for e in summary_of(big).episodes) <= budget / 2:
                     shared = max(budgets)
             run_id = arm_run(arm, shared or budget)
-            row, eps = summarize(store, run_id, arm, budget, base)
+            row, eps = summarize(summary_of(run_id), run_id, arm, budget, base)
+            episodes[arm, budget] = eps
             if shared:
                 row["run_of_budget"] = shared
             if arm == "reactive":
@@ -285,7 +291,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                   f"({row['wall_s']:.0f} s)", flush=True)
             _write(path, {**head, "load_average": {"start": load_start,
                                                    "end": os.getloadavg()}, "rows": rows})
-    versus_majority(rows)
+    versus_majority(rows, episodes)
     for r in rows:
         if "vs_majority" in r:
             print(f"{r['arm']} b{r['budget']} vs majority: "

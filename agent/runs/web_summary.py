@@ -61,8 +61,9 @@ def _mean(xs: list[float]) -> float | None:
 
 
 def _load(store: TraceStore, run_id: int
-          ) -> tuple[list[Episode], list[Step], list[LLMCall], list[SearchNode]]:
+          ) -> tuple[Run | None, list[Episode], list[Step], list[LLMCall], list[SearchNode]]:
     with Session(store.engine) as s:
+        run = s.get(Run, run_id)
         eps = list(s.exec(select(Episode).where(Episode.run_id == run_id)))
         ids = [e.id for e in eps]
         steps = list(s.exec(select(Step).where(Step.episode_id.in_(ids))))  # type: ignore
@@ -70,7 +71,7 @@ def _load(store: TraceStore, run_id: int
         roots = list(s.exec(select(SearchNode).where(
             SearchNode.episode_id.in_(ids), SearchNode.kind == "proposal",  # type: ignore
             SearchNode.parent_key.is_(None)).order_by(SearchNode.id)))  # type: ignore
-    return eps, steps, calls, roots
+    return run, eps, steps, calls, roots
 
 
 def majority_overrides(steps: list[Step], roots: list[SearchNode],
@@ -104,7 +105,7 @@ def majority_overrides(steps: list[Step], roots: list[SearchNode],
 
 
 def run_summary(store: TraceStore, run_id: int) -> RunSummary:
-    eps, steps, calls, roots = _load(store, run_id)
+    run, eps, steps, calls, roots = _load(store, run_id)
     by_ep: dict[int, list[LLMCall]] = {}
     for c in calls:
         by_ep.setdefault(int(c.episode_id or 0), []).append(c)
@@ -125,8 +126,6 @@ def run_summary(store: TraceStore, run_id: int) -> RunSummary:
     routes = Counter(str(st.decision.get("route")) for st in steps)
     prompt_all = sum(c.prompt_tokens for c in calls if not c.error)
     cached_all = sum(c.cached_tokens or 0 for c in calls if not c.error)
-    with Session(store.engine) as s:
-        run = s.get(Run, run_id)
     span = (run.ended_at - run.started_at) if run is not None and run.ended_at else None
     return RunSummary(rows, dict(routes), _mean([st.wall_time_s for st in steps]),
                       span / len(steps) if span is not None and steps else None,

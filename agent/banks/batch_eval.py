@@ -56,6 +56,12 @@ class BatchSettings:
     bins: int = 5  # difficulty bins of the probe statistic (quantiles of the training fold)
     options: str = "all"  # the bins' configurations: all | best_of_n (weighted only)
 
+    def __post_init__(self) -> None:
+        if self.options not in ("all", "best_of_n"):
+            raise ValueError(f"batch options {self.options!r}: choose all or best_of_n")
+        if self.bins < 1:
+            raise ValueError(f"batch bins must be at least 1, not {self.bins}")
+
 
 def early_stopping_curves(t: Tables, s: BatchSettings, caps: list[int], *,
                           probe_first: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -78,17 +84,19 @@ def early_stopping_curves(t: Tables, s: BatchSettings, caps: list[int], *,
     return acc, spend
 
 
-def _allocated(t: Tables, s: BatchSettings, statistic: np.ndarray, n_bins: int,
-               pes: tuple[np.ndarray, np.ndarray], budgets: list[int]
+def _allocated(t: Tables, s: BatchSettings, statistic: np.ndarray,
+               pes: tuple[np.ndarray, np.ndarray], budgets: list[int],
+               names: tuple[str, ...] = ("batch", "batch+early_stop")
                ) -> dict[str, dict[int, tuple[np.ndarray, np.ndarray]]]:
-    """Held-out (accuracy, spend) per problem of the batch and batch + early stopping at each
-    budget, the problems binned by `statistic` on each training fold's quantile cuts."""
-    n, probe = len(t.problems), t.settings.probe_n
+    """Held-out (accuracy, spend) per problem of the batch and/or batch + early stopping
+    (`names`) at each budget, the problems binned by `statistic` on each training fold's
+    quantile cuts (`s.bins` bins)."""
+    n, probe, n_bins = len(t.problems), t.settings.probe_n, s.bins
     pes_acc, pes_spend = pes
     options_b = [b for b in t.budgets if b > probe]
     rows: dict[str, dict[int, tuple[np.ndarray, np.ndarray]]] = {
         name: {b: (np.full(n, np.nan), np.full(n, np.nan)) for b in budgets}
-        for name in ("batch", "batch+early_stop")}
+        for name in names}
     folds = KFold(n_splits=max(2, min(t.settings.folds, n)), shuffle=True,
                   random_state=t.settings.seed)
     for tr, te in folds.split(np.arange(n)):
@@ -139,8 +147,8 @@ def batch_table(t: Tables, s: BatchSettings = BatchSettings()) -> dict[str, Any]
     es_acc, es_spend = early_stopping_curves(t, s, caps)
     pes = early_stopping_curves(t, s, caps, probe_first=True)
     budgets = [b for b in t.budgets if b >= probe + 1]
-    rows = _allocated(t, s, t.statistic, s.bins, pes, budgets)
-    oracle = _allocated(t, s, t.pass_at_1, s.bins, pes, budgets)["batch"]
+    rows = _allocated(t, s, t.statistic, pes, budgets)
+    oracle = _allocated(t, s, t.pass_at_1, pes, budgets, names=("batch",))["batch"]
     out: dict[str, Any] = {"settings": s.__dict__, "per_budget": {}}
     conf, seed = t.settings.confidence, t.settings.seed
     for b in budgets:

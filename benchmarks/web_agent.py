@@ -10,7 +10,10 @@ completion, all roles: proposer, world model, verifier). Arms: `reactive` (one g
 proposal, act), `majority` (n proposals, act on the most proposed: the extra samples
 without the world model), `webdreamer` (imagine each proposal with the world model, score the
 imagined outcome, act on the best: WebDreamer), `mcts` (MCTS over imagined pages), `beam`
-(beam search over them), `compute-optimal` (the per-step controller with `--policy`).
+(beam search over them), `compute-optimal` (the per-step controller with `--policy`);
+`webdreamer-peek` and `mcts-peek`: the same searches with a world model that is never wrong
+(the real next page from a twin page, 0 tokens: agent.web.peek_world_model), the ceiling of
+any better world model with this proposer and verifier (a diagnostic, not a planner).
 Per (arm, budget): success with its bootstrap 90% interval; each planning arm against
 `majority` at the same budget (paired, when that arm ran); and against reactive at the
 same budget the paired difference and the relative lift (success / reactive's - 1), both
@@ -73,7 +76,14 @@ ARMS: dict[str, dict[str, Any]] = {
     "mcts": {"strategy": "search", "search": "mcts"},
     "beam": {"strategy": "search"},
     "compute-optimal": {"strategy": "compute-optimal"},
+    # the same searches with a world model that is never wrong (the real next page, read
+    # from a twin page: agent.web.peek_world_model): the ceiling of a better world model
+    "webdreamer-peek": {"strategy": "best-of-n", "world_model": "peek"},
+    "mcts-peek": {"strategy": "search", "search": "mcts", "world_model": "peek"},
 }
+# settings added after runs were stored: hashed only when set away from these defaults, so
+# the stored runs keep their names (and are read back, not run again)
+LATER = {"world_model": "llm", "world_model_examples": ""}
 
 
 def arm_config(arm: str, budget: int, args: argparse.Namespace) -> WebAgentConfig:
@@ -88,8 +98,8 @@ def arm_config(arm: str, budget: int, args: argparse.Namespace) -> WebAgentConfi
 def settings_key(config: WebAgentConfig, tasks: list[str], seeds: list[int]) -> str:
     """A short hash of everything that makes a run: a changed setting is a new run, never
     a stale one read back or resumed with mixed settings."""
-    blob = json.dumps({"config": asdict(config), "tasks": tasks, "seeds": seeds},
-                      sort_keys=True)
+    settings = {k: v for k, v in asdict(config).items() if k not in LATER or v != LATER[k]}
+    blob = json.dumps({"config": settings, "tasks": tasks, "seeds": seeds}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
 

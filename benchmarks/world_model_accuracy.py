@@ -13,7 +13,9 @@ the trivial baseline). An answer that
 cannot be read or applied, or a request that failed, scores 0: wrong, not dropped; their
 rates are reported. Per task and overall, each figure is the mean over transitions with a
 bootstrap 90% interval over transitions (traces.intervals, scipy.stats.bootstrap). Cost:
-completion tokens. Requests: `--concurrency` in flight.
+completion tokens, and prompt tokens (cached or not) beside them. Requests: `--concurrency`
+in flight. `--examples FILE`: the world model is shown `--shots` recorded transitions of
+OTHER tasks (worldmodel.web.transition_examples; never the transition's own task).
 
 Writes benchmarks/results/world_model_accuracy-<label>.json: model, slice (dataset, per
 task, seed, tasks, transitions), host load average, per-task and overall rows, every
@@ -40,6 +42,7 @@ from typing import Any
 from worldplan.agent.runs.web_transitions import Transition, read_transitions
 from worldplan.envs.web.observation import WebObservation
 from worldplan.traces.intervals import Interval, mean_ci
+from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.connect import connect
 from worldplan.worldmodel.llm.errors import LLMError
@@ -52,6 +55,7 @@ from worldplan.worldmodel.web.page_diff import (
     real_change,
     score_change,
 )
+from worldplan.worldmodel.web.transition_examples import SHOTS, ExampleBank, read_example_bank
 from worldplan.worldmodel.web.world_model import WorldModel
 
 HERE = Path(__file__).resolve().parent
@@ -87,14 +91,15 @@ def sample(transitions: Sequence[Transition], per_task: int, seed: int,
             for t in rng.sample(by_task[task], min(per_task, len(by_task[task])))]
 
 
-async def predict_one(model: WorldModel, t: Transition, gate: asyncio.Semaphore) -> Scored:
+async def predict_one(model: WorldModel, t: Transition, gate: asyncio.Semaphore,
+                      budget: Budget | None = None) -> Scored:
     obs = WebObservation(goal=t.goal, url=t.url, axtree=t.before).to_prompt()
     real = real_change(t.before, t.after)
     text, tokens, failure, why = "", 0, "", ""
     predicted: PageChange | None = None
     try:
         async with gate:
-            pred = (await model.predict(obs, t.action, n=1))[0]
+            pred = (await model.predict(obs, t.action, n=1, budget=budget))[0]
         text, tokens = pred.text, pred.tokens
         failure = "parse"
         predicted = parse_change(text)  # only to tell an unreadable reply from the rest
@@ -110,15 +115,20 @@ async def predict_one(model: WorldModel, t: Transition, gate: asyncio.Semaphore)
 
 
 async def evaluate(client: LLMClient, transitions: Sequence[Transition], *,
-                   concurrency: int = 8, max_tokens: int | None = None, seed: int = 0
+                   concurrency: int = 8, max_tokens: int | None = None, seed: int = 0,
+                   examples: ExampleBank | None = None, budget: Budget | None = None
                    ) -> list[Scored]:
     """Every transition's prediction scored, at most `concurrency` requests in flight;
-    `max_tokens` None keeps the world model's own limit (what the planner gets)."""
-    model = WorldModel(client, seed=seed, tags={"benchmark": "world_model_accuracy"})
+    `max_tokens` None keeps the world model's own limit (what the planner gets); `examples`
+    shown to the world model (never of the transition's own task); `budget` (unlimited)
+    counts the tokens spent."""
+    model = WorldModel(client, seed=seed, tags={"benchmark": "world_model_accuracy"},
+                       examples=examples)
     if max_tokens is not None:
         model.max_tokens = max_tokens
     gate = asyncio.Semaphore(max(1, concurrency))
-    return list(await asyncio.gather(*[predict_one(model, t, gate) for t in transitions]))
+    return list(await asyncio.gather(*[predict_one(model, t, gate, budget)
+                                       for t in transitions]))
 
 
 def summarise(rows: Sequence[Scored], seed: int) -> dict[str, Any]:
@@ -163,6 +173,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--concurrency", type=int, default=8, help="requests in flight")
     ap.add_argument("--max-tokens", type=int, default=None,
                     help="per prediction (tokens); default: the world model's own")
+    ap.add_argument("--examples", type=Path, default=None,
+                    help="a transitions file whose other tasks' transitions are shown to the "
+                         "world model as worked examples (default: none)")
+    ap.add_argument("--shots", type=int, default=SHOTS, help="examples per prediction")
     ap.add_argument("--label", default="", help="results file label (default: the model)")
     ap.add_argument("--out", type=Path, default=None, help="results JSON path")
     return ap.parse_args(argv)
@@ -180,8 +194,10 @@ async def run(client: LLMClient, args: argparse.Namespace) -> dict[str, Any]:
     model_name = await client.served_model()
     load_before, t0 = os.getloadavg(), time.time()
     max_tokens = args.max_tokens or WorldModel(client).max_tokens  # tokens per prediction
+    bank = read_example_bank(args.examples, args.shots) if args.examples else None
+    spent = Budget()  # no limit: counts prompt (cached or not) and completion tokens
     rows = await evaluate(client, chosen, concurrency=args.concurrency,
-                          max_tokens=max_tokens, seed=args.seed)
+                          max_tokens=max_tokens, seed=args.seed, examples=bank, budget=spent)
     per_task = {task: summarise([r for r in rows if r.task == task], args.seed)
                 for task in sorted({r.task for r in rows})}
     overall = summarise(rows, args.seed)
@@ -195,6 +211,12 @@ async def run(client: LLMClient, args: argparse.Namespace) -> dict[str, Any]:
                                        for s in sorted({r.source for r in rows})}},
                  "seed": args.seed, "confidence": CONFIDENCE,
                  "max_tokens": max_tokens, "concurrency": args.concurrency,
+                 "examples": ({"data": str(args.examples), "shots": args.shots,
+                               "bank": len(bank), "leave_task_out": True}
+                              if bank is not None else None),
+                 "tokens": {"prompt": spent.spent_prompt_tokens,
+                            "cached": spent.spent_cached_tokens,
+                            "completion": spent.spent_completion_tokens},
                  "load_avg_before": load_before, "load_avg_after": os.getloadavg(),
                  "wall_s": time.time() - t0, "time": time.time(),
                  "note": "means over transitions with bootstrap intervals; unreadable, "
@@ -204,7 +226,10 @@ async def run(client: LLMClient, args: argparse.Namespace) -> dict[str, Any]:
         "predictions": [{**asdict(r), "score": asdict(r.score)} for r in rows]}
     print(f"model {model_name}; {len(rows)} transitions ({args.per_task} per task, seed "
           f"{args.seed}) of {args.data.name}; {int(CONFIDENCE * 100)}% bootstrap intervals "
-          f"over transitions; {overall['completion_tokens']} completion tokens")
+          f"over transitions; {overall['completion_tokens']} completion tokens, "
+          f"{spent.spent_prompt_tokens} prompt tokens ({spent.spent_cached_tokens} cached); "
+          + (f"{args.shots} examples per prediction from other tasks of {args.examples.name}"
+             if bank is not None else "no examples"))
     print(table(per_task, overall))
     print("parse / apply / request: failure rates (scored 0); null: the exact-match rate of "
           "always answering 'nothing changes'")

@@ -173,9 +173,13 @@ async def run_web_agent(store: TraceStore, *, tasks: Sequence[str], seeds: Seque
                     async def one(task: str, seed: int) -> EpisodeOutcome:
                         if (task, seed) in finished:
                             return finished[(task, seed)]
-                        async with gate, envs.episode(task) as env:
+                        # the peek world model reads the real next page from a twin page
+                        twin_cm: Any = (envs.episode(task) if config.world_model == "peek"
+                                        else contextlib.nullcontext(None))
+                        async with gate, envs.episode(task) as env, twin_cm as twin:
                             res = await run_agent_episode(
-                                env, task, seed, make_models(clients, config, seed), router,
+                                env, task, seed, make_models(clients, config, seed, twin),
+                                router,
                                 store, run_id, config, checkpointer=saver,
                                 category=category_of(task),
                                 episode_id=interrupted.get((task, seed)))

@@ -9,14 +9,18 @@ the CLI's URLs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from worldplan.agent.web.domain import WebModels
+from worldplan.agent.web.domain import WebEnvLike, WebModels
+from worldplan.agent.web.peek_world_model import PeekingWorldModel
 from worldplan.agent.web.proposer import Proposer
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.connect import connect
-from worldplan.worldmodel.web.world_model import ProgressVerifier, WorldModel
+from worldplan.worldmodel.web.transition_examples import ExampleBank, read_example_bank
+from worldplan.worldmodel.web.world_model import PagePredictor, ProgressVerifier, WorldModel
 
 
 @dataclass
@@ -38,6 +42,8 @@ class WebAgentConfig:
     verifier_mode: str = "p_yes"  # p_yes | label (reasoned verdicts)
     verifier_votes: int = 1  # label mode: verdicts sampled and averaged per imagined state
     constrained: bool = True  # vLLM structured outputs: legal actions, applicable changes
+    world_model: str = "llm"  # llm | peek (the real next page from a twin page: a ceiling)
+    world_model_examples: str = ""  # transitions file shown as worked examples ("": none)
     horizon: int = 3  # steps the tokens left are shared over (agent.graph.budgets.step_allowance)
     max_attempts: int = 3  # attempts of a step whose browser crashed
     success_threshold: float = 1.0
@@ -59,13 +65,33 @@ class AgentClients:
         return out
 
 
-def make_models(clients: AgentClients, config: WebAgentConfig, seed: int) -> WebModels:
+def make_models(clients: AgentClients, config: WebAgentConfig, seed: int,
+                twin: WebEnvLike | None = None) -> WebModels:
+    """The roles for one episode; `twin`: a second page of the episode's task, which the
+    "peek" world model (agent.web.peek_world_model) needs and nothing else uses."""
+    world: PagePredictor
+    if config.world_model == "peek":
+        if twin is None:
+            raise ValueError("the peek world model needs a twin page of the task")
+        world = PeekingWorldModel(twin, seed)
+    elif config.world_model == "llm":
+        examples = (example_bank(config.world_model_examples)
+                    if config.world_model_examples else None)
+        world = WorldModel(clients.world_model, config.world_model_tokens, seed=seed,
+                           constrained=config.constrained, examples=examples)
+    else:
+        raise ValueError(f"unknown world model {config.world_model!r}: llm or peek")
     return WebModels(
         Proposer(clients.proposer, config.proposer_tokens, config.temperature, seed,
                  constrained=config.constrained),
-        WorldModel(clients.world_model, config.world_model_tokens, seed=seed,
-                   constrained=config.constrained),
+        world,
         ProgressVerifier(clients.verifier, config.verifier_mode, votes=config.verifier_votes))
+
+
+@functools.lru_cache(maxsize=4)
+def example_bank(path: str) -> ExampleBank:
+    """The transitions file read once per process (worldmodel.web.transition_examples)."""
+    return read_example_bank(Path(path))
 
 
 def connect_clients(llm_url: Sequence[str] | None, world_model_url: Sequence[str] | None = None,

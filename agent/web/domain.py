@@ -44,7 +44,11 @@ from worldplan.envs.web.observation import WebObservation
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.web.page_diff import real_change
 from worldplan.worldmodel.web.prompts import annotated
-from worldplan.worldmodel.web.world_model import ProgressVerifier, WorldModel, prediction_accuracy
+from worldplan.worldmodel.web.world_model import (
+    PagePredictor,
+    ProgressVerifier,
+    prediction_accuracy,
+)
 
 StepReturn = tuple[WebObservation, float, bool, bool, dict[str, Any]]
 CALL_OVERHEAD = 80  # uncached prompt tokens of a search call: its TASK paragraph and steps
@@ -60,7 +64,7 @@ class WebEnvLike(Protocol):
 @dataclass
 class WebModels:
     proposer: Proposer
-    world_model: WorldModel
+    world_model: PagePredictor
     verifier: ProgressVerifier
 
 

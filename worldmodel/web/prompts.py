@@ -12,7 +12,8 @@ answered again from its cached calls.
   their predicted outcome and progress score, asked for a better action ("revise").
 - `world_model_messages(obs, action)`: the page after `action`, as changed tree lines
   (`+ line`, `- line`, `~ old => new`, or `nothing changes`: worldmodel.web.page_diff);
-  `imagined` lists earlier imagined steps when the page itself is not imagined.
+  `imagined` lists earlier imagined steps when the page itself is not imagined; `examples`
+  recorded transitions of other pages in the same format (worldmodel.web.transition_examples).
 - `progress_messages(goal, obs, steps)`: the verifier's yes/no question (P("Yes")) or, with
   `labels=True`, a reasoned verdict ending "Verdict: success | on track | failure".
 - `role_of_messages(messages)`: which role a prompt is for (its TASK paragraph).
@@ -152,9 +153,12 @@ def _steps(steps: Sequence[tuple[str, str]]) -> str:
 
 
 def world_model_messages(obs: str, action: str, imagined: Sequence[tuple[str, str]] = (),
-                         history: Sequence[str] = ()) -> list[Message]:
-    """Predict the change after `action`, following the imagined steps (action, change)."""
-    return _messages(obs, history, _steps(imagined) + WORLD_MODEL_TASK.format(action=action))
+                         history: Sequence[str] = (), examples: str = "") -> list[Message]:
+    """Predict the change after `action`, following the imagined steps (action, change);
+    `examples`: a paragraph of worked examples (worldmodel.web.transition_examples) put
+    just before the TASK."""
+    return _messages(obs, history,
+                     _steps(imagined) + examples + WORLD_MODEL_TASK.format(action=action))
 
 
 def progress_messages(goal: str, obs: str, steps: Sequence[tuple[str, str]], *,

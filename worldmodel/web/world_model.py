@@ -8,7 +8,8 @@
   the request carries vLLM's structured outputs (worldmodel.web.change_grammar): removed
   and changed lines can only be lines of the page, so a prediction always applies. With
   `imagined` steps instead of an imagined page, the model reads them as text and no page is
-  built.
+  built. With `examples` (an ExampleBank of recorded transitions) the prompt shows a few
+  real changes of other pages for the same kind of action first.
 - `ProgressVerifier.score(goal, obs, steps_list)`: scores imagined states for progress
   toward the goal, averaged over the imagined samples (WebDreamer, Gu et al. 2024). Mode
   "p_yes": P("Yes") of a yes/no question (worldmodel.llm.yesno.p_yes, one 1-token generation
@@ -23,7 +24,7 @@
 
 Every call draws from the `Budget` given (and raises `BudgetExceeded` before sending when
 it does not fit); roles are "world_model" and "verifier" so the trace tells them apart.
-Not handled: screenshots, learned (fine-tuned) world models, paraphrase matching.
+Not handled: screenshots, fine-tuned world models, paraphrase matching.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.llm.client import LLMClient
@@ -54,6 +55,7 @@ from worldplan.worldmodel.web.prompts import (
     progress_messages,
     world_model_messages,
 )
+from worldplan.worldmodel.web.transition_examples import ExampleBank
 
 Step = tuple[str, str]  # (action, predicted change)
 
@@ -75,6 +77,17 @@ class ProgressJudgement:
     completion_tokens: int
 
 
+class PagePredictor(Protocol):
+    """What the planners need of a world model: `WorldModel`, or a diagnostic one that
+    reads the real page (agent.web.peek_world_model)."""
+
+    max_tokens: int  # completion tokens per prediction (the planners' cost estimate)
+
+    async def predict(self, obs: str, action: str, *, imagined: Sequence[Step] = (),
+                      history: Sequence[str] = (), n: int = 1,
+                      budget: Budget | None = None) -> list[Prediction]: ...
+
+
 @dataclass
 class WorldModel:
     client: LLMClient
@@ -83,6 +96,7 @@ class WorldModel:
     seed: int | None = None
     tags: dict[str, Any] = field(default_factory=dict)
     constrained: bool = True  # vLLM structured outputs: only changes that apply to the page
+    examples: ExampleBank | None = None  # recorded transitions shown as worked examples
 
     async def predict(self, obs: str, action: str, *, imagined: Sequence[Step] = (),
                       history: Sequence[str] = (), n: int = 1,
@@ -91,8 +105,9 @@ class WorldModel:
         as tree lines and applied to the page: `page` is the imagined page's prompt text,
         `error` why the change could not be read or applied (then `page` is "")."""
         extra = structured_change(obs) if self.constrained and not imagined else None
+        shots = self.examples.render(obs, action) if self.examples is not None else ""
         gen = await self.client.chat(
-            world_model_messages(obs, action, imagined, history), role="world_model", n=n,
+            world_model_messages(obs, action, imagined, history, shots), role="world_model", n=n,
             max_tokens=self.max_tokens, temperature=self.temperature if n > 1 else 0.0,
             seed=self.seed, budget=budget, extra=extra,
             tags={**self.tags, "action": action[:200]})

@@ -16,6 +16,8 @@ bootstrap 90% interval over transitions (traces.intervals, scipy.stats.bootstrap
 completion tokens, and prompt tokens (cached or not) beside them. Requests: `--concurrency`
 in flight. `--examples FILE`: the world model is shown `--shots` recorded transitions of
 OTHER tasks (worldmodel.web.transition_examples; never the transition's own task).
+`--against FILE`: paired differences against an earlier results file on the transitions
+both scored (same data, `--per-task` and `--seed` give the same sample), with intervals.
 
 Writes benchmarks/results/world_model_accuracy-<label>.json: model, slice (dataset, per
 task, seed, tasks, transitions), host load average, per-task and overall rows, every
@@ -41,7 +43,7 @@ from typing import Any
 
 from worldplan.agent.runs.web_transitions import Transition, read_transitions
 from worldplan.envs.web.observation import WebObservation
-from worldplan.traces.intervals import Interval, mean_ci
+from worldplan.traces.intervals import Interval, difference_ci, mean_ci
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.connect import connect
@@ -147,6 +149,20 @@ def summarise(rows: Sequence[Scored], seed: int) -> dict[str, Any]:
     return out
 
 
+def against(rows: Sequence[Scored], path: Path, seed: int) -> dict[str, Any]:
+    """Paired differences (these rows - the results file's predictions) per metric, over
+    the transitions both scored (task, seed, step, source), with bootstrap intervals."""
+    theirs = {(p["task"], p["seed"], p["step"], p["source"]): p["score"]
+              for p in json.loads(path.read_text())["predictions"]}
+    pairs = [(r, theirs[k]) for r in rows if (k := (r.task, r.seed, r.step, r.source)) in theirs]
+    if not pairs:
+        raise SystemExit(f"{path} scored none of these transitions")
+    return {"file": str(path), "pairs": len(pairs), **{
+        m: difference_ci([float(getattr(r.score, m)) for r, _ in pairs],
+                         [float(t[m]) for _, t in pairs], seed=seed,
+                         confidence=CONFIDENCE).to_dict() for m in METRICS}}
+
+
 def _cell(d: dict[str, float]) -> str:
     return str(Interval(d["point"], d["low"], d["high"], int(d["n"]), d["confidence"]))
 
@@ -177,6 +193,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     help="a transitions file whose other tasks' transitions are shown to the "
                          "world model as worked examples (default: none)")
     ap.add_argument("--shots", type=int, default=SHOTS, help="examples per prediction")
+    ap.add_argument("--against", type=Path, default=None,
+                    help="an earlier results file: paired differences on shared transitions")
     ap.add_argument("--label", default="", help="results file label (default: the model)")
     ap.add_argument("--out", type=Path, default=None, help="results JSON path")
     return ap.parse_args(argv)
@@ -203,6 +221,7 @@ async def run(client: LLMClient, args: argparse.Namespace) -> dict[str, Any]:
     overall = summarise(rows, args.seed)
     label = args.label or re.sub(r"[^A-Za-z0-9._-]+", "-", model_name).strip("-")
     out = args.out or RESULTS / f"world_model_accuracy-{label}.json"
+    diff = against(rows, args.against, args.seed) if args.against else None
     result = {
         "meta": {"model": model_name, "llm_urls": list(args.llm_url),
                  "slice": {"data": str(args.data), "per_task": args.per_task,
@@ -223,6 +242,7 @@ async def run(client: LLMClient, args: argparse.Namespace) -> dict[str, Any]:
                          "unappliable and failed predictions score 0; cost in completion "
                          "tokens"},
         "overall": overall, "per_task": per_task,
+        "against": diff,
         "predictions": [{**asdict(r), "score": asdict(r.score)} for r in rows]}
     print(f"model {model_name}; {len(rows)} transitions ({args.per_task} per task, seed "
           f"{args.seed}) of {args.data.name}; {int(CONFIDENCE * 100)}% bootstrap intervals "
@@ -233,6 +253,9 @@ async def run(client: LLMClient, args: argparse.Namespace) -> dict[str, Any]:
     print(table(per_task, overall))
     print("parse / apply / request: failure rates (scored 0); null: the exact-match rate of "
           "always answering 'nothing changes'")
+    if diff is not None:
+        print(f"paired against {diff['file']} ({diff['pairs']} transitions): "
+              + "  ".join(f"{m} {_cell(diff[m])}" for m in METRICS))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
     print(f"wrote {out}")

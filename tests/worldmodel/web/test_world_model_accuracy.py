@@ -89,3 +89,31 @@ def test_the_sample_is_per_task_and_seeded() -> None:
     assert one == sample(rows, 1, seed=3)
     assert len(sample(rows, 10, seed=0)) == 5
     assert {t.task for t in sample(rows, 10, seed=0, tasks=["enter-text"])} == {"enter-text"}
+
+
+def test_examples_of_other_tasks_and_paired_differences(tmp_path: Path) -> None:
+    """--examples: the prompts carry recorded changes of OTHER pages only; --against: the
+    paired differences on the shared transitions; prompt tokens are counted."""
+    data, shots = tmp_path / "t.jsonl", tmp_path / "shots.jsonl"
+    for episode in transitions():
+        append_episode(data, episode)
+    other = Transition("login", 0, 0, "oracle", "goal", "/miniwob/login.html",
+                       '- textbox "User" [ref=e7]', "fill('e7', 'kim')",
+                       '- textbox "User" [ref=e7]: kim', 0.0, "", True, 1)
+    append_episode(shots, [other, *(t for ep in transitions() for t in ep)])
+    server = OpenAIServer(respond, model="scripted-wm")
+    client = LLMClient("http://fake", transport=server.transport(), retries=0)
+    first = tmp_path / "a.json"
+    asyncio.run(run(client, parse_args(["--data", str(data), "--out", str(first)])))
+    second = tmp_path / "b.json"
+    result = asyncio.run(run(client, parse_args([
+        "--data", str(data), "--out", str(second), "--examples", str(shots),
+        "--against", str(first)])))
+    prompts = [str(body["messages"][-1]["content"]) for body in server.requests[5:]]
+    fills = [p for p in prompts if "fill('e2', 'Bob')" in p]
+    assert len(fills) == 1 and "Action: fill('e7', 'kim')" in fills[0]
+    assert not any("Action: fill('e2'" in p or "Action: check(" in p for p in prompts)
+    assert result["meta"]["examples"]["bank"] == 6
+    assert result["meta"]["tokens"]["prompt"] > 0
+    diff = result["against"]
+    assert diff["pairs"] == 5 and diff["exact"]["point"] == 0.0  # the same scripted answers

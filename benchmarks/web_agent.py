@@ -13,7 +13,9 @@ imagined outcome, act on the best: WebDreamer), `mcts` (MCTS over imagined pages
 (beam search over them), `compute-optimal` (the per-step controller with `--policy`);
 `webdreamer-peek` and `mcts-peek`: the same searches with a world model that is never wrong
 (the real next page from a twin page, 0 tokens: agent.web.peek_world_model), the ceiling of
-any better world model with this proposer and verifier (a diagnostic, not a planner).
+any better world model with this proposer and verifier (a diagnostic, not a planner);
+`judge-actions`: WebDreamer's selection with no world model (the verifier judges each
+proposed action alone: what the predictions add to the judge).
 Per (arm, budget): success with its bootstrap 90% interval; each planning arm against
 `majority` at the same budget (paired, when that arm ran); and against reactive at the
 same budget the paired difference and the relative lift (success / reactive's - 1), both
@@ -80,7 +82,10 @@ ARMS: dict[str, dict[str, Any]] = {
     # from a twin page: agent.web.peek_world_model): the ceiling of a better world model
     "webdreamer-peek": {"strategy": "best-of-n", "world_model": "peek"},
     "mcts-peek": {"strategy": "search", "search": "mcts", "world_model": "peek"},
+    # WebDreamer's selection with no world model: the verifier judges each proposed action
+    "judge-actions": {"strategy": "best-of-n", "world_model": "none"},
 }
+NO_VERIFIER = ("reactive", "majority")
 # settings added after runs were stored: hashed only when set away from these defaults, so
 # the stored runs keep their names (and are read back, not run again)
 LATER = {"world_model": "llm", "world_model_examples": ""}
@@ -89,10 +94,13 @@ LATER = {"world_model": "llm", "world_model_examples": ""}
 def arm_config(arm: str, budget: int, args: argparse.Namespace) -> WebAgentConfig:
     if arm not in ARMS:
         raise SystemExit(f"unknown arm {arm!r}: choose from {', '.join(ARMS)}")
+    judged = arm not in NO_VERIFIER  # arms that never ask the verifier keep its defaults,
+    # so that runs with another verifier reuse their runs (the same settings, the same run)
     return WebAgentConfig(**ARMS[arm], budget_tokens=budget, max_steps=args.max_steps,
                           n=args.n, depth=args.depth, simulations=args.simulations,
                           policy=args.policy if arm == "compute-optimal" else "",
-                          verifier_mode=args.verifier_mode, verifier_votes=args.votes)
+                          verifier_mode=args.verifier_mode if judged else "p_yes",
+                          verifier_votes=args.votes if judged else 1)
 
 
 def settings_key(config: WebAgentConfig, tasks: list[str], seeds: list[int]) -> str:

@@ -20,7 +20,12 @@ from worldplan.agent.web.proposer import Proposer
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.connect import connect
 from worldplan.worldmodel.web.transition_examples import ExampleBank, read_example_bank
-from worldplan.worldmodel.web.world_model import PagePredictor, ProgressVerifier, WorldModel
+from worldplan.worldmodel.web.world_model import (
+    NoWorldModel,
+    PagePredictor,
+    ProgressVerifier,
+    WorldModel,
+)
 
 
 @dataclass
@@ -42,7 +47,8 @@ class WebAgentConfig:
     verifier_mode: str = "p_yes"  # p_yes | label (reasoned verdicts)
     verifier_votes: int = 1  # label mode: verdicts sampled and averaged per imagined state
     constrained: bool = True  # vLLM structured outputs: legal actions, applicable changes
-    world_model: str = "llm"  # llm | peek (the real next page from a twin page: a ceiling)
+    # llm | peek (the real next page from a twin page: a ceiling) | none (judge actions alone)
+    world_model: str = "llm"
     world_model_examples: str = ""  # transitions file shown as worked examples ("": none)
     horizon: int = 3  # steps the tokens left are shared over (agent.graph.budgets.step_allowance)
     max_attempts: int = 3  # attempts of a step whose browser crashed
@@ -74,13 +80,15 @@ def make_models(clients: AgentClients, config: WebAgentConfig, seed: int,
         if twin is None:
             raise ValueError("the peek world model needs a twin page of the task")
         world = PeekingWorldModel(twin, seed)
+    elif config.world_model == "none":
+        world = NoWorldModel()
     elif config.world_model == "llm":
         examples = (example_bank(config.world_model_examples)
                     if config.world_model_examples else None)
         world = WorldModel(clients.world_model, config.world_model_tokens, seed=seed,
                            constrained=config.constrained, examples=examples)
     else:
-        raise ValueError(f"unknown world model {config.world_model!r}: llm or peek")
+        raise ValueError(f"unknown world model {config.world_model!r}: llm, peek or none")
     return WebModels(
         Proposer(clients.proposer, config.proposer_tokens, config.temperature, seed,
                  constrained=config.constrained),

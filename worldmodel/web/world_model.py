@@ -9,7 +9,8 @@
   and changed lines can only be lines of the page, so a prediction always applies. With
   `imagined` steps instead of an imagined page, the model reads them as text and no page is
   built. With `examples` (an ExampleBank of recorded transitions) the prompt shows a few
-  real changes of other pages for the same kind of action first.
+  real changes of other pages for the same kind of action first. `NoWorldModel` predicts
+  nothing (the verifier then judges actions alone: the control for what predictions add).
 - `ProgressVerifier.score(goal, obs, steps_list)`: scores imagined states for progress
   toward the goal, averaged over the imagined samples (WebDreamer, Gu et al. 2024). Mode
   "p_yes": P("Yes") of a yes/no question (worldmodel.llm.yesno.p_yes, one 1-token generation
@@ -125,6 +126,21 @@ class WorldModel:
                     error = str(e)
             out.append(Prediction(c.text.strip(), share, c.finish_reason, page, error))
         return out
+
+
+@dataclass
+class NoWorldModel:
+    """No world model: every prediction is empty, so the verifier judges the action alone
+    (its prompt shows "Imagined: <action> -> " and nothing after). The control for what a
+    world model's predictions add to the judge (benchmarks/judge_accuracy.py measures the
+    same on recorded transitions). 0 tokens; no page is imagined."""
+
+    max_tokens: int = 0
+
+    async def predict(self, obs: str, action: str, *, imagined: Sequence[Step] = (),
+                      history: Sequence[str] = (), n: int = 1,
+                      budget: Budget | None = None) -> list[Prediction]:
+        return [Prediction("", 0, "stop")] * max(1, n)
 
 
 def imagined_observation(obs: str, action: str, tree: str, change: str = "") -> str:

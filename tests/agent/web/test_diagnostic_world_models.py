@@ -1,16 +1,18 @@
-"""The peek world model (agent.web.peek_world_model): the real next page from a twin page,
-replaying the real and imagined actions; and a whole planning episode with it, where no
-world-model request is sent and every executed prediction is exact."""
+"""The diagnostic world models. Peek (agent.web.peek_world_model): the real next page from a
+twin page, replaying the real and imagined actions; a whole planning episode with it sends
+no world-model request and every executed prediction is exact. None
+(worldmodel.web.world_model.NoWorldModel): the verifier judges the actions alone."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
 from sqlmodel import Session, select
 
-from tests.fakes.web import PLAN, FakeWebEnv, ScriptedWebLLM
+from tests.fakes.web import PLAN, FakeWebEnv, ScriptedWebLLM, good_judge
 from worldplan.agent.runs.web_agent import run_agent_episode
 from worldplan.agent.web.config import AgentClients, WebAgentConfig, make_models
 from worldplan.agent.web.peek_world_model import PeekingWorldModel
@@ -115,3 +117,24 @@ def test_peek_reads_the_page_the_real_browser_shows(web_host: WebHost) -> None:
     predicted, real, page = web_host.run(go(), timeout=120)
     assert predicted == real and "[checked]" in predicted
     assert page_tree(page).count("[checked]") == 2  # the imagined page: both boxes ticked
+
+
+def test_with_no_world_model_the_verifier_judges_actions_alone(store: TraceStore) -> None:
+    seen: list[str] = []
+
+    def judge(prompt: str) -> float:
+        seen.append(prompt)
+        return good_judge(prompt)
+
+    llm, env = ScriptedWebLLM(judge=judge), FakeWebEnv()
+    client = LLMClient("http://scripted", transport=llm.transport(), retries=0)
+    config = WebAgentConfig(strategy="fixed-branch", budget_tokens=20_000, max_steps=6,
+                            world_model="none")
+    run_id = store.start_run(kind="web", strategy="fixed-branch")
+    models = make_models(AgentClients(client, client, client), config, seed=0)
+    out = asyncio.run(run_agent_episode(env, "fake-form", 0, models,
+                                        WebRouter("fixed-branch", 2, "branch"), store,
+                                        run_id, config))
+    assert out.success and env.steps == PLAN
+    assert "world_model" not in llm.roles() and seen
+    assert all(re.search(r"Imagined: \S+\(.*?\) -> \n", p) for p in seen)  # nothing predicted

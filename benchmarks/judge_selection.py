@@ -1,0 +1,178 @@
+"""Who picks the oracle's action among the proposer's own candidates: the vote or the judge?
+
+benchmarks/judge_accuracy.py pits the oracle's first action against a RANDOM one; the
+agent's candidates are harder negatives: the proposer's own plausible actions. Here, on the
+first page of each recorded oracle episode (benchmarks/web_transitions.py; `--per-task`
+seeds a task, pages are seeded), the agent's proposer (`agent.web.proposer.Proposer`,
+constrained, a greedy reply plus sampled ones, `--n` in all, seeded by the episode's seed)
+proposes candidates as it does in an episode, and four selections pick one:
+- `greedy`: the greedy reply's action (what reactive does);
+- `majority`: the most proposed action, the best ranked on ties (agent.web.domain's
+  `majority_action`: what majority and compute-optimal's act route do);
+- `judge`: the highest P(yes) of the progress verifier shown the action alone
+  (`ProgressVerifier`, as `judge-actions` does; the best ranked on ties);
+- `any`: the oracle's action is among the candidates (the ceiling of any selection).
+Each is scored 1 when its pick is the oracle's action (canonical action strings): the mean
+with a bootstrap 90% interval over pages, and judge - majority paired. The oracle's action
+is one right action: where several are right (ticking boxes in any order), every selection
+is marked down alike.
+
+    .venv/bin/python benchmarks/judge_selection.py [--llm-url URL] [--n 3] [--per-task 5]
+
+Writes benchmarks/results/judge_selection-<label>.json (model, n, slice, load, tokens, the
+table and every page's candidates and picks).
+Not handled: later steps (the oracle's later states are not the agent's), judging with a
+predicted or real change (benchmarks/judge_accuracy.py and the web_agent peek arms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from worldplan.agent.runs.web_transitions import Transition, read_transitions
+from worldplan.agent.web.config import WebAgentConfig
+from worldplan.agent.web.domain import majority_action
+from worldplan.agent.web.proposer import Proposer
+from worldplan.envs.web.actions import ActionError, parse_action
+from worldplan.envs.web.observation import WebObservation
+from worldplan.traces.intervals import difference_ci, mean_ci
+from worldplan.worldmodel.llm.accounting import Budget
+from worldplan.worldmodel.llm.client import LLMClient
+from worldplan.worldmodel.llm.connect import connect
+from worldplan.worldmodel.web.world_model import ProgressVerifier
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "web_transitions" / "miniwob-dev.jsonl"
+RESULTS = HERE / "results"
+CONFIDENCE = 0.90
+PICKS = ("greedy", "majority", "judge", "any")
+AGENT = WebAgentConfig()  # the agent's proposer settings (tokens, temperature)
+
+
+def canonical(action: str) -> str:
+    try:
+        return str(parse_action(action))
+    except ActionError:
+        return action
+
+
+def first_pages(transitions: Sequence[Transition], per_task: int) -> list[Transition]:
+    """The first transition of up to `per_task` oracle episodes a task (lowest seeds)."""
+    firsts = sorted((t for t in transitions if t.source == "oracle" and t.step == 0),
+                    key=lambda t: (t.task, t.seed))
+    out: list[Transition] = []
+    for t in firsts:
+        if sum(o.task == t.task for o in out) < per_task:
+            out.append(t)
+    return out
+
+
+async def pick(t: Transition, proposer: Proposer, verifier: ProgressVerifier, n: int,
+               budget: Budget) -> dict[str, Any]:
+    obs = WebObservation(goal=t.goal, url=t.url, axtree=t.before).to_prompt()
+    props = [p for p in await proposer.propose(obs, [], n, budget=budget) if p.action]
+    oracle = canonical(t.action)
+    row: dict[str, Any] = {"task": t.task, "seed": t.seed, "oracle": oracle,
+                           "candidates": [(p.action, p.count) for p in props]}
+    if not props:
+        return {**row, **{k: None for k in ("greedy", "majority", "judge")},
+                "scores": [], **{f"{k}_right": 0.0 for k in PICKS}}
+    actions = [str(p.action) for p in props]
+    judged = await asyncio.gather(*[verifier.score(t.goal, obs, [[(a, "")]], budget=budget)
+                                    for a in actions])
+    scores = [j.score for j in judged]
+    picks = {"greedy": next((str(p.action) for p in props if p.greedy), actions[0]),
+             "majority": majority_action([{"answer": p.action, "info": {"count": p.count}}
+                                          for p in props]),
+             "judge": actions[max(range(len(actions)), key=lambda i: (scores[i], -i))]}
+    right = {f"{k}_right": float(v == oracle) for k, v in picks.items()}
+    right["any_right"] = float(oracle in actions)
+    return {**row, **picks, "scores": scores, **right}
+
+
+def table(rows: Sequence[dict[str, Any]], seed: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"pages": len(rows), "tasks": len({r["task"] for r in rows}),
+                           "with_choice": sum(len(r["candidates"]) > 1 for r in rows)}
+    for k in PICKS:
+        out[k] = mean_ci([r[f"{k}_right"] for r in rows], seed=seed,
+                         confidence=CONFIDENCE).to_dict()
+    out["judge_minus_majority"] = difference_ci(
+        [r["judge_right"] for r in rows], [r["majority_right"] for r in rows], seed=seed,
+        confidence=CONFIDENCE).to_dict()
+    return out
+
+
+async def run(client: LLMClient, args: argparse.Namespace) -> dict[str, Any]:
+    pages = first_pages(read_transitions(args.data).transitions, args.per_task)
+    if not pages:
+        raise SystemExit(f"no oracle episodes in {args.data}")
+    model = await client.served_model()
+    verifier = ProgressVerifier(client, "p_yes", tags={"benchmark": "judge_selection"})
+    spent, gate = Budget(), asyncio.Semaphore(max(1, args.concurrency))
+    load_before, t0 = os.getloadavg(), time.time()
+
+    async def one(t: Transition) -> dict[str, Any]:
+        async with gate:
+            proposer = Proposer(client, AGENT.proposer_tokens, AGENT.temperature, t.seed)
+            return await pick(t, proposer, verifier, args.n, spent)
+
+    rows = list(await asyncio.gather(*[one(t) for t in pages]))
+    summary = table(rows, args.seed)
+    label = args.label or re.sub(r"[^A-Za-z0-9._-]+", "-", f"{model}-n{args.n}")
+    result = {"meta": {"model": model, "n": args.n, "per_task": args.per_task,
+                       "data": str(args.data), "seed": args.seed, "confidence": CONFIDENCE,
+                       "load_avg_before": load_before, "load_avg_after": os.getloadavg(),
+                       "wall_s": time.time() - t0,
+                       "tokens": {"prompt": spent.spent_prompt_tokens,
+                                  "cached": spent.spent_cached_tokens,
+                                  "completion": spent.spent_completion_tokens},
+                       "note": "1 when the pick is the oracle's action; bootstrap over pages"},
+              "summary": summary, "pages": rows}
+    print(f"{model}: {summary['pages']} first pages of {summary['tasks']} tasks, n={args.n} "
+          f"proposals ({summary['with_choice']} pages with a choice); picks that are the "
+          f"oracle's action, {int(CONFIDENCE * 100)}% bootstrap intervals over pages")
+    for k in (*PICKS, "judge_minus_majority"):
+        d = summary[k]
+        print(f"  {k:22s} {d['point']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]")
+    out = args.out or RESULTS / f"judge_selection-{label}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print(f"wrote {out}")
+    return result
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--llm-url", nargs="+", default=["http://127.0.0.1:8321"])
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--n", type=int, default=3, help="proposals a page (the agent's n)")
+    ap.add_argument("--per-task", type=int, default=5, help="oracle episodes a task")
+    ap.add_argument("--seed", type=int, default=0, help="of the bootstrap")
+    ap.add_argument("--concurrency", type=int, default=4, help="pages in flight")
+    ap.add_argument("--label", default="")
+    ap.add_argument("--out", type=Path, default=None)
+    return ap.parse_args(argv)
+
+
+async def _main(args: argparse.Namespace) -> None:
+    client = connect(args.llm_url, max_concurrency=2 * args.concurrency)
+    try:
+        await run(client, args)
+    finally:
+        await client.aclose()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    asyncio.run(_main(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from worldplan.agent.web.domain import majority_action
 from worldplan.traces.schema import Episode, LLMCall, Run, SearchNode, Step
 from worldplan.traces.store import TraceStore
 
@@ -76,24 +77,24 @@ def _load(store: TraceStore, run_id: int
 
 def majority_overrides(steps: list[Step], roots: list[SearchNode],
                        success: dict[int, bool]) -> dict[str, Any]:
-    """How often the executed action was not the step's proposal majority (the most
-    proposed readable action, counting merged replies; ties: the best ranked), over the
+    """How often the executed action was not the step's proposal majority (the domain's
+    own `majority_action`: the most proposed readable action, counting merged replies;
+    ties: the best ranked), over the
     steps whose proposals offered a choice (two or more distinct readable actions); and the
     success of the episodes with and without such an override. A search that always
     follows its proposals' majority can do no better than sampling them."""
-    props: dict[tuple[int, int], Counter[str]] = {}
+    proposals: dict[tuple[int, int], list[dict[str, Any]]] = {}
     for n in roots:
-        if n.answer:
-            votes = props.setdefault((n.episode_id, n.step_index), Counter())
-            votes[n.answer] += int((n.info or {}).get("count", 1))
+        proposals.setdefault((n.episode_id, n.step_index), []).append(
+            {"answer": n.answer, "info": n.info or {}})
     choice = over = 0
     overridden: set[int] = set()
     for st in steps:
-        votes = props.get((st.episode_id, st.index), Counter())
-        if len(votes) < 2:
+        cands = proposals.get((st.episode_id, st.index), [])
+        if len({c["answer"] for c in cands if c["answer"]}) < 2:
             continue
         choice += 1
-        if st.action != max(votes, key=lambda a: votes[a]):  # first of the best ranked
+        if st.action != majority_action(cands):
             over += 1
             overridden.add(st.episode_id)
     def rate(eps: list[int]) -> float | None:

@@ -41,7 +41,6 @@ class PeekingWorldModel:
     twin: WebEnvLike  # a second page of the episode's task, used for nothing else
     seed: int  # the episode's seed
     max_tokens: int = 0  # tokens per prediction: none
-    replays: int = 0  # predictions made (each a reset and a replay)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     async def predict(self, obs: str, action: str, *, imagined: Sequence[tuple[str, str]] = (),
@@ -50,7 +49,6 @@ class PeekingWorldModel:
         """n copies of the real change after the real and imagined actions, then `action`."""
         chain = [_real_action(h) for h in history] + [a for a, _ in imagined] + [action]
         async with self._lock:
-            self.replays += 1
             page, _ = await self.twin.reset(self.seed)
             before = after = page.axtree
             for i, a in enumerate(chain):

@@ -35,7 +35,12 @@ from pathlib import Path
 
 from worldplan.envs.web.actions import ActionError, parse_action
 from worldplan.worldmodel.web.action_grammar import page_tree
-from worldplan.worldmodel.web.page_diff import format_change, real_change, tree_line
+from worldplan.worldmodel.web.page_diff import (
+    format_change,
+    normalise_line,
+    real_change,
+    tree_line,
+)
 
 EXAMPLE_CHARS = 240  # characters of one example's change shown
 SHOTS = 3  # examples shown per prediction
@@ -86,7 +91,7 @@ def _role(line: str) -> str:
 
 
 def _words(line: str) -> frozenset[str]:
-    return frozenset(w for w in _WORD.findall(re.sub(r"\[ref=[^\]]*\]", "", line.lower())))
+    return frozenset(_WORD.findall(normalise_line(line).lower()))
 
 
 def _url(obs: str) -> str:

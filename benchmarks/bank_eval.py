@@ -19,7 +19,10 @@ P(yes) weighting at every k. Budgets are generation-equivalents with a free veri
 The batch table carries two ceilings (agent.banks.batch_eval: bins from each problem's own
 pass@1, and each problem's own best-of-N curve) and the selection table the headroom of any
 selection at k = K (agent.banks.selection_eval.headroom). `--batch-options best_of_n` and
-`--batch-bins` vary the batch's per-bin configurations and bins (files get a suffix).
+`--batch-bins` vary the batch's per-bin configurations and bins (files get a suffix);
+`--learned-features embedding` (or embedding-only) reruns only the learned verifier's
+tables with the banks' embeddings (`worldplan bank embed`; C chosen by nested grouped
+cross-validation), into files with that suffix.
 Prints the host and the load average; the banks' headers name the model and seeds.
 """
 
@@ -28,12 +31,15 @@ from __future__ import annotations
 import json
 import os
 import platform
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import typer
 
-from worldplan.agent.banks.bank_file import Bank, read_bank
+from worldplan.agent.banks.bank_file import Bank, pool_banks, read_bank
 from worldplan.agent.banks.batch_eval import BatchSettings
+from worldplan.agent.banks.embeddings import attach_files, embedding_dim
 from worldplan.agent.banks.evaluate import EvalSettings
 from worldplan.agent.banks.report import evaluate_bank, plot, render
 from worldplan.agent.banks.selection_eval import (
@@ -43,18 +49,10 @@ from worldplan.agent.banks.selection_eval import (
     scored,
     training_rows,
 )
-from worldplan.agent.control.scorer import fit_scorer
+from worldplan.agent.control.scorer import feature_names, fit_scorer, select_c
 
 HERE = Path(__file__).resolve().parent
 BANKS, RESULTS = HERE / "banks", HERE / "results"
-
-
-def pooled(a: Bank, b: Bank) -> Bank:
-    """Both banks as one (for cross-validation over all their problems)."""
-    units = {**a.units, **{(f"heldout:{u}", n): {**r, "uid": f"heldout:{u}"}
-                           for (u, n), r in b.units.items()}}
-    header = {**a.header, "dataset": f"{a.header.get('dataset')}+{b.header.get('dataset')}"}
-    return Bank(None, header, units, a.problems_found + b.problems_found)
 
 
 def main(budgets: str = typer.Option("1,2,3,4,5,6,7,8", help="Generation budgets."),
@@ -64,7 +62,13 @@ def main(budgets: str = typer.Option("1,2,3,4,5,6,7,8", help="Generation budgets
          heldout: Path = typer.Option(BANKS / "math500.jsonl", help="Held-out bank."),
          batch_options: str = typer.Option("all", help="The batch's per-bin configurations: "
                                            "all | best_of_n (weighted only)."),
-         batch_bins: int = typer.Option(5, help="The batch's difficulty bins.")) -> None:
+         batch_bins: int = typer.Option(5, help="The batch's difficulty bins."),
+         learned_features: str = typer.Option("live", help="The learned verifier's features: "
+                                              "live | embedding-only | embedding (the banks' "
+                                              "embeddings files, C chosen by nested grouped "
+                                              "CV from --c-grid)."),
+         c_grid: str = typer.Option("0.0001,0.001,0.01,0.1,1,10", help="C values (embedding "
+                                    "features).")) -> None:
     settings = EvalSettings(budgets=tuple(int(b) for b in budgets.split(",")), folds=folds,
                             seed=seed)
     host = {"machine": platform.machine(), "cpus": os.cpu_count(),
@@ -73,9 +77,18 @@ def main(budgets: str = typer.Option("1,2,3,4,5,6,7,8", help="Generation budgets
     tb, hb = read_bank(train), read_bank(heldout)
     batch = BatchSettings(options=batch_options, bins=batch_bins)
     tag = "" if (batch_options, batch_bins) == ("all", 5) else f"-{batch_options}-{batch_bins}"
-    for name, result in (("heldout", evaluate_bank(hb, settings, tb)),
-                         ("cv-math500", evaluate_bank(hb, settings, batch=batch)),
-                         ("cv-pooled", evaluate_bank(pooled(tb, hb), settings, batch=batch))):
+    learned = Learned(learned_features, [float(c) for c in c_grid.split(",") if c.strip()])
+    if learned_features != "live":  # only the learned verifier's tables change
+        attach_files([tb, hb], [read_bank(p.with_name(p.stem + ".embeddings.jsonl"))
+                                for p in (train, heldout)])
+        learned.dim = embedding_dim([tb, hb])
+        tag += f"-{learned_features}"
+    evaluations = () if learned_features != "live" else (
+        ("heldout", lambda: evaluate_bank(hb, settings, tb)),
+        ("cv-math500", lambda: evaluate_bank(hb, settings, batch=batch)),
+        ("cv-pooled", lambda: evaluate_bank(pool_banks(tb, hb), settings, batch=batch)))
+    for name, run in evaluations:
+        result = run()
         result["host"] = host
         print(f"\n=== {name} ===")
         print(render(result))
@@ -85,15 +98,15 @@ def main(budgets: str = typer.Option("1,2,3,4,5,6,7,8", help="Generation budgets
         plot(result, RESULTS / f"bank_eval-{name}{tag}.png")
     # issue 18: selection with a verifier learned from the banks, and compute-optimal and
     # the batch recomputed with its (cross-fitted, held-out) scores
-    both = pooled(tb, hb)
-    cross = cross_fitted([both], model=tb.model)
+    both = pool_banks(tb, hb)
+    cross = learned.cross_fitted(both, tb.model)
     result = evaluate_bank(both, settings, batch=batch, scores_of=lambda u: cross[u])
     result["host"] = host
     print("\n=== cv-pooled, learned verifier scores ===")
     print(render(result))
     (RESULTS / f"bank_eval-cv-pooled-learned{tag}.json").write_text(
         json.dumps(result, indent=1, default=float) + "\n")
-    for name, sel in learned_selection(tb, hb).items():
+    for name, sel in learned_selection(tb, hb, learned).items():
         sel["host"] = host
         print(f"\n=== learned verifier: {name} ===")
         print(render_selection(sel))
@@ -101,17 +114,43 @@ def main(budgets: str = typer.Option("1,2,3,4,5,6,7,8", help="Generation budgets
             json.dumps(sel, indent=1, default=float) + "\n")
 
 
-def learned_selection(tb: Bank, hb: Bank) -> dict[str, dict[str, object]]:
+@dataclass
+class Learned:
+    """The learned verifier's features: the live set (C = 1, as shipped), or a set that
+    reads the samples' embeddings, with C chosen from `grid` on training problems only."""
+
+    features: str
+    grid: list[float]
+    dim: int = 0
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return feature_names(self.features, self.dim)
+
+    @property
+    def c_grid(self) -> list[float]:
+        return [] if self.features == "live" else self.grid
+
+    def cross_fitted(self, bank: Bank, model: str) -> dict[str, np.ndarray]:
+        return cross_fitted([bank], model=model, features=self.names, c_grid=self.c_grid)
+
+
+def learned_selection(tb: Bank, hb: Bank, learned: Learned) -> dict[str, dict[str, object]]:
     """Trained on the calibration bank, selecting on the held-out one; and cross-fitted
     over both (each problem scored by a scorer that never saw it)."""
     rows, labels, groups = training_rows(tb)
-    scorer = fit_scorer(rows, labels, groups, model=tb.model)
+    c = (select_c(rows, labels, groups, learned.c_grid, features=learned.names)[0]
+         if learned.c_grid else 1.0)
+    scorer = fit_scorer(rows, labels, groups, model=tb.model, features=learned.names, c=c)
     held = scored(hb, scorer)
     out = {"heldout": compare_selection(hb, lambda u: held[u])}
-    both = pooled(tb, hb)
-    cross = cross_fitted([both], model=tb.model)
+    both = pool_banks(tb, hb)
+    cross = learned.cross_fitted(both, tb.model)
     out["cv-pooled"] = compare_selection(both, lambda u: cross[u])
     out["heldout"]["scorer_cv"] = scorer.metadata["cv"]
+    out["heldout"]["C"] = c
+    for sel in out.values():
+        sel["features"] = learned.features
     return out
 
 

@@ -69,6 +69,15 @@ class Bank:
         return {name: rec for (u, name), rec in self.units.items() if u == uid}
 
 
+def pool_banks(a: Bank, b: Bank, prefix: str = "heldout:") -> Bank:
+    """Both banks as one, in memory (for cross-validation over all their problems): `b`'s
+    problems get `prefix` before their uid, so the two never share a problem."""
+    units = {**a.units, **{(f"{prefix}{u}", n): {**r, "uid": f"{prefix}{u}"}
+                           for (u, n), r in b.units.items()}}
+    header = {**a.header, "dataset": f"{a.header.get('dataset')}+{b.header.get('dataset')}"}
+    return Bank(None, header, units, a.problems_found + b.problems_found)
+
+
 def new_header(*, model: str, dataset: str, config: Mapping[str, Any],
                **extra: Any) -> dict[str, Any]:
     return {"format": FORMAT, "version": VERSION, "model": model, "dataset": dataset,

@@ -29,7 +29,14 @@ from worldplan.agent.banks.bank_file import Bank
 from worldplan.agent.banks.estimators import best_of_n, pass_at_k
 from worldplan.agent.banks.problems import ProblemData, problem_data
 from worldplan.agent.banks.units import SAMPLES
-from worldplan.agent.control.scorer import Scorer, fit_scorer, sample_features
+from worldplan.agent.control.scorer import (
+    FEATURE_SETS,
+    Scorer,
+    calibration_report,
+    fit_scorer,
+    sample_features,
+    select_c,
+)
 from worldplan.traces.intervals import difference_ci, mean_ci
 
 Scores = Callable[[str], np.ndarray]
@@ -48,16 +55,20 @@ def training_rows(*banks: Bank) -> tuple[list[dict[str, float]], list[bool], lis
     return rows, labels, groups
 
 
-def cross_fitted(banks: Sequence[Bank], *, folds: int = 5, model: str = ""
-                 ) -> dict[str, np.ndarray]:
-    """uid -> held-out learned scores of its K samples (fitted on other problems only)."""
+def cross_fitted(banks: Sequence[Bank], *, folds: int = 5, model: str = "",
+                 features: Sequence[str] = FEATURE_SETS["live"], c: float = 1.0,
+                 c_grid: Sequence[float] = ()) -> dict[str, np.ndarray]:
+    """uid -> held-out learned scores of its K samples (fitted on other problems only).
+    With `c_grid`, each fold's C is chosen from it by grouped cross-validation on that
+    fold's training problems alone (nested: the scored problems never choose it)."""
     rows, labels, groups = training_rows(*banks)
     g = np.asarray(groups)
     out = np.full(len(rows), np.nan)
     k = max(2, min(folds, len(set(groups))))
     for tr, te in GroupKFold(n_splits=k).split(rows, labels, g):
-        scorer = fit_scorer([rows[i] for i in tr], [labels[i] for i in tr],
-                            [groups[i] for i in tr], model=model, folds=2)
+        part = ([rows[i] for i in tr], [labels[i] for i in tr], [groups[i] for i in tr])
+        fold_c = select_c(*part, c_grid, features=features, folds=folds)[0] if c_grid else c
+        scorer = fit_scorer(*part, model=model, folds=2, c=fold_c, features=features)
         out[te] = scorer.predict([rows[i] for i in te])
     return by_problem(out, groups)
 
@@ -102,7 +113,18 @@ def compare_selection(bank: Bank, scores_of: Scores, *, confidence: float = 0.9,
         table[str(n)] = row
     return {"problems": len(problems), "k": k, "model": bank.model,
             "dataset": bank.header.get("dataset"), "bank": str(bank.path), "per_k": table,
-            "headroom": headroom(problems, scores_of)}
+            "headroom": headroom(problems, scores_of), "auroc": scores_auroc(problems, scores_of)}
+
+
+def scores_auroc(problems: Sequence[ProblemData], scores_of: Scores) -> dict[str, Any]:
+    """How well the learned scores separate right from wrong samples: AUROC over all
+    samples, and the mean within problems (those with both labels), as
+    agent.control.scorer.calibration_report computes them."""
+    scores = np.concatenate([np.asarray(scores_of(p.uid), dtype=float)[:p.k] for p in problems])
+    labels = np.concatenate([p.correct[:p.k] for p in problems]).astype(int)
+    groups = np.concatenate([[p.uid] * p.k for p in problems])
+    report = calibration_report(scores, labels, groups)
+    return {k: report[k] for k in ("auroc", "auroc_within_problems", "problems_with_both")}
 
 
 def headroom(problems: Sequence[ProblemData], scores_of: Scores) -> dict[str, Any]:
@@ -160,6 +182,12 @@ def render_selection(r: dict[str, Any]) -> str:
                      f"{row['weighted_learned']['point']:9.3f} "
                      f"{row['naive_learned']['point']:9.3f}  {d['point']:+.3f} "
                      f"[{d['low']:+.3f}, {d['high']:+.3f}]")
+    a = r.get("auroc")
+    if a and a.get("auroc") is not None:
+        within = a["auroc_within_problems"]
+        lines.append(f"learned scores: AUROC {a['auroc']:.3f} over all samples, "
+                     + (f"{within:.3f}" if within is not None else "-")
+                     + f" within the {a['problems_with_both']} problems with right and wrong")
     h = r.get("headroom")
     if h:
         lines.append(f"headroom at k={r['k']}: {h['problems']} problems have a right sample "

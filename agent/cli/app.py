@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import typer
 
-from worldplan.agent.cli.bank import bank_build_command, bank_eval_command, bank_merge_command
+from worldplan.agent.cli.bank import (
+    bank_build_command,
+    bank_embed_command,
+    bank_eval_command,
+    bank_merge_command,
+)
 from worldplan.agent.cli.control import calibrate_command, fit_policy_command
 from worldplan.agent.cli.math import math_command
 from worldplan.agent.cli.serve import models_command, serve_command
@@ -56,6 +61,7 @@ def build_app() -> typer.Typer:
     app.command("fit-policy")(fit_policy_command)
     bank = typer.Typer(help="Sample banks: generate once, evaluate many.", no_args_is_help=True)
     bank.command("build")(bank_build_command)
+    bank.command("embed")(bank_embed_command)
     bank.command("merge")(bank_merge_command)
     bank.command("eval")(bank_eval_command)
     app.add_typer(bank, name="bank")

@@ -1,4 +1,4 @@
-"""`worldplan bank build | merge | eval`: sample banks, generated once and evaluated many times.
+"""`worldplan bank build | embed | merge | eval`: sample banks, generated once, evaluated often.
 
 Thin commands, plain functions registered in agent.cli.app under the `bank` group; each
 builds its options and calls agent.runs.bank_command (build, merge) or agent.banks (eval).
@@ -17,8 +17,10 @@ from worldplan.agent.runs.bank_build import BankConfig
 from worldplan.agent.runs.bank_command import (
     BANK_ERRORS,
     BankBuildOptions,
+    BankEmbedOptions,
     BankEvalOptions,
     run_bank_build,
+    run_bank_embed,
     run_bank_eval,
     run_bank_merge,
 )
@@ -81,6 +83,28 @@ def bank_build_command(
                   f"{s.seconds:.0f} s (trace run {s.run_id})")
     for p in s.problems_found:
         console.print(f"[yellow]{out}: {p}")
+
+
+def bank_embed_command(
+    bank: str = typer.Argument(..., help="The bank whose samples are embedded."),
+    out: str = typer.Option("", "--out", "-o", help="Embeddings file (continued if it "
+                            "exists); default BANK with .embeddings.jsonl."),
+    embed_url: list[str] = typer.Option([], help="The pooling server of the bank's model "
+                                        "(`worldplan serve --embed`)."),
+    concurrency: int = typer.Option(2, help="Problems in flight (all their samples)."),
+    db: str = typer.Option("", help="Trace database URL or path (default $WORLDPLAN_DB)."),
+) -> None:
+    """Embed every sample of a bank (for a learned verifier's embedding features)."""
+    out = out or str(bank).removesuffix(".jsonl") + ".embeddings.jsonl"
+    options = BankEmbedOptions(bank, out, tuple(embed_url), db or None, concurrency)
+    with exit_on_failure(BANK_ERRORS, db=db or None), Progress(
+            TextColumn("embedded"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=console) as bar:
+        task = bar.add_task("problems", total=None)
+        s = run_bank_embed(options, lambda done, total: bar.update(task, completed=done,
+                                                                    total=total))
+    console.print(f"{out}: {s.problems} problems, {s.embedded} embedded now, {s.kept} kept, "
+                  f"{s.prompt_tokens} prompt tokens, {s.seconds:.0f} s (trace run {s.run_id})")
 
 
 def bank_merge_command(

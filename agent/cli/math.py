@@ -82,6 +82,9 @@ def math_command(
     verifier: str = typer.Option("generative", help="generative | prm | none | "
                                  "learned:FILE (`worldplan verifier fit`)."),
     prm_url: str = typer.Option("", help="URL of a vLLM-served PRM (with --verifier prm)."),
+    embed_url: str = typer.Option("", help="URL of a pooling server of the model "
+                                  "(`worldplan serve --embed`), for a learned verifier "
+                                  "that reads embeddings."),
     concurrency: int = typer.Option(8, help="Problems solved at once (batched)."),
     llm_url: list[str] = typer.Option([], help="Model server URL (repeat for several)."),
     model: str = typer.Option("", help="Served model name (default: ask the server)."),
@@ -113,7 +116,7 @@ def math_command(
         concurrency=concurrency)
     options = MathCommandOptions(config, verifier=verifier, prm_url=prm_url,
                                  llm_urls=tuple(llm_url), model=model or None, db=db or None,
-                                 resume=resume or None)
+                                 resume=resume or None, embed_url=embed_url)
     if budget_mode not in ("problem", "batch"):
         raise typer.BadParameter(f"--budget-mode {budget_mode!r}: use problem or batch")
     if budget_mode == "batch":

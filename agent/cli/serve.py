@@ -36,15 +36,17 @@ def serve_command(
     dtype: str = typer.Option("", help="vLLM dtype; default float32 on CPUs without BF16."),
     max_model_len: int = typer.Option(4096, help="Context window (tokens)."),
     kv_cache_gib: int = typer.Option(4, help="KV cache size on CPU (GiB)."),
+    embed: bool = typer.Option(False, "--embed", help="Serve embeddings (vLLM's pooling "
+                               "runner on the same weights) instead of generating."),
     stop: bool = typer.Option(False, "--stop", help="Stop the server on --port."),
     status: bool = typer.Option(False, "--status", help="List the recorded servers."),
 ) -> None:
     """Start a local vLLM server (or reuse the one on --port), or stop it."""
     if status:
-        table = Table("port", "model", "pid", "healthy", "dtype", "log")
+        table = Table("port", "model", "runner", "pid", "healthy", "dtype", "log")
         for s in recorded_servers():
-            table.add_row(str(s.port), s.model, str(s.pid), str(find_server(s.port) is not None),
-                          s.dtype, s.log_path)
+            table.add_row(str(s.port), s.model, s.runner, str(s.pid),
+                          str(find_server(s.port) is not None), s.dtype, s.log_path)
         console.print(table)
         return
     if stop:
@@ -56,12 +58,12 @@ def serve_command(
         local = resolve_model(model)
         console.print(f"starting vLLM for {local.name} ({local.path}) on port {port}...")
         info = start_server(local, port=port, dtype=dtype or None, max_model_len=max_model_len,
-                            kv_cache_gib=kv_cache_gib)
+                            kv_cache_gib=kv_cache_gib, runner="embed" if embed else "generate")
     except (ModelError, ServerStartError) as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(1) from e
-    console.print(f"serving [bold]{info.model}[/bold] at {info.url} (pid {info.pid}, "
-                  f"dtype {info.dtype}, log {info.log_path})")
+    console.print(f"serving [bold]{info.model}[/bold] ({info.runner}) at {info.url} "
+                  f"(pid {info.pid}, dtype {info.dtype}, log {info.log_path})")
 
 
 def models_command(

@@ -18,8 +18,13 @@ reports grouped cross-validation (GroupKFold by problem: no problem in both trai
 in the metadata: AUROC over all samples and within problems, and a reliability table.
 `Scorer.predict(rows)` gives scores in (0, 1). The file records the model it was trained on;
 `check_model` refuses a scorer for another model (`ScorerError`).
-Not handled: gradient boosting (a JSON file of a linear model is portable and safe to load),
-embeddings of (problem, solution).
+With an embedding of (problem, solution) in the sample ("embedding": agent.banks.embeddings,
+the hidden state the verifier's P(yes) is read from), its components are features
+"emb_0".."emb_<dim-1>" (`feature_names("embedding", dim)`: the live set plus them;
+"embedding-only": them alone); a scorer that reads them says so (`needs_embedding`), and
+`select_c` picks the L2 strength by grouped cross-validation (hundreds of features on a few
+hundred samples need far more than the default).
+Not handled: gradient boosting (a JSON file of a linear model is portable and safe to load).
 """
 
 from __future__ import annotations
@@ -49,6 +54,23 @@ FEATURES = ("p_yes", "p_yes_min", "p_yes_mean", "log_steps", "lp_mean", "lp_min"
 # "live": what a strategy has when it judges a finished sample (one P(yes), not one per step)
 FEATURE_SETS = {"all": FEATURES,
                 "live": tuple(f for f in FEATURES if f not in ("p_yes_min", "p_yes_mean"))}
+EMBEDDING = "emb_"  # feature i of a sample's embedding is "emb_<i>" (agent.banks.embeddings)
+# with an embedding of `dim` components: "embedding" = live + the embedding, "embedding-only"
+EMBEDDING_SETS = ("embedding", "embedding-only")
+
+
+def feature_names(feature_set: str, dim: int = 0) -> tuple[str, ...]:
+    """The features of a named set; the embedding sets need the embedding's `dim`."""
+    if feature_set in FEATURE_SETS:
+        return FEATURE_SETS[feature_set]
+    if feature_set not in EMBEDDING_SETS:
+        raise ValueError(f"unknown feature set {feature_set!r}: "
+                         f"{', '.join([*FEATURE_SETS, *EMBEDDING_SETS])}")
+    if dim < 1:
+        raise ValueError(f"feature set {feature_set!r} reads embeddings, and the samples have "
+                         "none: embed the bank (`worldplan bank embed`) and pass the file")
+    emb = tuple(f"{EMBEDDING}{i}" for i in range(dim))
+    return emb if feature_set == "embedding-only" else (*FEATURE_SETS["live"], *emb)
 
 
 class ScorerError(ValueError):
@@ -101,6 +123,7 @@ def sample_features(sample: Mapping[str, Any]) -> dict[str, float]:
         "log_tokens": math.log1p(float(sample.get("tokens") or 0)),
         "truncated": float(sample.get("finish") == "length"),
         "answered": float(bool(sample.get("answer"))),
+        **{f"{EMBEDDING}{i}": float(v) for i, v in enumerate(sample.get("embedding") or [])},
     }
 
 
@@ -123,6 +146,11 @@ class Scorer:
     def predict(self, rows: Sequence[Mapping[str, float]]) -> np.ndarray:
         z = self.matrix(rows) @ np.asarray(self.weights) + self.bias
         return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+
+    @property
+    def needs_embedding(self) -> bool:
+        """It reads an embedding of (problem, solution): live use needs a pooling server."""
+        return any(f.startswith(EMBEDDING) for f in self.features)
 
     def check_model(self, model: str) -> None:
         if model != self.model:
@@ -184,6 +212,22 @@ def fit_scorer(rows: Sequence[Mapping[str, float]], labels: Sequence[bool],
                        "problems": len(set(g.tolist())), "cv_folds": k, "C": c,
                        "cv": calibration_report(held, y, g)}
     return scorer
+
+
+def select_c(rows: Sequence[Mapping[str, float]], labels: Sequence[bool],
+             groups: Sequence[str], grid: Sequence[float], *, features: Sequence[str],
+             folds: int = 5) -> tuple[float, dict[float, float | None]]:
+    """The L2 strength C of `grid` whose grouped cross-validation ranks samples best within
+    problems (mean within-problem AUROC; ties: the smaller C), and every C's figure."""
+    if not grid:
+        raise ValueError("an empty grid of C")
+    got: dict[float, float | None] = {}
+    for c in grid:
+        cv = fit_scorer(rows, labels, groups, model="", folds=folds, c=c,
+                        features=features).metadata["cv"]
+        got[float(c)] = cv["auroc_within_problems"]
+    best = max(sorted(got), key=lambda c: (got[c] if got[c] is not None else -1.0, -c))
+    return best, got
 
 
 def calibration_report(scores: np.ndarray, y: np.ndarray, groups: np.ndarray

@@ -4,6 +4,8 @@
 the trace database opens), opens the grader, and runs agent.runs.bank_build.build_bank with
 a generative verifier on the same server; the bank records the served model's name.
 `run_bank_merge(paths, out)` joins shards (agent.banks.bank_file.merge_banks).
+`run_bank_embed(options, progress)` embeds a bank's samples with a pooling server of the
+same model (agent.runs.bank_embed), recording every call in the trace database.
 `run_bank_eval(options)` evaluates a bank offline (agent.banks.report), writing its JSON
 and plots if asked.
 Expected failures are the types in `BANK_ERRORS`.
@@ -13,6 +15,7 @@ Not handled: option parsing and printing (agent.cli.bank).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from worldplan.agent.banks.batch_eval import BatchSettings
 from worldplan.agent.banks.evaluate import EvalSettings
 from worldplan.agent.banks.report import evaluate_bank, plot
 from worldplan.agent.runs.bank_build import BankConfig, BuildSummary, Progress, build_bank
+from worldplan.agent.runs.bank_embed import EmbedSummary, embed_bank
 from worldplan.agent.runs.preflight import check_servers, served_model
 from worldplan.envs.math.data import DatasetUnavailable
 from worldplan.envs.math.grader import Grader
@@ -58,6 +62,25 @@ def run_bank_build(options: BankBuildOptions, progress: Progress | None = None
         return build_bank(options.config, client=client, verifier=GenerativeVerifier(client),
                           store=store, grader=grader, out=options.out, model=model,
                           progress=progress)
+
+
+@dataclass(frozen=True)
+class BankEmbedOptions:
+    bank: str
+    out: str  # the embeddings file (created, or continued when it exists)
+    embed_urls: tuple[str, ...]  # the pooling server (`worldplan serve --embed`)
+    db: str | None  # trace database URL or path (None: $WORLDPLAN_DB)
+    concurrency: int = 2  # problems in flight (each with all its samples)
+
+
+def run_bank_embed(options: BankEmbedOptions,
+                   progress: Callable[[int, int], None] | None = None) -> EmbedSummary:
+    bank = read_bank(options.bank)
+    client = connect(options.embed_urls or None, max_concurrency=64, timeout_s=3600.0)
+    store = TraceStore(make_engine(options.db))
+    check_servers([client])
+    return embed_bank(bank, options.out, client, model=served_model(client), store=store,
+                      concurrency=options.concurrency, progress=progress)
 
 
 def run_bank_merge(paths: list[str], out: str) -> Bank:

@@ -3,7 +3,7 @@
 `run_math_command(options, display)` connects to the model server, builds the verifier that
 `options.verifier` names (generative: the served model judges; prm: a vLLM-served PRM;
 learned:FILE: the generative verifier rescored by a scorer fitted on banks, refused for
-another model; none),
+another model, with `embed_url`'s pooling server when the scorer reads embeddings; none),
 opens the trace store and the grader, and calls agent.runs.math.run_math inside `display()`
 (the CLI's progress bar). Before the bar is entered, in this order: the trace database opens
 (a resumed run's settings are read from it), the problems load, the policy file that the
@@ -68,16 +68,21 @@ class MathCommandOptions:
     model: str | None  # served model name (None: ask the server)
     db: str | None  # trace database URL or path (None: $WORLDPLAN_DB)
     resume: int | None  # run id whose finished problems are skipped
+    embed_url: str = ""  # a pooling server of the model (a learned verifier's embeddings)
 
 
-def make_verifier(kind: str, client: LLMClient, prm_url: str) -> Verifier | None:
+def make_verifier(kind: str, client: LLMClient, prm_url: str,
+                  embed_url: str = "") -> Verifier | None:
     if kind == "generative":
         return GenerativeVerifier(client)
     if kind.startswith("learned:"):  # a scorer file from `worldplan verifier fit`
         try:
             scorer = load_scorer(kind.removeprefix("learned:"))
+            embedder = LLMClient(embed_url) if embed_url else None
+            if embedder is not None and scorer.needs_embedding:
+                scorer.check_model(served_model(embedder))  # the pooling server's model
             return LearnedVerifier(GenerativeVerifier(client), scorer,
-                                   model=served_model(client))
+                                   model=served_model(client), embedder=embedder)
         except ScorerError as e:
             raise VerifierOptionError(str(e)) from e
     if kind == "prm":
@@ -93,7 +98,7 @@ def make_verifier(kind: str, client: LLMClient, prm_url: str) -> Verifier | None
 def run_math_command(options: MathCommandOptions, display: ProgressDisplay) -> MathRunSummary:
     """Solve the configured problems (or the rest of run `options.resume`)."""
     client = connect(options.llm_urls or None, model=options.model)
-    verifier = make_verifier(options.verifier, client, options.prm_url)
+    verifier = make_verifier(options.verifier, client, options.prm_url, options.embed_url)
     store = TraceStore(make_engine(options.db))
     config = (options.config if options.resume is None
               else load_config(store, options.resume))
@@ -112,7 +117,7 @@ def run_math_batch_command(options: MathCommandOptions, *, average: float, cap: 
                            agree: float | None) -> BatchSummary:
     """`--budget-mode batch`: the slice under one average budget (agent.runs.math_batch)."""
     client = connect(options.llm_urls or None, model=options.model)
-    verifier = make_verifier(options.verifier, client, options.prm_url)
+    verifier = make_verifier(options.verifier, client, options.prm_url, options.embed_url)
     store = TraceStore(make_engine(options.db))
     policy = load_policy(options.config.params.get("policy"))
     check_servers([client])

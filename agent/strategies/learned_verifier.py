@@ -12,6 +12,12 @@ finished whole samples. A sample without logprobs gets the training
 means for those features. Cost: the inner verifier's calls and nothing more (the features
 come from the samples), so the budget units are the generative verifier's.
 `check_model` at construction refuses a scorer trained on another model's samples.
+A scorer that reads embeddings (agent.control.scorer, "embedding" features) needs
+`embedder`, a client of a pooling server of the same model (refused without one): each
+finished sample is then embedded once more (worldmodel.llm.embedding, the conversation of
+worldmodel.math.prompts.embedding_messages), costing its prompt tokens and no generation;
+those tokens and FLOPs are added to the judgement's usage, so token and FLOPs budgets count
+them.
 Not handled: features that compare samples (votes: weighted selection sums the scores).
 """
 
@@ -21,10 +27,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from worldplan.agent.control.scorer import Scorer, sample_features
+from worldplan.agent.control.scorer import EMBEDDING, Scorer, ScorerError, sample_features
 from worldplan.envs.math.answer import extract_answer
 from worldplan.worldmodel.llm.accounting import Budget
-from worldplan.worldmodel.llm.client import Message
+from worldplan.worldmodel.llm.client import LLMClient, Message
+from worldplan.worldmodel.llm.embedding import embed
+from worldplan.worldmodel.math.prompts import embedding_messages
 from worldplan.worldmodel.math.verifier import Judgement, Verifier
 
 
@@ -32,9 +40,14 @@ class LearnedVerifier:
     kind = "learned"
     wants_logprobs = True
 
-    def __init__(self, inner: Verifier, scorer: Scorer, *, model: str) -> None:
+    def __init__(self, inner: Verifier, scorer: Scorer, *, model: str,
+                 embedder: LLMClient | None = None) -> None:
         scorer.check_model(model)
-        self.inner, self.scorer = inner, scorer
+        if scorer.needs_embedding and embedder is None:
+            raise ScorerError("this learned verifier reads embeddings of (problem, solution): "
+                              "give it a pooling server of the same model (--embed-url; "
+                              "`worldplan serve --embed`)")
+        self.inner, self.scorer, self.embedder = inner, scorer, embedder
 
     async def judge(self, problem: str, steps: Sequence[str], *, complete: bool,
                     asked: Sequence[Message] | None = None, budget: Budget | None = None,
@@ -51,7 +64,16 @@ class LearnedVerifier:
             "lp": about.get("lp") or {}, "tokens": about.get("tokens") or 0,
             "finish": about.get("finish"),
             "answer": extract_answer(text, bare=False)})
+        usage, flops, calls = j.usage, j.flops, j.calls
+        if self.scorer.needs_embedding and self.embedder is not None:
+            e = await embed(self.embedder, embedding_messages(problem, steps), budget=budget,
+                            tags={**(tags or {}), "purpose": "learned verifier"})
+            features.update({f"{EMBEDDING}{i}": v for i, v in enumerate(e.vector)})
+            usage, calls = usage + e.generation.usage, calls + 1
+            if flops is not None and e.generation.flops is not None:
+                flops += e.generation.flops
         learned = float(self.scorer.predict([features])[0])
-        return replace(j, scores=[*j.scores[:-1], learned],
+        return replace(j, scores=[*j.scores[:-1], learned], usage=usage, flops=flops,
+                       calls=calls,
                        detail=f"{j.detail}; learned {learned:.3f} from P(yes) "
                               f"{j.scores[-1]:.3f}".lstrip("; "))

@@ -78,9 +78,10 @@ class Reply:
 
 @dataclass(frozen=True)
 class Pooled:
-    """vLLM's /pooling answer: `rows` (one per pooled token, e.g. [P(bad), P(good)])."""
+    """vLLM's /pooling answer: `rows` (one per pooled token, e.g. [P(bad), P(good)]), or one
+    flat vector (an embedding, task "embed")."""
 
-    rows: list[list[float]]
+    rows: list[list[float]] | list[float]
     prompt_tokens: int
 
 

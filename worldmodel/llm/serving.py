@@ -12,6 +12,9 @@ only). The dtype defaults to float32 on CPUs without AVX-512 BF16 support, where
 emulated: measured here (AVX2 only), prefill of 1,600 tokens took 38 s in bfloat16 and
 9.7 s in float32 with SmolLM2-135M.
 
+`runner="embed"` (`worldplan serve --embed`) serves the same weights with vLLM's pooling runner
+(`--runner pooling --convert embed`) for worldmodel.llm.embedding; a port is reused only for
+the same model and runner.
 Not handled: multi-GPU settings, authentication, servers on other hosts (use `--llm-url`).
 """
 
@@ -49,6 +52,7 @@ class ServerInfo:
     log_path: str
     dtype: str
     max_model_len: int
+    runner: str = "generate"  # generate | embed (RUNNERS)
 
 
 def has_cuda() -> bool:
@@ -77,8 +81,13 @@ def state_path(port: int) -> Path:
     return cache_dir() / "servers" / f"{port}.json"
 
 
+RUNNERS = ("generate", "embed")  # a generating server, or a pooling one that embeds
+
+
 def vllm_command(model: LocalModel, port: int, *, dtype: str, max_model_len: int,
-                 extra_args: tuple[str, ...] = ()) -> list[str]:
+                 extra_args: tuple[str, ...] = (), runner: str = "generate") -> list[str]:
+    if runner not in RUNNERS:
+        raise ValueError(f"unknown runner {runner!r}: {' or '.join(RUNNERS)}")
     cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server",
            "--model", model.path, "--served-model-name", model.name,
            "--host", "127.0.0.1", "--port", str(port), "--dtype", dtype,
@@ -90,6 +99,8 @@ def vllm_command(model: LocalModel, port: int, *, dtype: str, max_model_len: int
         # chunks ("CPU Generator does not use offset"; seen here with 6 concurrent seeded
         # ~1,100-token prompts): prefill whole prompts instead.
         cmd += ["--enforce-eager", "--no-enable-chunked-prefill"]
+    if runner == "embed":  # the same weights, last-token pooling (worldmodel.llm.embedding)
+        cmd += ["--runner", "pooling", "--convert", "embed"]
     return cmd + list(extra_args)
 
 
@@ -137,15 +148,18 @@ def find_server(port: int) -> ServerInfo | None:
 
 def start_server(model: LocalModel, *, port: int | None = None, dtype: str | None = None,
                  max_model_len: int = 2048, kv_cache_gib: int = 2, timeout_s: float = 600,
-                 extra_args: tuple[str, ...] = (), reuse: bool = True) -> ServerInfo:
-    """Start (or reuse) a server for `model` on `port`; return when it answers."""
+                 extra_args: tuple[str, ...] = (), reuse: bool = True,
+                 runner: str = "generate") -> ServerInfo:
+    """Start (or reuse) a server for `model` on `port`; return when it answers. `runner`:
+    "generate", or "embed" (vLLM's pooling runner on the same weights)."""
     if port is not None and reuse:
         found = find_server(port)
         if found is not None:
-            if found.model != model.name:
-                raise ServerStartError(f"port {port} already serves {found.model!r}, not "
-                                       f"{model.name!r}: stop it with `worldplan serve --stop "
-                                       f"--port {port}` or choose another --port")
+            if (found.model, found.runner) != (model.name, runner):
+                raise ServerStartError(f"port {port} already serves {found.model!r} "
+                                       f"({found.runner}), not {model.name!r} ({runner}): stop "
+                                       f"it with `worldplan serve --stop --port {port}` or "
+                                       "choose another --port")
             return found
     try:
         import vllm  # noqa: F401
@@ -158,13 +172,13 @@ def start_server(model: LocalModel, *, port: int | None = None, dtype: str | Non
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{port}.log"
     cmd = vllm_command(model, port, dtype=dtype, max_model_len=max_model_len,
-                       extra_args=extra_args)
+                       extra_args=extra_args, runner=runner)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env=server_env(kv_cache_gib),
                                 start_new_session=True)
     info = ServerInfo(f"http://127.0.0.1:{port}", port, proc.pid, model.name, model.path,
-                      model.n_params, str(log_path), dtype, max_model_len)
+                      model.n_params, str(log_path), dtype, max_model_len, runner)
     try:
         _wait_ready(info, proc, timeout_s)
     except BaseException:

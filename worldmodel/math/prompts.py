@@ -84,3 +84,10 @@ def verifier_question(asked: Sequence[Message], steps: Sequence[str], *,
     question = (VERIFIER_COMPLETE if complete else VERIFIER_PARTIAL)
     return [*asked, {"role": "assistant", "content": join_steps(steps)},
             {"role": "user", "content": question}]
+
+
+def embedding_messages(problem: str, steps: Sequence[str]) -> list[Message]:
+    """What a learned verifier embeds of a finished solution (worldmodel.llm.embedding):
+    the verifier's final yes/no question after the solver's own prompt, the same for a
+    bank's samples and live (whatever prompt a live sample came from)."""
+    return verifier_question(solver_messages(problem), steps, complete=True)

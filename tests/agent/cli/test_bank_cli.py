@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.agent.banks.test_embeddings import synthetic
 from tests.agent.banks.test_scorer import write_bank
 from worldplan.agent.banks.bank_file import BankWriter, new_header, read_bank
 from worldplan.agent.banks.synthetic import SyntheticSpec, write_synthetic
@@ -95,3 +96,28 @@ def test_verifier_fit_and_eval(tmp_path: Path) -> None:
     other.write_text(bank.read_text().replace('"model":"m"', '"model":"n"', 1))
     r = runner.invoke(app, ["verifier", "eval", str(other), "--scorer", str(out)])
     assert r.exit_code == 1 and "trained on 'm'" in r.output
+
+
+def test_verifier_fit_and_eval_with_embeddings(tmp_path: Path) -> None:
+    bank, embeddings = synthetic(tmp_path, problems=24)
+    out = tmp_path / "scorer.json"
+    r = runner.invoke(app, ["verifier", "fit", str(bank), "-o", str(out), "--features",
+                            "embedding"])
+    assert r.exit_code == 1 and "bank embed" in r.output  # no embeddings given
+    r = runner.invoke(app, ["verifier", "fit", str(bank), "-o", str(out), "--features",
+                            "embedding", "--embeddings", str(embeddings), "--c-grid", "0.01,1"])
+    assert r.exit_code == 0, r.output
+    assert "chosen" in r.output and "emb_5" in r.output
+    r = runner.invoke(app, ["verifier", "eval", str(bank), "--scorer", str(out),
+                            "--max-subsets", "50"])
+    assert r.exit_code == 1 and "--embeddings" in r.output  # it reads embeddings
+    r = runner.invoke(app, ["verifier", "eval", str(bank), "--scorer", str(out),
+                            "--embeddings", str(embeddings), "--max-subsets", "50",
+                            "--json", str(tmp_path / "s.json")])
+    assert r.exit_code == 0, r.output
+    at8 = json.loads((tmp_path / "s.json").read_text())["per_k"]["8"]
+    assert at8["weighted_learned"]["point"] > at8["majority"]["point"]
+    r = runner.invoke(app, ["verifier", "eval", str(bank), "--cross", str(bank),
+                            "--features", "embedding-only", "--c", "0.1", "--embeddings",
+                            str(embeddings), "--max-subsets", "50"])
+    assert r.exit_code == 0 and "embedding-only, C=0.1" in r.output, r.output

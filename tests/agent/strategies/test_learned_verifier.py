@@ -2,7 +2,9 @@
 logprobs, a finished solution's score is the scorer's (hand-derived: a scorer that trusts
 P(yes) the wrong way round makes weighted best-of-N pick the answer the generative verifier
 rates lowest), a partial solution or a step-by-step search node keeps P(yes), its cost is
-the generative verifier's, and a scorer of another model is refused."""
+the generative verifier's, and a scorer of another model is refused; a scorer that reads
+embeddings is refused without a pooling server and, with one, embeds each finished sample's
+verifier conversation and counts its tokens."""
 
 from __future__ import annotations
 
@@ -12,12 +14,14 @@ import pytest
 
 from tests.agent.strategies.scripted import boxed_score, in_order, solver_requests
 from tests.fakes.math_llm import ScriptedLLM
+from tests.fakes.openai_server import OpenAIServer, Pooled
 from worldplan.agent.control.scorer import FEATURE_SETS, Scorer, ScorerError
 from worldplan.agent.strategies.base import SearchContext
 from worldplan.agent.strategies.best_of_n import best_of_n
 from worldplan.agent.strategies.learned_verifier import LearnedVerifier
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.llm.client import LLMClient
+from worldplan.worldmodel.math.prompts import embedding_messages
 from worldplan.worldmodel.math.verifier import GenerativeVerifier
 
 SIX = ["\\boxed{5}", "\\boxed{5}", "\\boxed{5}", "\\boxed{7}", "\\boxed{7}", "\\boxed{9}"]
@@ -67,3 +71,29 @@ def test_a_scorer_of_another_model_is_refused() -> None:
     client = LLMClient("http://fake", transport=fake.transport(), retries=0)
     with pytest.raises(ScorerError, match="trained on 'm'"):
         LearnedVerifier(GenerativeVerifier(client), scorer(1.0), model="other")
+
+
+def test_a_scorer_that_reads_embeddings_embeds_each_finished_sample() -> None:
+    """The embedding decides (weight on its first component), the pooling call is the
+    verifier's final question after the solver's prompt, and its tokens are counted."""
+    names = [*FEATURE_SETS["live"], "emb_0", "emb_1"]
+    s = Scorer(names, [0.0] * len(names), [1.0] * len(names),
+               [30.0 if f == "emb_0" else 0.0 for f in names], 0.0, "m")
+    fake = ScriptedLLM(in_order(SIX), boxed_score(SCORES))
+    client = LLMClient("http://fake", transport=fake.transport(), retries=0)
+    with pytest.raises(ScorerError, match="--embed-url"):
+        LearnedVerifier(GenerativeVerifier(client), s, model="m")
+    pooling = OpenAIServer(lambda body: Pooled(
+        [0.2 if "boxed{7}" in body["messages"][-2]["content"] else -0.2, 0.5], 30), model="m")
+    embedder = LLMClient("http://pool", "m", transport=pooling.transport(), retries=0)
+    verifier = LearnedVerifier(GenerativeVerifier(client), s, model="m", embedder=embedder)
+    ctx = SearchContext(client, verifier, Budget(max_generations=6), seed=0)
+    r = asyncio.run(best_of_n("Q?", ctx))
+    assert r.answer == "7"  # 2 votes, but the embedding says right (sigmoid(6) vs sigmoid(-6))
+    assert len(pooling.requests) == 6 and pooling.requests[0]["task"] == "embed"
+    asked = pooling.requests[0]["messages"]
+    assert asked == embedding_messages("Q?", [asked[-2]["content"]])
+    assert r.verifier.calls == 12 and r.verifier.generations == 0
+    assert r.verifier.prompt_tokens >= 6 * 30  # the embeddings' prompt tokens are counted
+    j = asyncio.run(ctx.judge("Q?", ["x is \\boxed{7}"], complete=False, sample={}))
+    assert j is not None and j.scores == [pytest.approx(0.45)] and len(pooling.requests) == 6

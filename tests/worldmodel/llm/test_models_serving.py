@@ -74,6 +74,18 @@ def test_server_is_recorded_reused_and_guarded(llm_server: LLMServer) -> None:
     other = models.LocalModel("another-model", info.model_path, None)
     with pytest.raises(server.ServerStartError, match="already serves"):
         server.start_server(other, port=port)
+    with pytest.raises(server.ServerStartError, match=r"\(generate\), not .* \(embed\)"):
+        server.start_server(local, port=port, runner="embed")  # the same model, embedding
+
+
+def test_the_embedding_runner_is_vllms_pooling_runner() -> None:
+    local = models.LocalModel("m", "/models/m", None)
+    cmd = server.vllm_command(local, 8000, dtype="auto", max_model_len=512, runner="embed")
+    assert cmd[cmd.index("--runner") + 1] == "pooling"
+    assert cmd[cmd.index("--convert") + 1] == "embed"
+    assert "--runner" not in server.vllm_command(local, 8000, dtype="auto", max_model_len=512)
+    with pytest.raises(ValueError, match="unknown runner"):
+        server.vllm_command(local, 8000, dtype="auto", max_model_len=512, runner="classify")
 
 
 def test_serve_cli_status_and_stop_without_server(tmp_path: Path,

@@ -15,7 +15,9 @@ imagined outcome, act on the best: WebDreamer), `mcts` (MCTS over imagined pages
 (the real next page from a twin page, 0 tokens: agent.web.peek_world_model), the ceiling of
 any better world model with this proposer and verifier (a diagnostic, not a planner);
 `judge-actions`: WebDreamer's selection with no world model (the verifier judges each
-proposed action alone: what the predictions add to the judge).
+proposed action alone: what the predictions add to the judge); `oracle-select`: the same
+selection by the task's oracle (agent.web.oracle_judge: the oracle's next action when the
+proposer offered it, else the majority), the ceiling of any judge with this proposer.
 Per (arm, budget): success with its bootstrap 90% interval; each planning arm against
 `majority` at the same budget (paired, when that arm ran); and against reactive at the
 same budget the paired difference and the relative lift (success / reactive's - 1), both
@@ -84,11 +86,14 @@ ARMS: dict[str, dict[str, Any]] = {
     "mcts-peek": {"strategy": "search", "search": "mcts", "world_model": "peek"},
     # WebDreamer's selection with no world model: the verifier judges each proposed action
     "judge-actions": {"strategy": "best-of-n", "world_model": "none"},
+    # the same selection by the task's oracle (agent.web.oracle_judge): the ceiling of any
+    # judge choosing among the proposer's candidates
+    "oracle-select": {"strategy": "best-of-n", "world_model": "none", "judge": "oracle"},
 }
 NO_VERIFIER = ("reactive", "majority")
 # settings added after runs were stored: hashed only when set away from these defaults, so
 # the stored runs keep their names (and are read back, not run again)
-LATER = {"world_model": "llm", "world_model_examples": ""}
+LATER = {"world_model": "llm", "world_model_examples": "", "judge": "llm"}
 
 
 def arm_config(arm: str, budget: int, args: argparse.Namespace) -> WebAgentConfig:
@@ -96,8 +101,10 @@ def arm_config(arm: str, budget: int, args: argparse.Namespace) -> WebAgentConfi
         raise SystemExit(f"unknown arm {arm!r}: choose from {', '.join(ARMS)}")
     judged = arm not in NO_VERIFIER  # arms that never ask the verifier keep its defaults,
     # so that runs with another verifier reuse their runs (the same settings, the same run)
+    # reactive proposes once whatever n is: it keeps the default n, so its runs are shared
+    n = WebAgentConfig.n if arm == "reactive" else args.n
     return WebAgentConfig(**ARMS[arm], budget_tokens=budget, max_steps=args.max_steps,
-                          n=args.n, depth=args.depth, simulations=args.simulations,
+                          n=n, depth=args.depth, simulations=args.simulations,
                           policy=args.policy if arm == "compute-optimal" else "",
                           verifier_mode=args.verifier_mode if judged else "p_yes",
                           verifier_votes=args.votes if judged else 1)

@@ -35,7 +35,7 @@ from worldplan.agent.runs.web_envs import MiniWoBEnvs, WebEnvs
 from worldplan.agent.runs.web_episodes import EpisodeOutcome, gather_episodes
 from worldplan.agent.runs.web_resume import ResumePlan, checkpointed_calls, thread_id_of
 from worldplan.agent.runs.web_scripted import WebRunResult, store_summary
-from worldplan.agent.web.config import AgentClients, WebAgentConfig, make_models
+from worldplan.agent.web.config import AgentClients, WebAgentConfig, make_models, needs_twin
 from worldplan.agent.web.difficulty import WebDifficulty
 from worldplan.agent.web.domain import CALL_OVERHEAD, WebDomain, WebEnvLike, WebModels
 from worldplan.agent.web.router import WebRouter, make_router
@@ -173,12 +173,14 @@ async def run_web_agent(store: TraceStore, *, tasks: Sequence[str], seeds: Seque
                     async def one(task: str, seed: int) -> EpisodeOutcome:
                         if (task, seed) in finished:
                             return finished[(task, seed)]
-                        # the peek world model reads the real next page from a twin page
-                        twin_cm: Any = (envs.episode(task) if config.world_model == "peek"
+                        # the peek world model reads the real next page from a twin page,
+                        # and the oracle judge asks the task's oracle on one
+                        twin_cm: Any = (envs.episode(task) if needs_twin(config)
                                         else contextlib.nullcontext(None))
                         async with gate, envs.episode(task) as env, twin_cm as twin:
                             res = await run_agent_episode(
-                                env, task, seed, make_models(clients, config, seed, twin),
+                                env, task, seed,
+                                make_models(clients, config, seed, twin, task=task),
                                 router,
                                 store, run_id, config, checkpointer=saver,
                                 category=category_of(task),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from worldplan.agent.web.domain import WebEnvLike, WebModels
+from worldplan.agent.web.oracle_judge import OracleJudge
 from worldplan.agent.web.peek_world_model import PeekingWorldModel
 from worldplan.agent.web.proposer import Proposer
 from worldplan.worldmodel.llm.client import LLMClient
@@ -23,6 +24,7 @@ from worldplan.worldmodel.web.transition_examples import ExampleBank, read_examp
 from worldplan.worldmodel.web.world_model import (
     NoWorldModel,
     PagePredictor,
+    ProgressJudge,
     ProgressVerifier,
     WorldModel,
 )
@@ -50,6 +52,8 @@ class WebAgentConfig:
     # llm | peek (the real next page from a twin page: a ceiling) | none (judge actions alone)
     world_model: str = "llm"
     world_model_examples: str = ""  # transitions file shown as worked examples ("": none)
+    # llm (the progress verifier) | oracle (the task's oracle picks: a ceiling, diagnostic)
+    judge: str = "llm"
     horizon: int = 3  # steps the tokens left are shared over (agent.graph.budgets.step_allowance)
     max_attempts: int = 3  # attempts of a step whose browser crashed
     success_threshold: float = 1.0
@@ -71,11 +75,27 @@ class AgentClients:
         return out
 
 
+def needs_twin(config: WebAgentConfig) -> bool:
+    """Whether an episode's roles read a second page of its task (`make_models`'s twin)."""
+    return config.world_model == "peek" or config.judge == "oracle"
+
+
 def make_models(clients: AgentClients, config: WebAgentConfig, seed: int,
-                twin: WebEnvLike | None = None) -> WebModels:
-    """The roles for one episode; `twin`: a second page of the episode's task, which the
-    "peek" world model (agent.web.peek_world_model) needs and nothing else uses."""
+                twin: WebEnvLike | None = None, *, task: str = "") -> WebModels:
+    """The roles for one episode of `task`; `twin`: a second page of the task, which the
+    "peek" world model (agent.web.peek_world_model) and the "oracle" judge
+    (agent.web.oracle_judge) need and nothing else uses."""
     world: PagePredictor
+    judge: ProgressJudge
+    if config.judge == "oracle":
+        if twin is None or not task:
+            raise ValueError("the oracle judge needs the task and a twin page of it")
+        judge = OracleJudge(twin, seed, task)
+    elif config.judge == "llm":
+        judge = ProgressVerifier(clients.verifier, config.verifier_mode,
+                                 votes=config.verifier_votes)
+    else:
+        raise ValueError(f"unknown judge {config.judge!r}: llm or oracle")
     if config.world_model == "peek":
         if twin is None:
             raise ValueError("the peek world model needs a twin page of the task")
@@ -92,8 +112,7 @@ def make_models(clients: AgentClients, config: WebAgentConfig, seed: int,
     return WebModels(
         Proposer(clients.proposer, config.proposer_tokens, config.temperature, seed,
                  constrained=config.constrained),
-        world,
-        ProgressVerifier(clients.verifier, config.verifier_mode, votes=config.verifier_votes))
+        world, judge)
 
 
 @functools.lru_cache(maxsize=4)

@@ -46,7 +46,7 @@ from worldplan.worldmodel.web.page_diff import real_change
 from worldplan.worldmodel.web.prompts import annotated
 from worldplan.worldmodel.web.world_model import (
     PagePredictor,
-    ProgressVerifier,
+    ProgressJudge,
     prediction_accuracy,
 )
 
@@ -65,7 +65,7 @@ class WebEnvLike(Protocol):
 class WebModels:
     proposer: Proposer
     world_model: PagePredictor
-    verifier: ProgressVerifier
+    verifier: ProgressJudge
 
 
 def _obs_dict(obs: WebObservation) -> dict[str, Any]:

@@ -44,7 +44,7 @@ from worldplan.agent.web.proposer import STOPPED, Proposer
 from worldplan.agent.web.transpositions import state_key
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.web.prompts import PlannedAttempt
-from worldplan.worldmodel.web.world_model import PagePredictor, Prediction, ProgressVerifier
+from worldplan.worldmodel.web.world_model import PagePredictor, Prediction, ProgressJudge
 
 ImaginedPath = list[tuple[str, str]]  # (action, predicted change) from the real page
 
@@ -54,7 +54,7 @@ class Imagination:
     """The models used to imagine and judge, and the real step they start from."""
 
     world_model: PagePredictor
-    verifier: ProgressVerifier
+    verifier: ProgressJudge
     proposer: Proposer
     goal: str
     obs: str  # the real page's prompt text

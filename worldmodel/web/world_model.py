@@ -89,6 +89,19 @@ class PagePredictor(Protocol):
                       budget: Budget | None = None) -> list[Prediction]: ...
 
 
+class ProgressJudge(Protocol):
+    """What the planners need of a verifier: `ProgressVerifier`, or a diagnostic one that
+    reads the task's oracle (agent.web.oracle_judge)."""
+
+    @property
+    def tokens_per_sample(self) -> int:  # completion tokens per judged state (an estimate)
+        ...
+
+    async def score(self, goal: str, obs: str, samples: Sequence[Sequence[Step]], *,
+                    budget: Budget | None = None,
+                    history: Sequence[str] = ()) -> ProgressJudgement: ...
+
+
 @dataclass
 class WorldModel:
     client: LLMClient

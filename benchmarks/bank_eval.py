@@ -49,7 +49,7 @@ from worldplan.agent.banks.selection_eval import (
     scored,
     training_rows,
 )
-from worldplan.agent.control.scorer import feature_names, fit_scorer, select_c
+from worldplan.agent.control.scorer import feature_names, fit_choosing_c
 
 HERE = Path(__file__).resolve().parent
 BANKS, RESULTS = HERE / "banks", HERE / "results"
@@ -77,12 +77,12 @@ def main(budgets: str = typer.Option("1,2,3,4,5,6,7,8", help="Generation budgets
     tb, hb = read_bank(train), read_bank(heldout)
     batch = BatchSettings(options=batch_options, bins=batch_bins)
     tag = "" if (batch_options, batch_bins) == ("all", 5) else f"-{batch_options}-{batch_bins}"
-    learned = Learned(learned_features, [float(c) for c in c_grid.split(",") if c.strip()])
     if learned_features != "live":  # only the learned verifier's tables change
         attach_files([tb, hb], [read_bank(p.with_name(p.stem + ".embeddings.jsonl"))
                                 for p in (train, heldout)])
-        learned.dim = embedding_dim([tb, hb])
         tag += f"-{learned_features}"
+    learned = Learned(learned_features, tuple(float(c) for c in c_grid.split(",") if c.strip()),
+                      embedding_dim([tb, hb]), folds)
     evaluations = () if learned_features != "live" else (
         ("heldout", lambda: evaluate_bank(hb, settings, tb)),
         ("cv-math500", lambda: evaluate_bank(hb, settings, batch=batch)),
@@ -114,41 +114,43 @@ def main(budgets: str = typer.Option("1,2,3,4,5,6,7,8", help="Generation budgets
             json.dumps(sel, indent=1, default=float) + "\n")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Learned:
     """The learned verifier's features: the live set (C = 1, as shipped), or a set that
-    reads the samples' embeddings, with C chosen from `grid` on training problems only."""
+    reads the samples' embeddings (of `dim` components), with C chosen from `grid` on
+    training problems only (grouped cross-validation, `folds`)."""
 
     features: str
-    grid: list[float]
-    dim: int = 0
+    grid: tuple[float, ...]
+    dim: int
+    folds: int
 
     @property
     def names(self) -> tuple[str, ...]:
         return feature_names(self.features, self.dim)
 
     @property
-    def c_grid(self) -> list[float]:
-        return [] if self.features == "live" else self.grid
+    def c_grid(self) -> tuple[float, ...]:
+        return () if self.features == "live" else self.grid
 
     def cross_fitted(self, bank: Bank, model: str) -> dict[str, np.ndarray]:
-        return cross_fitted([bank], model=model, features=self.names, c_grid=self.c_grid)
+        return cross_fitted([bank], model=model, features=self.names, c_grid=self.c_grid,
+                            folds=self.folds)
 
 
 def learned_selection(tb: Bank, hb: Bank, learned: Learned) -> dict[str, dict[str, object]]:
     """Trained on the calibration bank, selecting on the held-out one; and cross-fitted
     over both (each problem scored by a scorer that never saw it)."""
     rows, labels, groups = training_rows(tb)
-    c = (select_c(rows, labels, groups, learned.c_grid, features=learned.names)[0]
-         if learned.c_grid else 1.0)
-    scorer = fit_scorer(rows, labels, groups, model=tb.model, features=learned.names, c=c)
+    scorer = fit_choosing_c(rows, labels, groups, model=tb.model, features=learned.names,
+                            c_grid=learned.c_grid, folds=learned.folds)
     held = scored(hb, scorer)
     out = {"heldout": compare_selection(hb, lambda u: held[u])}
     both = pool_banks(tb, hb)
     cross = learned.cross_fitted(both, tb.model)
     out["cv-pooled"] = compare_selection(both, lambda u: cross[u])
     out["heldout"]["scorer_cv"] = scorer.metadata["cv"]
-    out["heldout"]["C"] = c
+    out["heldout"]["C"] = scorer.metadata["C"]
     for sel in out.values():
         sel["features"] = learned.features
     return out

@@ -5,8 +5,8 @@ embedding of (problem, solution) from the served model (worldmodel.llm.embedding
 pooling runner on the same weights). What is embedded is `sample_messages`: the
 conversation the generative verifier asks its final yes/no question in (the solver's
 prompt, the solution, the question: worldmodel.math.prompts.embedding_messages), so the
-vector is the hidden state the verifier's P(yes) is read from, and a linear scorer on it
-sees everything P(yes) sees and more.
+vector is (L2-normalised) the final hidden state from which the verifier's P(yes) is read
+when the sample was asked with the solver's own prompt.
 
 The file is a bank (agent.banks.bank_file: header line, one unit per line, fsynced, corrupt
 lines reported and kept): its header is the embedded bank's (so `check_same_build` applies)

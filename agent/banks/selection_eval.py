@@ -33,9 +33,8 @@ from worldplan.agent.control.scorer import (
     FEATURE_SETS,
     Scorer,
     calibration_report,
-    fit_scorer,
+    fit_choosing_c,
     sample_features,
-    select_c,
 )
 from worldplan.traces.intervals import difference_ci, mean_ci
 
@@ -66,9 +65,9 @@ def cross_fitted(banks: Sequence[Bank], *, folds: int = 5, model: str = "",
     out = np.full(len(rows), np.nan)
     k = max(2, min(folds, len(set(groups))))
     for tr, te in GroupKFold(n_splits=k).split(rows, labels, g):
-        part = ([rows[i] for i in tr], [labels[i] for i in tr], [groups[i] for i in tr])
-        fold_c = select_c(*part, c_grid, features=features, folds=folds)[0] if c_grid else c
-        scorer = fit_scorer(*part, model=model, folds=2, c=fold_c, features=features)
+        scorer = fit_choosing_c([rows[i] for i in tr], [labels[i] for i in tr],
+                                [groups[i] for i in tr], model=model, features=features,
+                                c=c, c_grid=c_grid, folds=folds)
         out[te] = scorer.predict([rows[i] for i in te])
     return by_problem(out, groups)
 

@@ -95,6 +95,9 @@ def bank_embed_command(
     db: str = typer.Option("", help="Trace database URL or path (default $WORLDPLAN_DB)."),
 ) -> None:
     """Embed every sample of a bank (for a learned verifier's embedding features)."""
+    if not embed_url:
+        raise typer.BadParameter("give --embed-url: a pooling server of the bank's model "
+                                 "(`worldplan serve --embed --port 8331`)")
     out = out or str(bank).removesuffix(".jsonl") + ".embeddings.jsonl"
     options = BankEmbedOptions(bank, out, tuple(embed_url), db or None, concurrency)
     with exit_on_failure(BANK_ERRORS, db=db or None), Progress(

@@ -31,9 +31,8 @@ from worldplan.agent.cli.common import exit_on_failure
 from worldplan.agent.control.scorer import (
     ScorerError,
     feature_names,
-    fit_scorer,
+    fit_choosing_c,
     load_scorer,
-    select_c,
 )
 
 console = Console()
@@ -64,22 +63,17 @@ def verifier_fit_command(
         notes = attach_files(read, [read_bank(e) for e in embeddings])
         names = feature_names(features, embedding_dim(read))
         rows, labels, groups = training_rows(*read)
-        grid = parse_grid(c_grid)
-        chosen: dict[float, float | None] = {}
-        if grid:
-            c, chosen = select_c(rows, labels, groups, grid, features=names, folds=folds)
-        scorer = fit_scorer(rows, labels, groups, model=models.pop(), folds=folds, c=c,
-                            features=names,
-                            metadata={"banks": banks, "feature_set": features,
-                                      "embeddings": embeddings,
-                                      "c_grid": {str(k): v for k, v in chosen.items()}})
+        scorer = fit_choosing_c(rows, labels, groups, model=models.pop(), features=names,
+                                c=c, c_grid=parse_grid(c_grid), folds=folds,
+                                metadata={"banks": banks, "feature_set": features,
+                                          "embeddings": embeddings})
         scorer.save(output)
     for note in notes:
         console.print(f"[yellow]{note}")
-    if chosen:
+    if chosen := scorer.metadata["c_grid"]:
         console.print("C by grouped CV (within-problem AUROC): " + ", ".join(
-            f"{k:g}: {v:.3f}" if v is not None else f"{k:g}: -" for k, v in chosen.items())
-            + f"; chosen {c:g}")
+            f"{float(k):g}: {v:.3f}" if v is not None else f"{float(k):g}: -"
+            for k, v in chosen.items()) + f"; chosen {scorer.metadata['C']:g}")
     cv = scorer.metadata["cv"]
     console.print(f"{output}: {scorer.metadata['samples']} samples of "
                   f"{scorer.metadata['problems']} problems; grouped CV AUROC {cv['auroc']:.3f}, "

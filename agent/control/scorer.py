@@ -230,6 +230,20 @@ def select_c(rows: Sequence[Mapping[str, float]], labels: Sequence[bool],
     return best, got
 
 
+def fit_choosing_c(rows: Sequence[Mapping[str, float]], labels: Sequence[bool],
+                   groups: Sequence[str], *, model: str, features: Sequence[str],
+                   c: float = 1.0, c_grid: Sequence[float] = (), folds: int = 5,
+                   metadata: dict[str, Any] | None = None) -> Scorer:
+    """`fit_scorer` with C chosen from `c_grid` by `select_c` on these rows (else `c`); the
+    grid's figures go into the metadata ("c_grid")."""
+    chosen: dict[float, float | None] = {}
+    if c_grid:
+        c, chosen = select_c(rows, labels, groups, c_grid, features=features, folds=folds)
+    return fit_scorer(rows, labels, groups, model=model, folds=folds, c=c, features=features,
+                      metadata={**(metadata or {}),
+                                "c_grid": {str(k): v for k, v in chosen.items()}})
+
+
 def calibration_report(scores: np.ndarray, y: np.ndarray, groups: np.ndarray
                        ) -> dict[str, Any]:
     """AUROC over all samples and averaged within problems (those with both labels), and a

@@ -20,7 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from worldplan.agent.banks.bank_file import Bank, BankError, BankWriter, read_bank
+from worldplan.agent.banks.bank_file import (
+    Bank,
+    BankError,
+    BankWriter,
+    check_same_build,
+    read_bank,
+)
 from worldplan.agent.banks.embeddings import (
     EMBEDDINGS,
     embedding_header,
@@ -55,10 +61,12 @@ def embed_bank(bank: Bank, out: str | Path, client: LLMClient, *, model: str,
                         "samples: embed them with the model that wrote them")
     out = Path(out)
     have = read_bank(out) if out.exists() else None
-    if have is not None and have.header.get("embeds") not in (None, getattr(bank.path, "name",
-                                                                             None)):
-        raise BankError(f"{out} holds the embeddings of {have.header.get('embeds')!r}, not "
-                        f"of {bank.path}")
+    if have is not None:  # continue only the embeddings of this very bank
+        if not have.header.get("embedding") or (
+                bank.path is None or have.header.get("embeds") != bank.path.name):
+            raise BankError(f"{out} is not an embeddings file of {bank.path} (it embeds "
+                            f"{have.header.get('embeds')!r}): choose another --out")
+        check_same_build(bank.header, have.header, where=str(out))
     texts = {p.uid: p.problem for p in load_problems(
         str(bank.header.get("dataset")), fields=parse_field_map(bank.config.get("fields")))}
     uids = [u for u in bank.uids() if bank.unit(u, SAMPLES) is not None]

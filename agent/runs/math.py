@@ -40,7 +40,7 @@ from worldplan.traces.schema import Episode, Run
 from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.llm.client import LLMClient
-from worldplan.worldmodel.math.verifier import PRMVerifier, Verifier
+from worldplan.worldmodel.math.verifier import Verifier
 
 ENV_ID = "worldplan/Math-v0"
 
@@ -132,8 +132,7 @@ def run_math(config: MathRunConfig, *, client: LLMClient, verifier: Verifier | N
     with store.run_scope(resume=resume, name=f"math {config.strategy}", kind="math",
                          env=ENV_ID, strategy=config.strategy, model=client.model or "",
                          llm_urls=client.urls, config=asdict(config)) as run_id:
-        observed = ((client, verifier.client) if isinstance(verifier, PRMVerifier)
-                    and verifier.client is not client else (client,))
+        observed = (client, *verifier_clients(client, verifier))
         continuing = unfinished_episodes(store, run_id)
         answers = StoredAnswers.load(store.engine, run_id, continuing.values())
         # every LLM call, under its episode; those stored before a kill are answered again
@@ -196,7 +195,15 @@ async def _run(config: MathRunConfig, problems: list[MathProblem], run_id: int,
     try:
         await asyncio.gather(*[one(config.offset + i, p) for i, p in enumerate(problems)])
     finally:
-        await client.aclose()
+        for c in (client, *verifier_clients(client, verifier)):
+            await c.aclose()
+
+
+def verifier_clients(client: LLMClient, verifier: Verifier | None) -> tuple[LLMClient, ...]:
+    """The verifier's own clients besides the solver's (a PRM's server, a learned verifier's
+    pooling server): a run traces their calls and closes them with its own."""
+    own: tuple[LLMClient, ...] = getattr(verifier, "clients", ())
+    return tuple(c for c in own if c is not client)
 
 
 async def solve_problem(config: MathRunConfig, p: MathProblem, index: int, run_id: int,

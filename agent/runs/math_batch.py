@@ -29,7 +29,7 @@ from worldplan.agent.banks.allocation import allocate
 from worldplan.agent.control.decide import make_estimator
 from worldplan.agent.control.difficulty import Estimate
 from worldplan.agent.control.policy import Policy
-from worldplan.agent.runs.math import ENV_ID, MathRunConfig
+from worldplan.agent.runs.math import ENV_ID, MathRunConfig, verifier_clients
 from worldplan.agent.strategies.base import SearchContext
 from worldplan.agent.strategies.compute_optimal import run_chosen
 from worldplan.agent.strategies.probe import Probe, run_probe
@@ -101,7 +101,7 @@ def run_math_batch(config: MathRunConfig, *, policy: Policy, average: float, cap
                          llm_urls=client.urls,
                          config={**asdict(config), "average": average, "cap": cap,
                                  "agree": agree, "policy": policy.source}) as run_id:
-        with store.recording(run_id, client):
+        with store.recording(run_id, client, *verifier_clients(client, verifier)):
             outcomes = asyncio.run(_batch(config, problems, policy, average, cap, agree,
                                           run_id, client, verifier, store, grader))
     return BatchSummary(run_id, average, outcomes)
@@ -170,7 +170,8 @@ async def _batch(config: MathRunConfig, problems: list[MathProblem], policy: Pol
         return list(await asyncio.gather(*[solve_one(q, b)
                                            for q, b in zip(probed, budgets, strict=True)]))
     finally:
-        await client.aclose()
+        for c in (client, *verifier_clients(client, verifier)):
+            await c.aclose()
 
 
 @dataclass

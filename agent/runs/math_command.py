@@ -78,8 +78,9 @@ def make_verifier(kind: str, client: LLMClient, prm_url: str,
     if kind.startswith("learned:"):  # a scorer file from `worldplan verifier fit`
         try:
             scorer = load_scorer(kind.removeprefix("learned:"))
-            embedder = LLMClient(embed_url) if embed_url else None
-            if embedder is not None and scorer.needs_embedding:
+            embedder = None  # a pooling server only for a scorer that reads embeddings
+            if embed_url and scorer.needs_embedding:  # the same weights: the same n_params
+                embedder = connect([embed_url], n_params=client.n_params)
                 scorer.check_model(served_model(embedder))  # the pooling server's model
             return LearnedVerifier(GenerativeVerifier(client), scorer,
                                    model=served_model(client), embedder=embedder)

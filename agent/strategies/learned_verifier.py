@@ -9,15 +9,18 @@ reason; strategies put it in Node.info["sample"] and ask the server for logprobs
 `wants_logprobs` is set). A partial solution, and a node sampled step by step (beam search
 and DVTS: no whole-sample statistics), keep the inner score: the scorer was trained on
 finished whole samples. A sample without logprobs gets the training
-means for those features. Cost: the inner verifier's calls and nothing more (the features
-come from the samples), so the budget units are the generative verifier's.
+means for those features. Cost, without embeddings: the inner verifier's calls and nothing
+more (the features come from the samples).
 `check_model` at construction refuses a scorer trained on another model's samples.
 A scorer that reads embeddings (agent.control.scorer, "embedding" features) needs
 `embedder`, a client of a pooling server of the same model (refused without one): each
 finished sample is then embedded once more (worldmodel.llm.embedding, the conversation of
-worldmodel.math.prompts.embedding_messages), costing its prompt tokens and no generation;
-those tokens and FLOPs are added to the judgement's usage, so token and FLOPs budgets count
-them.
+worldmodel.math.prompts.embedding_messages): one call of prompt tokens, no generation. It
+is drawn from the budget the judgement is given (a charged verifier's; 0
+generation-equivalents) and its tokens and FLOPs are added to the judgement's usage, so the
+ledger records it; an embedding that does not fit leaves the sample unrescored (no
+verdict), with the inner call still recorded. `clients` names the pooling server's client
+so that runs trace and close it.
 Not handled: features that compare samples (votes: weighted selection sums the scores).
 """
 
@@ -29,9 +32,10 @@ from typing import Any
 
 from worldplan.agent.control.scorer import EMBEDDING, Scorer, ScorerError, sample_features
 from worldplan.envs.math.answer import extract_answer
-from worldplan.worldmodel.llm.accounting import Budget
+from worldplan.worldmodel.llm.accounting import Budget, BudgetExceeded
 from worldplan.worldmodel.llm.client import LLMClient, Message
 from worldplan.worldmodel.llm.embedding import embed
+from worldplan.worldmodel.llm.errors import ContextLengthExceeded
 from worldplan.worldmodel.math.prompts import embedding_messages
 from worldplan.worldmodel.math.verifier import Judgement, Verifier
 
@@ -48,6 +52,12 @@ class LearnedVerifier:
                               "give it a pooling server of the same model (--embed-url; "
                               "`worldplan serve --embed`)")
         self.inner, self.scorer, self.embedder = inner, scorer, embedder
+
+    @property
+    def clients(self) -> tuple[LLMClient, ...]:
+        """Clients besides the solver's that it calls (to trace and close with the run's)."""
+        own: tuple[LLMClient, ...] = getattr(self.inner, "clients", ())
+        return own + ((self.embedder,) if self.embedder is not None else ())
 
     async def judge(self, problem: str, steps: Sequence[str], *, complete: bool,
                     asked: Sequence[Message] | None = None, budget: Budget | None = None,
@@ -66,12 +76,17 @@ class LearnedVerifier:
             "answer": extract_answer(text, bare=False)})
         usage, flops, calls = j.usage, j.flops, j.calls
         if self.scorer.needs_embedding and self.embedder is not None:
-            e = await embed(self.embedder, embedding_messages(problem, steps), budget=budget,
-                            tags={**(tags or {}), "purpose": "learned verifier"})
+            try:
+                e = await embed(self.embedder, embedding_messages(problem, steps),
+                                budget=budget, tags={**(tags or {}), "purpose": "learned"})
+            except (BudgetExceeded, ContextLengthExceeded) as err:  # the inner call stands
+                return Judgement([], j.usage, j.calls, j.flops,
+                                 f"not rescored: the embedding did not fit ({err})",
+                                 j.equivalents)
             features.update({f"{EMBEDDING}{i}": v for i, v in enumerate(e.vector)})
             usage, calls = usage + e.generation.usage, calls + 1
-            if flops is not None and e.generation.flops is not None:
-                flops += e.generation.flops
+            if flops is not None or e.generation.flops is not None:
+                flops = (flops or 0.0) + (e.generation.flops or 0.0)
         learned = float(self.scorer.predict([features])[0])
         return replace(j, scores=[*j.scores[:-1], learned], usage=usage, flops=flops,
                        calls=calls,

@@ -88,6 +88,8 @@ def make_models(clients: AgentClients, config: WebAgentConfig, seed: int,
     world: PagePredictor
     judge: ProgressJudge
     if config.judge == "oracle":
+        if config.world_model == "peek":  # both would replay on the one twin page at once
+            raise ValueError("the oracle judge and the peek world model cannot share a twin")
         if twin is None or not task:
             raise ValueError("the oracle judge needs the task and a twin page of it")
         judge = OracleJudge(twin, seed, task)

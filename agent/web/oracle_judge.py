@@ -19,8 +19,10 @@ mid-episode may plan a step the page no longer needs (measured: re-ticking a rad
 when it was asked afresh at every step, which is why it follows its own plan while it can);
 an action that is right but is not the oracle's (ticking a radio with click instead of
 check) scores 0. Cost: 0 tokens; one reset and replay per step (the plan is kept for the
-step's other candidates). A twin that crashes, or an oracle that cannot plan, scores every
-candidate 0.0 (the majority acts).
+step's other candidates). A twin that crashes or cannot reset, or an oracle that cannot
+plan (or fails), scores every candidate 0.0 (the majority acts). The twin is its own: the
+peek world model, which replays on a twin too, cannot share one (`make_models` refuses
+both at once).
 """
 
 from __future__ import annotations
@@ -32,10 +34,9 @@ from dataclasses import dataclass, field
 from worldplan.agent.web.domain import WebEnvLike
 from worldplan.envs.web.actions import ActionError, parse_action
 from worldplan.envs.web.observation import WebObservation
-from worldplan.envs.web.oracle_kit import OracleUnavailable
 from worldplan.envs.web.oracles import cheat, oracle_for
 from worldplan.worldmodel.llm.accounting import Budget
-from worldplan.worldmodel.web.prompts import UNCHANGED
+from worldplan.worldmodel.web.prompts import unannotated
 from worldplan.worldmodel.web.world_model import ProgressJudgement
 
 
@@ -60,7 +61,7 @@ class OracleJudge:
 
     async def next_action(self, history: Sequence[str]) -> str | None:
         """The oracle's next action after the real actions `history` (None: it has none)."""
-        real = tuple(h.removesuffix(UNCHANGED) for h in history)
+        real = tuple(unannotated(history))
         async with self._lock:
             if real not in self.plans:
                 self.plans[real] = await self._plan(real)
@@ -71,7 +72,10 @@ class OracleJudge:
         from the first page, a reactive oracle asked again (same memo) when its plan runs
         out. While the actions are the oracle's own, its next action is the plan's next
         one; once they leave it, the oracle plans afresh from the page as it is."""
-        obs, _ = await self.twin.reset(self.seed)
+        try:
+            obs, _ = await self.twin.reset(self.seed)
+        except Exception:  # noqa: BLE001  (a twin that cannot reset: no judgement, never a crash)
+            return None
         memo: dict[str, object] = {}
         plan = self._ask(obs, memo)
         on_plan = plan is not None
@@ -94,7 +98,7 @@ class OracleJudge:
     def _ask(self, obs: WebObservation, memo: dict[str, object]) -> list[str] | None:
         try:
             return list(cheat(self.task, obs, memo))
-        except (OracleUnavailable, KeyError, ValueError):
+        except Exception:  # noqa: BLE001  (OracleUnavailable, or a solver's own error)
             return None
 
     async def score(self, goal: str, obs: str, samples: Sequence[Sequence[tuple[str, str]]],

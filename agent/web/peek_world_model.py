@@ -28,12 +28,8 @@ from dataclasses import dataclass, field
 from worldplan.agent.web.domain import WebEnvLike
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.web.page_diff import format_change, real_change
-from worldplan.worldmodel.web.prompts import UNCHANGED
+from worldplan.worldmodel.web.prompts import unannotated
 from worldplan.worldmodel.web.world_model import Prediction, imagined_observation
-
-
-def _real_action(shown: str) -> str:
-    return shown[: -len(UNCHANGED)] if shown.endswith(UNCHANGED) else shown
 
 
 @dataclass
@@ -47,7 +43,7 @@ class PeekingWorldModel:
                       history: Sequence[str] = (), n: int = 1,
                       budget: Budget | None = None) -> list[Prediction]:
         """n copies of the real change after the real and imagined actions, then `action`."""
-        chain = [_real_action(h) for h in history] + [a for a, _ in imagined] + [action]
+        chain = unannotated(history) + [a for a, _ in imagined] + [action]
         async with self._lock:
             page, _ = await self.twin.reset(self.seed)
             before = after = page.axtree

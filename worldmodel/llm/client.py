@@ -1,7 +1,7 @@
 """One async client for OpenAI-compatible servers (vLLM first), with exact accounting.
 
 `LLMClient.chat` and `LLMClient.complete` send one request (n samples), `LLMClient.pool`
-one /pooling request (a process reward model's step scores, or an embedding); each returns a typed
+one /pooling request (a PRM's step scores, or an embedding); each returns a typed
 `Generation`: the choices (or pooled rows), the server's own usage figures, latency
 (seconds) and a FLOPs estimate. Every call is drawn from a `Budget` if one is given (with
 `equivalents`, what the call is worth in generation-equivalents) and reported to the
@@ -223,10 +223,8 @@ class LLMClient(Connection):
                    task: str = "token_classify", budget: Budget | None = None,
                    equivalents: int = 0, tags: dict[str, Any] | None = None,
                    add_generation_prompt: bool = False) -> Generation:
-        """vLLM's /pooling for a conversation (by default without a generation prompt): a
-        process reward model's per-token rows (task token_classify), or an embedding (task
-        embed: worldmodel.llm.embedding). `Generation.pooled` holds the rows, usage the
-        prompt tokens. Counted, budgeted and observed like any call."""
+        """vLLM's /pooling: a PRM's per-token rows (task token_classify) or an embedding
+        (task embed); `Generation.pooled` holds the rows. Counted and budgeted as any call."""
         model = await self.served_model()
         body: dict[str, Any] = {"messages": list(messages)}
         extra = {"add_generation_prompt": add_generation_prompt}
@@ -242,9 +240,9 @@ class LLMClient(Connection):
         except RequestRejected as e:
             if e.status != 404:
                 raise
-            raise RequestRejected(f"{e.url}/pooling not found: is this a model served by "
-                                  "vLLM with --runner pooling (a reward model, or `worldplan "
-                                  "serve --embed`)?", url=e.url, status=404) from e
+            raise RequestRejected(f"{e.url}/pooling not found: is it served with --runner "
+                                  "pooling (`worldplan serve --embed`, or a reward model)?",
+                                  url=e.url, status=404) from e
 
     async def _reserve(self, budget: Budget | None, endpoint: str, body: dict[str, Any],
                        extra: dict[str, Any] | None, n: int, max_tokens: int,
@@ -289,7 +287,6 @@ class LLMClient(Connection):
 @dataclass(frozen=True)
 class _Call:
     """What the observers are told of a call, besides its answer."""
-
     role: Role
     endpoint: str
     model: str

@@ -138,6 +138,11 @@ class PRMVerifier:
         self.positive_index = positive_index
         self.system = system
 
+    @property
+    def clients(self) -> tuple[LLMClient, ...]:
+        """Its own server's client (to trace and close with the run's)."""
+        return (self.client,)
+
     def messages(self, problem: str, steps: Sequence[str]) -> list[Message]:
         content = "".join(s.strip() + self.step_token for s in steps)
         return [{"role": "system", "content": self.system},

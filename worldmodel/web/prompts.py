@@ -109,6 +109,11 @@ def annotated(actions: Sequence[str], changed: Sequence[bool | None]) -> list[st
     return [a + (UNCHANGED if c is False else "") for a, c in zip(actions, changed, strict=True)]
 
 
+def unannotated(shown: Sequence[str]) -> list[str]:
+    """The actions themselves, from the strings `annotated` shows (its marks removed)."""
+    return [a.removesuffix(UNCHANGED) for a in shown]
+
+
 def _history(history: Sequence[str]) -> str:
     shown = list(history)[-HISTORY:]
     return ("Actions so far: " + "; ".join(shown) + "\n") if shown else ""

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlmodel import Session, select
+from typer.testing import CliRunner
 
 from tests.fakes.openai_server import Answer, Failure, OpenAIServer, Pooled
 from worldplan.agent.banks.bank_file import BankError, BankWriter, new_header, read_bank
@@ -27,6 +28,7 @@ from worldplan.agent.banks.embeddings import (
     encode_vector,
 )
 from worldplan.agent.banks.selection_eval import compare_selection, cross_fitted, training_rows
+from worldplan.agent.cli.app import app
 from worldplan.agent.control.scorer import feature_names, fit_scorer, select_c
 from worldplan.agent.runs.bank_embed import embed_bank
 from worldplan.traces.engine import make_engine
@@ -171,6 +173,11 @@ def test_embed_bank_embeds_the_verifier_conversation_and_continues(tmp_path: Pat
     with pytest.raises(BankError, match="serves 'other'"):
         embed_bank(bank, out, LLMClient("http://fake", "m", transport=fake.transport()),
                    model="other", store=store)
+    with pytest.raises(BankError, match="not an embeddings file"):  # never into the bank
+        embed_bank(bank, bank_path, LLMClient("http://fake", "m", transport=fake.transport()),
+                   model="m", store=store)
+    r = CliRunner().invoke(app, ["bank", "embed", str(bank_path)])
+    assert r.exit_code != 0 and "--embed-url" in r.output
 
 
 def test_a_server_that_does_not_send_a_vector_is_a_clear_error() -> None:

@@ -20,6 +20,7 @@ from worldplan.agent.web.router import WebRouter
 from worldplan.envs.web.core import AsyncWebEnv, EnvConfig
 from worldplan.envs.web.host import WebHost
 from worldplan.envs.web.observation import WebObservation
+from worldplan.envs.web.oracle_kit import OracleUnavailable
 from worldplan.envs.web.oracles import cheat
 from worldplan.envs.web.tasks.registry import make_task
 from worldplan.traces.store import TraceStore
@@ -73,7 +74,7 @@ def test_it_follows_the_oracles_own_plan_and_replans_once_the_episode_leaves_it(
 
 def test_an_oracle_that_cannot_plan_scores_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     def unavailable(task: str, obs: WebObservation, memo: dict | None = None) -> list[str]:
-        raise oracle_judge.OracleUnavailable("no such element")
+        raise OracleUnavailable("no such element")
 
     monkeypatch.setattr(oracle_judge, "cheat", unavailable)
     j = asyncio.run(OracleJudge(FakeWebEnv(), 0, "fake-form").score("g", "p", [[(PLAN[0], "")]]))
@@ -92,6 +93,10 @@ def test_an_episode_takes_the_oracles_action_over_the_majority(oracle: None,
                             world_model="none", judge="oracle")
     with pytest.raises(ValueError, match="oracle judge needs"):
         make_models(AgentClients(client, client, client), config, seed=0)
+    with pytest.raises(ValueError, match="cannot share a twin"):
+        make_models(AgentClients(client, client, client),
+                    WebAgentConfig(world_model="peek", judge="oracle"), seed=0,
+                    twin=FakeWebEnv(), task="fake-form")
     models = make_models(AgentClients(client, client, client), config, seed=0,
                          twin=FakeWebEnv(), task="fake-form")
     run_id = store.start_run(kind="web", strategy="fixed-branch")

@@ -71,17 +71,19 @@ def test_grouped_splits_never_share_a_problem(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     bank = read_bank(write_bank(tmp_path / "b.jsonl", problems=20))
     trained_on: list[set[str]] = []
-    real = selection_eval.fit_scorer
+    real = selection_eval.fit_choosing_c
 
     def spy(rows: Any, labels: Any, groups: Any, **kw: Any) -> Any:
-        trained_on.append(set(groups))
+        trained_on.append(set(groups))  # what the fold fits on, and chooses its C on
         return real(rows, labels, groups, **kw)
 
-    monkeypatch.setattr(selection_eval, "fit_scorer", spy)
-    held = cross_fitted([bank], folds=4, model="m")
-    assert len(trained_on) == 4
-    for uid in held:  # every problem is scored by exactly the folds that never saw it
-        assert sum(uid not in seen for seen in trained_on) == 1
+    monkeypatch.setattr(selection_eval, "fit_choosing_c", spy)
+    for grid in ((), (0.1, 1.0)):  # with a grid, C is chosen on the fold's problems alone
+        trained_on.clear()
+        held = cross_fitted([bank], folds=4, model="m", c_grid=grid)
+        assert len(trained_on) == 4
+        for uid in held:  # every problem is scored by exactly the folds that never saw it
+            assert sum(uid not in seen for seen in trained_on) == 1
 
 
 @pytest.mark.parametrize("text", ["{}", '{"format": "worldplan-learned-verifier", '

@@ -186,10 +186,8 @@ def main(dataset: str = typer.Option("math500", help="Evaluation set (not used f
             async with sem:
                 return await problem_rows(p, client, pol, bs, settings, grader)
 
-        try:
+        async with client:
             return [r for rows in await asyncio.gather(*map(one, problems)) for r in rows]
-        finally:
-            await client.aclose()
 
     with Grader() as grader:
         rows = asyncio.run(run())

@@ -128,9 +128,7 @@ async def run(client: LLMClient, args: argparse.Namespace) -> dict[str, Any]:
                        "data": str(args.data), "seed": args.seed, "confidence": CONFIDENCE,
                        "load_avg_before": load_before, "load_avg_after": os.getloadavg(),
                        "wall_s": time.time() - t0,
-                       "tokens": {"prompt": spent.spent_prompt_tokens,
-                                  "cached": spent.spent_cached_tokens,
-                                  "completion": spent.spent_completion_tokens},
+                       "tokens": spent.token_counts(),
                        "note": "pairwise accuracy: 1 oracle scored higher, 0.5 tie, 0 lower; "
                                "0.5 is chance; bootstrap over pairs"},
               "summary": summary, "pairs": [asdict(p) for p in rows]}
@@ -161,11 +159,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 async def _main(args: argparse.Namespace) -> None:
-    client = connect(args.llm_url, max_concurrency=args.concurrency)
-    try:
+    async with connect(args.llm_url, max_concurrency=args.concurrency) as client:
         await run(client, args)
-    finally:
-        await client.aclose()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

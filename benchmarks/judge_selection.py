@@ -41,7 +41,7 @@ from worldplan.agent.runs.web_transitions import Transition, read_transitions
 from worldplan.agent.web.config import WebAgentConfig
 from worldplan.agent.web.domain import majority_action
 from worldplan.agent.web.proposer import Proposer
-from worldplan.envs.web.actions import ActionError, parse_action
+from worldplan.envs.web.actions import canonical_action
 from worldplan.envs.web.observation import WebObservation
 from worldplan.traces.intervals import difference_ci, mean_ci
 from worldplan.worldmodel.llm.accounting import Budget
@@ -55,13 +55,6 @@ RESULTS = HERE / "results"
 CONFIDENCE = 0.90
 PICKS = ("greedy", "majority", "judge", "any")
 AGENT = WebAgentConfig()  # the agent's proposer settings (tokens, temperature)
-
-
-def canonical(action: str) -> str:
-    try:
-        return str(parse_action(action))
-    except ActionError:
-        return action
 
 
 def first_pages(transitions: Sequence[Transition], per_task: int) -> list[Transition]:
@@ -79,7 +72,7 @@ async def pick(t: Transition, proposer: Proposer, verifier: ProgressVerifier, n:
                budget: Budget) -> dict[str, Any]:
     obs = WebObservation(goal=t.goal, url=t.url, axtree=t.before).to_prompt()
     props = [p for p in await proposer.propose(obs, [], n, budget=budget) if p.action]
-    oracle = canonical(t.action)
+    oracle = canonical_action(t.action)
     row: dict[str, Any] = {"task": t.task, "seed": t.seed, "oracle": oracle,
                            "candidates": [(p.action, p.count) for p in props]}
     if not props:
@@ -131,9 +124,7 @@ async def run(client: LLMClient, args: argparse.Namespace) -> dict[str, Any]:
                        "data": str(args.data), "seed": args.seed, "confidence": CONFIDENCE,
                        "load_avg_before": load_before, "load_avg_after": os.getloadavg(),
                        "wall_s": time.time() - t0,
-                       "tokens": {"prompt": spent.spent_prompt_tokens,
-                                  "cached": spent.spent_cached_tokens,
-                                  "completion": spent.spent_completion_tokens},
+                       "tokens": spent.token_counts(),
                        "note": "1 when the pick is the oracle's action; bootstrap over pages"},
               "summary": summary, "pages": rows}
     print(f"{model}: {summary['pages']} first pages of {summary['tasks']} tasks, n={args.n} "
@@ -163,11 +154,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 async def _main(args: argparse.Namespace) -> None:
-    client = connect(args.llm_url, max_concurrency=2 * args.concurrency)
-    try:
+    async with connect(args.llm_url, max_concurrency=2 * args.concurrency) as client:
         await run(client, args)
-    finally:
-        await client.aclose()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

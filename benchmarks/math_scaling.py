@@ -138,11 +138,9 @@ def main(limit: int = typer.Option(10, help="Problems in the slice."),
 
     async def run() -> list[dict[str, Any]]:
         sem = asyncio.Semaphore(concurrency)
-        try:
+        async with client:
             per = await asyncio.gather(*[_problem_rows(p, client, budget_list, names, settings,
                                                        grader, sem) for p in problems])
-        finally:
-            await client.aclose()
         return [r for rows in per for r in rows]
 
     with Grader() as grader:

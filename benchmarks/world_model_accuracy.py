@@ -233,9 +233,7 @@ async def run(client: LLMClient, args: argparse.Namespace) -> dict[str, Any]:
                  "examples": ({"data": str(args.examples), "shots": args.shots,
                                "bank": len(bank), "leave_task_out": True}
                               if bank is not None else None),
-                 "tokens": {"prompt": spent.spent_prompt_tokens,
-                            "cached": spent.spent_cached_tokens,
-                            "completion": spent.spent_completion_tokens},
+                 "tokens": spent.token_counts(),
                  "load_avg_before": load_before, "load_avg_after": os.getloadavg(),
                  "wall_s": time.time() - t0, "time": time.time(),
                  "note": "means over transitions with bootstrap intervals; unreadable, "
@@ -263,11 +261,8 @@ async def run(client: LLMClient, args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _main(args: argparse.Namespace) -> None:
-    client = connect(args.llm_url, max_concurrency=args.concurrency)
-    try:
+    async with connect(args.llm_url, max_concurrency=args.concurrency) as client:
         await run(client, args)
-    finally:
-        await client.aclose()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -102,10 +102,8 @@ def embed_bank(bank: Bank, out: str | Path, client: LLMClient, *, model: str,
 
         async def all_problems() -> None:
             gate = asyncio.Semaphore(max(1, concurrency))
-            try:
+            async with client:  # its connections belong to this event loop
                 await asyncio.gather(*[problem(u, gate) for u in todo])
-            finally:  # its connections belong to this event loop
-                await client.aclose()
 
         asyncio.run(all_problems())
     return EmbedSummary(len(uids), len(todo), len(uids) - len(todo), tokens[0],

@@ -32,19 +32,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from worldplan.agent.web.domain import WebEnvLike
-from worldplan.envs.web.actions import ActionError, parse_action
+from worldplan.envs.web.actions import canonical_action
 from worldplan.envs.web.observation import WebObservation
 from worldplan.envs.web.oracles import cheat, oracle_for
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.web.prompts import unannotated
 from worldplan.worldmodel.web.world_model import ProgressJudgement
-
-
-def canonical(action: str) -> str:
-    try:
-        return str(parse_action(action))
-    except ActionError:
-        return action.strip()
 
 
 @dataclass
@@ -84,7 +77,7 @@ class OracleJudge:
             obs, _, term, trunc, info = await self.twin.step(a)
             if info.get("browser_crashed") or term or trunc:
                 return None
-            if on_plan and plan and canonical(plan[0]) == canonical(a):
+            if on_plan and plan and canonical_action(plan[0]) == canonical_action(a):
                 plan = plan[1:]
                 if not plan and reactive:
                     plan = self._ask(obs, memo)
@@ -93,7 +86,7 @@ class OracleJudge:
                 on_plan = False
         if not on_plan:
             plan = self._ask(obs, {})
-        return canonical(plan[0]) if plan else None
+        return canonical_action(plan[0]) if plan else None
 
     def _ask(self, obs: WebObservation, memo: dict[str, object]) -> list[str] | None:
         try:
@@ -106,6 +99,6 @@ class OracleJudge:
                     history: Sequence[str] = ()) -> ProgressJudgement:
         """1.0 for each trajectory whose first action is the oracle's next one, else 0.0."""
         target = await self.next_action(history)
-        scores = [float(target is not None and bool(s) and canonical(s[0][0]) == target)
+        scores = [float(target is not None and bool(s) and canonical_action(s[0][0]) == target)
                   for s in samples]
         return ProgressJudgement(sum(scores) / len(scores) if scores else 0.0, scores, 0, 0)

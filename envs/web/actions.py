@@ -148,6 +148,16 @@ def parse_action(text: str) -> Action:
     return Action(name, values)
 
 
+def canonical_action(text: str) -> str:
+    """One spelling per action (`str` of the parsed call: quotes, spaces and bare refs
+    normalised), so that two texts naming the same action compare equal; text that does not
+    parse is returned stripped (it equals no parsed action)."""
+    try:
+        return str(parse_action(text))
+    except ActionError:
+        return text.strip()
+
+
 def _literal(node: ast.expr, action: str, pname: str, ptype: str) -> Any:
     if ptype == "ref" and isinstance(node, ast.Name):
         value: Any = node.id  # a bare reference: click(e12)

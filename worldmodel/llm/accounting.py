@@ -194,6 +194,11 @@ class Budget:
         return SubBudget(max_generations=max_generations, max_tokens=max_tokens,
                          max_flops=max_flops, count_prompts=self.count_prompts, parent=self)
 
+    def token_counts(self) -> dict[str, int]:
+        """The tokens spent, as the benchmarks report them (prompt, cached, completion)."""
+        return {"prompt": self.spent_prompt_tokens, "cached": self.spent_cached_tokens,
+                "completion": self.spent_completion_tokens}
+
     def summary(self) -> dict[str, int | float | None]:
         return {
             "max_generations": self.max_generations,

@@ -7,7 +7,7 @@ httpx clients and semaphores belong to one event loop, so `Connection` keeps one
 loop. `transport` (a scripted fake server, or stored answers in front of the server,
 traces.resume) is read at the first request in each event loop; without one, requests go
 through aiohttp (worldmodel.llm.transport), about ten times cheaper in CPU than httpx's own
-pool.
+pool. Used as an async context manager, it closes its pools on leaving the block.
 Not handled: what the requests say and what the answers mean (worldmodel.llm.client).
 """
 
@@ -18,7 +18,7 @@ import json
 import random
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -68,6 +68,13 @@ class Connection:
         for client, _ in self._per_loop.values():
             await client.aclose()
         self._per_loop.clear()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """`async with connect(...) as client:` closes this loop's pools on the way out."""
+        await self.aclose()
 
     def _loop_state(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
         """httpx clients and semaphores belong to one event loop: keep one pair per loop.

@@ -15,8 +15,9 @@ import worldplan.agent.web.oracle_judge as oracle_judge
 from tests.fakes.web import PLAN, FakeWebEnv, ScriptedWebLLM
 from worldplan.agent.runs.web_agent import run_agent_episode
 from worldplan.agent.web.config import AgentClients, WebAgentConfig, make_models
-from worldplan.agent.web.oracle_judge import OracleJudge, canonical
+from worldplan.agent.web.oracle_judge import OracleJudge
 from worldplan.agent.web.router import WebRouter
+from worldplan.envs.web.actions import canonical_action
 from worldplan.envs.web.core import AsyncWebEnv, EnvConfig
 from worldplan.envs.web.host import WebHost
 from worldplan.envs.web.observation import WebObservation
@@ -66,9 +67,10 @@ def test_it_follows_the_oracles_own_plan_and_replans_once_the_episode_leaves_it(
 
     monkeypatch.setattr(oracle_judge, "cheat", whole_plan)
     judge = OracleJudge(FakeWebEnv(), seed=0, task="fake-form")
-    assert asyncio.run(judge.next_action([PLAN[0], PLAN[1]])) == canonical(PLAN[2])
+    assert asyncio.run(judge.next_action([PLAN[0], PLAN[1]])) == canonical_action(PLAN[2])
     assert len(asked) == 1  # planned once, from the first page
-    assert asyncio.run(judge.next_action(["noop()"])) == canonical(PLAN[0])  # left it: afresh
+    left = asyncio.run(judge.next_action(["noop()"]))  # it left the plan: planned afresh
+    assert left == canonical_action(PLAN[0])
     assert len(asked) == 3
 
 
@@ -134,5 +136,5 @@ def test_on_a_real_page_it_names_the_oracles_first_action(web_host: WebHost) -> 
             await twin.close()
 
     plan, samples = web_host.run(go(), timeout=120)
-    assert plan and canonical(plan[0]).startswith(("click(", "check("))
+    assert plan and canonical_action(plan[0]).startswith(("click(", "check("))
     assert samples == [0.0, 1.0]

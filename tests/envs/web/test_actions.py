@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from worldplan.envs.web.actions import ACTIONS, Action, ActionError, parse_action
+from worldplan.envs.web.actions import (
+    ACTIONS,
+    Action,
+    ActionError,
+    canonical_action,
+    parse_action,
+)
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -83,3 +89,8 @@ def test_action_str_round_trips() -> None:
         assert parse_action(str(a)) == a
     assert set(ACTIONS) == {"click", "fill", "select_option", "press", "hover", "check",
                             "scroll", "noop", "stop"}
+
+
+def test_canonical_action_spells_one_action_one_way() -> None:
+    assert canonical_action("click( e4 )") == canonical_action('click("e4")') == "click('e4')"
+    assert canonical_action("  not an action ") == "not an action"  # equals no parsed action

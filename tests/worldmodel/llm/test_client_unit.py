@@ -112,6 +112,23 @@ def test_accounting_and_flops() -> None:
     assert seen[0].generation is gen and seen[0].params["n"] == 3
 
 
+def test_async_with_closes_the_loops_pools_and_counts_tokens() -> None:
+    fake = FakeServer()
+    client, _ = make(fake)
+    spent = Budget()
+
+    async def go() -> bool:
+        async with client as c:
+            await c.chat(MSG, n=1, max_tokens=16, budget=spent)
+            opened = bool(client._per_loop)
+        return opened
+
+    assert asyncio.run(go()) and not client._per_loop  # open inside, closed on leaving
+    assert spent.token_counts() == {"prompt": spent.spent_prompt_tokens, "cached": 0,
+                                    "completion": spent.spent_completion_tokens}
+    assert spent.token_counts()["prompt"] == 11
+
+
 def test_budget_is_drawn_down_and_clamps_max_tokens() -> None:
     """Tokens are uncached prompt + completion: a call reserves its prompt (counted by the
     server's /tokenize, once per prompt) plus n x max_tokens, clamped to what is left."""

@@ -40,6 +40,7 @@ from typing import Any
 from worldplan.agent.runs.web_transitions import Transition, read_transitions
 from worldplan.agent.web.config import WebAgentConfig
 from worldplan.agent.web.domain import majority_action
+from worldplan.agent.web.expansion import expanded
 from worldplan.agent.web.proposer import Proposer
 from worldplan.envs.web.actions import canonical_action
 from worldplan.envs.web.observation import WebObservation
@@ -47,90 +48,129 @@ from worldplan.traces.intervals import difference_ci, mean_ci
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.connect import connect
+from worldplan.worldmodel.web.choice_judge import choose
+from worldplan.worldmodel.web.prompts import CHOICE_LETTERS
 from worldplan.worldmodel.web.world_model import ProgressVerifier
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "web_transitions" / "miniwob-dev.jsonl"
 RESULTS = HERE / "results"
 CONFIDENCE = 0.90
-PICKS = ("greedy", "majority", "judge", "any")
+PICKS = ("greedy", "majority", "judge", "any", "proposed")
+JUDGES = ("p_yes", "next", "choice")  # ProgressVerifier's yes/no modes, or choose()
 AGENT = WebAgentConfig()  # the agent's proposer settings (tokens, temperature)
 
 
-def first_pages(transitions: Sequence[Transition], per_task: int) -> list[Transition]:
-    """The first transition of up to `per_task` oracle episodes a task (lowest seeds)."""
-    firsts = sorted((t for t in transitions if t.source == "oracle" and t.step == 0),
-                    key=lambda t: (t.task, t.seed))
-    out: list[Transition] = []
-    for t in firsts:
-        if sum(o.task == t.task for o in out) < per_task:
-            out.append(t)
+def oracle_pages(transitions: Sequence[Transition], per_task: int, every_step: bool
+                 ) -> list[tuple[Transition, list[str]]]:
+    """The pages of up to `per_task` oracle episodes a task (lowest seeds): the first page
+    of each, or with `every_step` every page, each with the oracle's actions before it."""
+    oracle = sorted((t for t in transitions if t.source == "oracle"),
+                    key=lambda t: (t.task, t.seed, t.step))
+    seeds: dict[str, list[int]] = {}
+    for t in oracle:
+        got = seeds.setdefault(t.task, [])
+        if t.seed not in got and len(got) < per_task:
+            got.append(t.seed)
+    out: list[tuple[Transition, list[str]]] = []
+    history: dict[tuple[str, int], list[str]] = {}
+    for t in oracle:
+        if t.seed not in seeds[t.task]:
+            continue
+        done = history.setdefault((t.task, t.seed), [])
+        if t.step == 0 or every_step:
+            out.append((t, list(done)))
+        done.append(canonical_action(t.action))
     return out
 
 
-async def pick(t: Transition, proposer: Proposer, verifier: ProgressVerifier, n: int,
+async def pick(t: Transition, history: Sequence[str], proposer: Proposer,
+               judge: ProgressVerifier | None, client: LLMClient, n: int, expand: int,
                budget: Budget) -> dict[str, Any]:
-    obs = WebObservation(goal=t.goal, url=t.url, axtree=t.before).to_prompt()
-    props = [p for p in await proposer.propose(obs, [], n, budget=budget) if p.action]
+    """One page: the proposals, plus up to `expand` one-gesture actions
+    (agent.web.expansion), and each selection's pick; `judge` None: the choice judge."""
+    obs = WebObservation(goal=t.goal, url=t.url, axtree=t.before,
+                         last_action=history[-1] if history else "").to_prompt()
+    props = [p for p in await proposer.propose(obs, history, n, budget=budget) if p.action]
+    proposed = [str(p.action) for p in props]
+    actions = proposed + expanded(obs, proposed, limit=expand)
     oracle = canonical_action(t.action)
-    row: dict[str, Any] = {"task": t.task, "seed": t.seed, "oracle": oracle,
-                           "candidates": [(p.action, p.count) for p in props]}
-    if not props:
+    row: dict[str, Any] = {"task": t.task, "seed": t.seed, "step": t.step, "oracle": oracle,
+                           "candidates": [(p.action, p.count) for p in props],
+                           "added": actions[len(proposed):]}
+    if not actions:
         return {**row, **{k: None for k in ("greedy", "majority", "judge")},
                 "scores": [], **{f"{k}_right": 0.0 for k in PICKS}}
-    actions = [str(p.action) for p in props]
-    judged = await asyncio.gather(*[verifier.score(t.goal, obs, [[(a, "")]], budget=budget)
-                                    for a in actions])
-    scores = [j.score for j in judged]
-    picks = {"greedy": next((str(p.action) for p in props if p.greedy), actions[0]),
+    if judge is None:
+        shown = actions[: len(CHOICE_LETTERS)]
+        scores = (await choose(client, t.goal, obs, [(a, "") for a in shown],
+                               history=history, budget=budget)).scores
+        scores += [0.0] * (len(actions) - len(shown))
+    else:
+        judged = await asyncio.gather(*[judge.score(t.goal, obs, [[(a, "")]], budget=budget,
+                                                    history=history) for a in actions])
+        scores = [j.score for j in judged]
+    best = actions[max(range(len(actions)), key=lambda i: (scores[i], -i))]
+    picks = {"greedy": next((str(p.action) for p in props if p.greedy), best),
              "majority": majority_action([{"answer": p.action, "info": {"count": p.count}}
-                                          for p in props]),
-             "judge": actions[max(range(len(actions)), key=lambda i: (scores[i], -i))]}
+                                          for p in props]) or best,
+             "judge": best}
     right = {f"{k}_right": float(v == oracle) for k, v in picks.items()}
     right["any_right"] = float(oracle in actions)
+    right["proposed_right"] = float(oracle in proposed)
     return {**row, **picks, "scores": scores, **right}
 
 
 def table(rows: Sequence[dict[str, Any]], seed: int) -> dict[str, Any]:
     out: dict[str, Any] = {"pages": len(rows), "tasks": len({r["task"] for r in rows}),
-                           "with_choice": sum(len(r["candidates"]) > 1 for r in rows)}
+                           "with_choice": sum(len(r["candidates"]) + len(r["added"]) > 1
+                                              for r in rows)}
     for k in PICKS:
         out[k] = mean_ci([r[f"{k}_right"] for r in rows], seed=seed,
                          confidence=CONFIDENCE).to_dict()
     out["judge_minus_majority"] = difference_ci(
         [r["judge_right"] for r in rows], [r["majority_right"] for r in rows], seed=seed,
         confidence=CONFIDENCE).to_dict()
+    out["judge_minus_greedy"] = difference_ci(
+        [r["judge_right"] for r in rows], [r["greedy_right"] for r in rows], seed=seed,
+        confidence=CONFIDENCE).to_dict()
     return out
 
 
 async def run(client: LLMClient, args: argparse.Namespace) -> dict[str, Any]:
-    pages = first_pages(read_transitions(args.data).transitions, args.per_task)
+    pages = oracle_pages(read_transitions(args.data).transitions, args.per_task,
+                         args.steps == "all")
     if not pages:
         raise SystemExit(f"no oracle episodes in {args.data}")
     model = await client.served_model()
-    verifier = ProgressVerifier(client, "p_yes", tags={"benchmark": "judge_selection"})
+    tags = {"benchmark": "judge_selection"}
+    judge = None if args.judge == "choice" else ProgressVerifier(client, args.judge, tags=tags)
     spent, gate = Budget(), asyncio.Semaphore(max(1, args.concurrency))
     load_before, t0 = os.getloadavg(), time.time()
 
-    async def one(t: Transition) -> dict[str, Any]:
+    async def one(t: Transition, history: list[str]) -> dict[str, Any]:
         async with gate:
             proposer = Proposer(client, AGENT.proposer_tokens, AGENT.temperature, t.seed)
-            return await pick(t, proposer, verifier, args.n, spent)
+            return await pick(t, history, proposer, judge, client, args.n, args.expand, spent)
 
-    rows = list(await asyncio.gather(*[one(t) for t in pages]))
+    rows = list(await asyncio.gather(*[one(t, h) for t, h in pages]))
     summary = table(rows, args.seed)
-    label = args.label or re.sub(r"[^A-Za-z0-9._-]+", "-", f"{model}-n{args.n}")
+    label = args.label or re.sub(r"[^A-Za-z0-9._-]+", "-", f"{model}-n{args.n}" + (
+        "" if args.steps == "first" else "-all") + (f"-x{args.expand}" if args.expand else "")
+        + ("" if args.judge == "p_yes" else f"-{args.judge}"))
     result = {"meta": {"model": model, "n": args.n, "per_task": args.per_task,
+                       "steps": args.steps, "expand": args.expand, "judge": args.judge,
                        "data": str(args.data), "seed": args.seed, "confidence": CONFIDENCE,
                        "load_avg_before": load_before, "load_avg_after": os.getloadavg(),
                        "wall_s": time.time() - t0,
                        "tokens": spent.token_counts(),
                        "note": "1 when the pick is the oracle's action; bootstrap over pages"},
               "summary": summary, "pages": rows}
-    print(f"{model}: {summary['pages']} first pages of {summary['tasks']} tasks, n={args.n} "
-          f"proposals ({summary['with_choice']} pages with a choice); picks that are the "
+    print(f"{model}: {summary['pages']} {args.steps} pages of {summary['tasks']} tasks, "
+          f"n={args.n} proposals + up to {args.expand} one-gesture actions, {args.judge} "
+          f"judge ({summary['with_choice']} pages with a choice); picks that are the "
           f"oracle's action, {int(CONFIDENCE * 100)}% bootstrap intervals over pages")
-    for k in (*PICKS, "judge_minus_majority"):
+    for k in (*PICKS, "judge_minus_majority", "judge_minus_greedy"):
         d = summary[k]
         print(f"  {k:22s} {d['point']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]")
     out = args.out or RESULTS / f"judge_selection-{label}.json"
@@ -146,6 +186,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--n", type=int, default=3, help="proposals a page (the agent's n)")
     ap.add_argument("--per-task", type=int, default=5, help="oracle episodes a task")
+    ap.add_argument("--steps", choices=("first", "all"), default="first",
+                    help="each episode's first page, or every page (with the oracle's "
+                         "earlier actions as the history)")
+    ap.add_argument("--expand", type=int, default=0,
+                    help="one-gesture actions added to the proposals (agent.web.expansion)")
+    ap.add_argument("--judge", choices=JUDGES, default="p_yes",
+                    help="yes/no on progress (p_yes), yes/no on being the right next action "
+                         "(next), or one choice among all candidates (choice)")
     ap.add_argument("--seed", type=int, default=0, help="of the bootstrap")
     ap.add_argument("--concurrency", type=int, default=4, help="pages in flight")
     ap.add_argument("--label", default="")

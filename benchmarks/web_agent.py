@@ -17,7 +17,13 @@ any better world model with this proposer and verifier (a diagnostic, not a plan
 `judge-actions`: WebDreamer's selection with no world model (the verifier judges each
 proposed action alone: what the predictions add to the judge); `oracle-select`: the same
 selection by the task's oracle (agent.web.oracle_judge: the oracle's next action when the
-proposer offered it, else the majority), the ceiling of any judge with this proposer.
+proposer offered it, else the majority), the ceiling of any judge with this proposer;
+`judge-expand`, `webdreamer-expand`, `oracle-expand`: the same three selections over the
+proposals plus up to EXPAND of the page's one-gesture actions (clicks and checks the
+proposer did not sample: agent.web.expansion), so the judge may pick what the proposer
+never offered; `choice-expand` and `webdreamer-choice`: over the same candidates, the choice
+judge (one question over all of them, read as a distribution over their letters) shown the
+actions alone or each with the world model's predicted change.
 Per (arm, budget): success with its bootstrap 90% interval; each planning arm against
 `majority` at the same budget (paired, when that arm ran); and against reactive at the
 same budget the paired difference and the relative lift (success / reactive's - 1), both
@@ -73,6 +79,7 @@ from worldplan.worldmodel.llm.serving import reset_prefix_cache
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CONFIDENCE = 0.90
+EXPAND = 8  # one-gesture actions the -expand arms add to the proposals
 ARMS: dict[str, dict[str, Any]] = {
     "reactive": {"strategy": "reactive"},
     "majority": {"strategy": "majority"},
@@ -89,11 +96,22 @@ ARMS: dict[str, dict[str, Any]] = {
     # the same selection by the task's oracle (agent.web.oracle_judge): the ceiling of any
     # judge choosing among the proposer's candidates
     "oracle-select": {"strategy": "best-of-n", "world_model": "none", "judge": "oracle"},
+    # the proposals plus up to EXPAND of the page's one-gesture actions (agent.web.expansion)
+    # as roots: judged alone, imagined by the world model and judged, or picked by the oracle
+    "judge-expand": {"strategy": "best-of-n", "world_model": "none", "expand": EXPAND},
+    "webdreamer-expand": {"strategy": "best-of-n", "expand": EXPAND},
+    "oracle-expand": {"strategy": "best-of-n", "world_model": "none", "judge": "oracle",
+                      "expand": EXPAND},
+    # the choice judge (worldmodel.web.choice_judge): one question over all the candidates,
+    # shown alone or each with the world model's predicted change
+    "choice-expand": {"strategy": "best-of-n", "world_model": "none", "judge": "choice",
+                      "expand": EXPAND},
+    "webdreamer-choice": {"strategy": "best-of-n", "judge": "choice", "expand": EXPAND},
 }
 NO_VERIFIER = ("reactive", "majority")
 # settings added after runs were stored: hashed only when set away from these defaults, so
 # the stored runs keep their names (and are read back, not run again)
-LATER = {"world_model": "llm", "world_model_examples": "", "judge": "llm"}
+LATER = {"world_model": "llm", "world_model_examples": "", "judge": "llm", "expand": 0}
 
 
 def arm_config(arm: str, budget: int, args: argparse.Namespace) -> WebAgentConfig:

@@ -51,6 +51,9 @@ def web_command(
     search: str = typer.Option("beam", help="LLM agent: tree search of branching steps: "
                                "beam|mcts."),
     simulations: int = typer.Option(4, min=1, help="LLM agent: MCTS simulations a step."),
+    expand: int = typer.Option(0, min=0, help="LLM agent, best-of-n and search: add up to "
+                               "this many of the page's one-gesture actions (clicks, checks) "
+                               "to the proposals as roots the judge scores."),
     policy: str = typer.Option("", help="LLM agent, compute-optimal: web policy file "
                                "(default: the bundled prior agent/policies/web_prior.json)."),
     resume: int = typer.Option(None, help="LLM agent: resume this interrupted run (its "
@@ -71,7 +74,7 @@ def web_command(
     options = WebRunOptions(
         suite=suite, tasks=tuple(task or ()), agent=agent, strategy=strategy,
         budget_tokens=budget or None, search=search, simulations=simulations, policy=policy,
-        resume=resume, llm_urls=tuple(llm_url), world_model_urls=tuple(world_model_url),
+        expand=expand, resume=resume, llm_urls=tuple(llm_url), world_model_urls=tuple(world_model_url),
         verifier_urls=tuple(verifier_url), seeds=seeds, seed_start=seed_start,
         parallel=parallel, max_steps=max_steps, max_attempts=max_attempts, name=name,
         db_url=db_url)

@@ -75,7 +75,8 @@ async def run_agent_episode(env: WebEnvLike, task: str, seed: int, models: WebMo
                                                     count_prompts=config.count_prompts))
     domain = WebDomain(env, models, seed=seed, max_attempts=config.max_attempts,
                        difficulty=WebDifficulty.of(router.policy),
-                       call_overhead=CALL_OVERHEAD if config.count_prompts else 0)
+                       call_overhead=CALL_OVERHEAD if config.count_prompts else 0,
+                       expand=config.expand)
     ctx = AgentContext(domain, router, budget, EpisodeRecorder(store, episode_id),
                        config.horizon)
     token = current_episode.set(episode_id)
@@ -147,7 +148,8 @@ async def run_web_agent(store: TraceStore, *, tasks: Sequence[str], seeds: Seque
     episodes are kept, interrupted ones continue from their checkpoint in `checkpoint_db`."""
     router = make_router(config.strategy, n=config.n, depth=config.depth,
                          rounds=config.rounds, search=config.search,
-                         simulations=config.simulations, policy=config.policy or None)
+                         simulations=config.simulations, policy=config.policy or None,
+                         expand=config.expand)
     run_config = {"suite": suite, "tasks": list(tasks), "seeds": list(seeds),
                   "agent": "graph", "parallel": parallel, **asdict(config)}
     urls = sorted({u for c in clients.distinct() for u in c.urls})

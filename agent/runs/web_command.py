@@ -65,6 +65,7 @@ class WebRunOptions:
     budget_tokens: int | None  # LLM agent: total tokens per episode (None: no limit)
     search: str  # LLM agent: tree search of branching steps, beam | mcts
     simulations: int  # LLM agent: MCTS simulations per branching step
+    expand: int  # LLM agent: one-gesture actions added as search roots (agent.web.expansion)
     policy: str  # LLM agent, compute-optimal: web policy file ("": the bundled prior)
     resume: int | None  # LLM agent: the interrupted run to continue, with its own settings
     llm_urls: tuple[str, ...]  # LLM agent: model server URLs (all roles)
@@ -150,7 +151,8 @@ def _resolve(options: WebRunOptions, store: TraceStore
         config = spec.config if spec else WebAgentConfig(
             strategy=options.strategy, budget_tokens=options.budget_tokens,
             max_steps=options.max_steps, max_attempts=options.max_attempts,
-            search=options.search, simulations=options.simulations, policy=options.policy)
+            search=options.search, simulations=options.simulations, policy=options.policy,
+            expand=options.expand)
         make_router(config.strategy, search=config.search,  # bad names fail here
                     policy=config.policy or None)
         clients = connect_clients(options.llm_urls, options.world_model_urls,

@@ -20,6 +20,7 @@ from worldplan.agent.web.peek_world_model import PeekingWorldModel
 from worldplan.agent.web.proposer import Proposer
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.connect import connect
+from worldplan.worldmodel.web.choice_judge import ChoiceJudge
 from worldplan.worldmodel.web.transition_examples import ExampleBank, read_example_bank
 from worldplan.worldmodel.web.world_model import (
     NoWorldModel,
@@ -38,6 +39,7 @@ class WebAgentConfig:
     budget_generations: int | None = None
     max_steps: int = 8
     n: int = 3  # proposals per step (best-of-n, search, compute-optimal)
+    expand: int = 0  # one-gesture actions added as search roots (agent.web.expansion)
     depth: int = 2  # search depth (search)
     rounds: int = 2  # revisions per step (revise)
     search: str = "beam"  # tree search of the branch route: beam | mcts
@@ -52,7 +54,9 @@ class WebAgentConfig:
     # llm | peek (the real next page from a twin page: a ceiling) | none (judge actions alone)
     world_model: str = "llm"
     world_model_examples: str = ""  # transitions file shown as worked examples ("": none)
-    # llm (the progress verifier) | oracle (the task's oracle picks: a ceiling, diagnostic)
+    # llm (the progress verifier, scoring each candidate) | choice (one question over all of a
+    # step's candidates: worldmodel.web.choice_judge, best-of-n only) | oracle (the task's
+    # oracle picks: a ceiling, diagnostic)
     judge: str = "llm"
     horizon: int = 3  # steps the tokens left are shared over (agent.graph.budgets.step_allowance)
     max_attempts: int = 3  # attempts of a step whose browser crashed
@@ -93,11 +97,16 @@ def make_models(clients: AgentClients, config: WebAgentConfig, seed: int,
         if twin is None or not task:
             raise ValueError("the oracle judge needs the task and a twin page of it")
         judge = OracleJudge(twin, seed, task)
+    elif config.judge == "choice":
+        if config.strategy != "best-of-n":
+            raise ValueError("the choice judge ranks one level of candidates: use it with "
+                             f"best-of-n, not {config.strategy!r}")
+        judge = ChoiceJudge(clients.verifier)
     elif config.judge == "llm":
         judge = ProgressVerifier(clients.verifier, config.verifier_mode,
                                  votes=config.verifier_votes)
     else:
-        raise ValueError(f"unknown judge {config.judge!r}: llm or oracle")
+        raise ValueError(f"unknown judge {config.judge!r}: llm, choice or oracle")
     if config.world_model == "peek":
         if twin is None:
             raise ValueError("the peek world model needs a twin page of the task")

@@ -34,7 +34,9 @@ from worldplan.agent.graph.budgets import StepCosts
 from worldplan.agent.graph.nodes import StepResult
 from worldplan.agent.graph.state import AgentState, StepDecision
 from worldplan.agent.graph.tree import Keys, SearchOutcome, node
+from worldplan.agent.web.choice_search import choice_select
 from worldplan.agent.web.difficulty import WebDifficulty, step_features
+from worldplan.agent.web.expansion import expanded
 from worldplan.agent.web.imagination import Imagination, imagined_beam_search, revise_plan
 from worldplan.agent.web.mcts import mcts_search, root_priors
 from worldplan.agent.web.plans import BranchPlan, RevisePlan, plan_of
@@ -42,6 +44,7 @@ from worldplan.agent.web.proposer import STOPPED, Proposer
 from worldplan.envs.web.actions import stop_answer
 from worldplan.envs.web.observation import WebObservation
 from worldplan.worldmodel.llm.accounting import Budget
+from worldplan.worldmodel.web.choice_judge import ChoiceJudge
 from worldplan.worldmodel.web.page_diff import real_change
 from worldplan.worldmodel.web.prompts import annotated
 from worldplan.worldmodel.web.world_model import (
@@ -78,15 +81,19 @@ class WebDomain:
 
     def __init__(self, env: WebEnvLike, models: WebModels, *, seed: int,
                  max_attempts: int = 3, difficulty: WebDifficulty | None = None,
-                 call_overhead: int = 0) -> None:
+                 call_overhead: int = 0, expand: int = 0) -> None:
         self.env, self.models, self.seed = env, models, seed
+        self.expand = expand  # one-gesture actions added to the proposals (agent.web.expansion)
         self.difficulty = difficulty or WebDifficulty()  # a web policy's cuts and predictor
         self.max_attempts = max_attempts
         # a plan's cost per call: its completion, plus `call_overhead` uncached prompt tokens
-        # when the budget counts prompts (the page is cached by the step's first proposal)
-        self.costs = StepCosts(models.proposer.max_tokens + call_overhead,
-                               models.world_model.max_tokens + call_overhead,
-                               models.verifier.tokens_per_sample + call_overhead)
+        # when the budget counts prompts (the page is cached by the step's first proposal);
+        # a role that makes no call (no world model, the oracle judge) costs nothing
+        def per_call(tokens: int) -> int:
+            return tokens + call_overhead if tokens else 0
+        self.costs = StepCosts(per_call(models.proposer.max_tokens),
+                               per_call(models.world_model.max_tokens),
+                               per_call(models.verifier.tokens_per_sample))
         self.executed: list[str] | None = None  # actions done on the live page since reset
         self.retries: list[dict[str, Any]] = []
 
@@ -108,10 +115,13 @@ class WebDomain:
                                                        avoid=avoid)
         except STOPPED:
             return []
-        return [node(keys("c"), None, "proposal", p.raw, step=keys.step, tokens=p.tokens,
-                     answer=p.action or "", info={"error": p.error, "count": p.count,
-                                                  "logprob": p.logprob, "entropy": p.entropy,
-                                                  "greedy": p.greedy}) for p in props]
+        nodes = [node(keys("c"), None, "proposal", p.raw, step=keys.step, tokens=p.tokens,
+                      answer=p.action or "", info={"error": p.error, "count": p.count,
+                                                   "logprob": p.logprob, "entropy": p.entropy,
+                                                   "greedy": p.greedy}) for p in props]
+        extra = expanded(obs, [p.action for p in props if p.action], avoid, self.expand)
+        return nodes + [node(keys("c"), None, "proposal", "", step=keys.step, tokens=0,
+                             answer=a, info={"count": 0, "enumerated": True}) for a in extra]
 
     def estimate(self, goal: str, candidates: list[dict[str, Any]],
                  state: AgentState | None = None) -> Estimate:
@@ -145,7 +155,13 @@ class WebDomain:
                     seen.add(c["answer"])
                     roots.append((c["key"], c["answer"]))
             roots.sort(key=lambda r: r[1] != best)
-            if plan.mcts:
+            if isinstance(self.models.verifier, ChoiceJudge):
+                if plan.mcts or plan.depth != 1:
+                    raise ValueError("the choice judge ranks one level of candidates: "
+                                     "use it with best-of-n (depth 1, no MCTS)")
+                out = await choice_select(im, self.models.verifier, roots[: plan.width], keys,
+                                          budget, samples=plan.samples)
+            elif plan.mcts:
                 out = await mcts_search(im, roots[: plan.width], keys, budget,
                                         simulations=plan.simulations,
                                         depth=plan.mcts_depth, width=plan.width,
@@ -241,9 +257,9 @@ def majority_action(cands: list[dict[str, Any]]) -> str | None:
     info; the first, i.e. the best ranked, on ties)."""
     counts: dict[str, int] = {}
     for c in cands:
-        if c["answer"]:
-            counts[c["answer"]] = counts.get(c["answer"], 0) + int(
-                (c.get("info") or {}).get("count", 1))
+        n = int((c.get("info") or {}).get("count", 1))
+        if c["answer"] and n > 0:  # an added one-gesture action (count 0) is no vote
+            counts[c["answer"]] = counts.get(c["answer"], 0) + n
     return max(counts, key=lambda a: counts[a]) if counts else None
 
 

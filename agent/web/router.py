@@ -125,11 +125,13 @@ def load_web_policy(path: str | Path | None = None) -> Policy:
 
 def make_router(strategy: str, *, n: int = 3, depth: int | None = None, rounds: int = 2,
                 policy: Policy | str | Path | None = None, search: str = "beam",
-                simulations: int = 4) -> WebRouter:
+                simulations: int = 4, expand: int = 0) -> WebRouter:
     """The controller of a `--strategy` name; `n` proposals for best-of-n / search /
     compute-optimal (its difficulty probe), `depth` for search (default 2 for beam search;
     MCTS searches at least MCTS_DEPTH = 3 levels), `rounds` for revise; `search` ("beam" or
-    "mcts" with `simulations`) for the branches of search and compute-optimal."""
+    "mcts" with `simulations`) for the branches of search and compute-optimal; `expand`:
+    the one-gesture actions the domain adds to the proposals (agent.web.expansion), which
+    widen best-of-n's and search's roots to n + expand (the allowance still cuts them)."""
     if search not in SEARCHES:
         raise KeyError(f"unknown search {search!r}: choose one of {', '.join(SEARCHES)}")
     if search == "mcts":
@@ -142,11 +144,11 @@ def make_router(strategy: str, *, n: int = 3, depth: int | None = None, rounds: 
     if strategy == "majority":
         return WebRouter(strategy, n, "act")
     if strategy == "best-of-n":
-        return WebRouter(strategy, n, "branch", {"width": n, "depth": 1})
+        return WebRouter(strategy, n, "branch", {"width": n + expand, "depth": 1})
     if strategy == "revise":
         return WebRouter(strategy, 1, "revise", {"rounds": rounds})
     if strategy == "search":
-        return WebRouter(strategy, n, "branch", {"width": n, "depth": depth, **tree})
+        return WebRouter(strategy, n, "branch", {"width": n + expand, "depth": depth, **tree})
     if strategy == "compute-optimal":
         table = policy if isinstance(policy, Policy) else load_web_policy(policy)
         return WebRouter(strategy, n, None, dict(tree), table)

@@ -26,6 +26,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from worldplan.envs.web.actions import REF_RE, Action, check_key
 from worldplan.envs.web.refs import RefMap
+from worldplan.envs.web.typed_inputs import TYPED_KINDS, widget_value
 
 DEFAULT_TIMEOUT_MS = 3000.0  # per action, milliseconds
 DRAG_STEPS = 8  # mouse moves between a drag's two points (drag-and-drop libraries need some)
@@ -67,7 +68,15 @@ async def _click(page: Page, a: Action, t: float, r: RefMap | None) -> None:
 
 
 async def _fill(page: Page, a: Action, t: float, r: RefMap | None) -> None:
-    await (await resolve(page, a.args["ref"], r)).fill(a.args["text"], timeout=t)
+    """Fill the field; a date or time field takes the text as typing it would
+    (typed_inputs), and a typed field that ends up empty is an error, not a silent no-op."""
+    loc = await resolve(page, a.args["ref"], r)
+    text = a.args["text"]
+    kind = str(await loc.evaluate("e => e.tagName === 'INPUT' ? e.type : ''", timeout=t))
+    await loc.fill(widget_value(kind, text), timeout=t)
+    if kind in TYPED_KINDS and text.strip() and not await loc.input_value(timeout=t):
+        raise ActionFailed(f"the {kind} field did not take {text[:40]!r}: write it as "
+                           f"{TYPED_KINDS[kind]}")
 
 
 async def _select(page: Page, a: Action, t: float, r: RefMap | None) -> None:

@@ -112,6 +112,15 @@ def yes_no(p: float, prompt_tokens: int) -> Reply:
     return Reply([Sample("Yes", "length", 1, (token,))], prompt_tokens)
 
 
+def letters(weights: list[float], prompt_tokens: int) -> Reply:
+    """The choice judge's one-token answer: option i's letter (A, B, ...) with probability
+    proportional to weights[i] (the most likely one is the token sent)."""
+    total = sum(weights) or 1.0
+    top = tuple((chr(65 + i), math.log(max(w / total, 1e-9))) for i, w in enumerate(weights))
+    best = max(top, key=lambda t: t[1])
+    return Reply([Sample(best[0], "length", 1, (Token(best[0], best[1], top),))], prompt_tokens)
+
+
 class OpenAIServer:
     def __init__(self, respond: Respond, *, model: str = "scripted",
                  max_model_len: int | None = None, tokenize: Tokenize | None = None) -> None:

@@ -23,10 +23,10 @@ from typing import Any
 
 import httpx
 
-from tests.fakes.openai_server import Answer, OpenAIServer, Reply, Sample, yes_no
+from tests.fakes.openai_server import Answer, OpenAIServer, Reply, Sample, letters, yes_no
 from worldplan.envs.web.actions import ActionError, parse_action
 from worldplan.envs.web.observation import WebObservation
-from worldplan.worldmodel.web.prompts import SYSTEM, role_of_messages
+from worldplan.worldmodel.web.prompts import JUDGE_CHOICE_TASK, SYSTEM, role_of_messages
 
 PLAN = ["fill('e2', 'Bob')", "check('e4')", "click('e3')"]
 
@@ -110,7 +110,9 @@ class ScriptedWebLLM:
         prompt = "\n".join(m["content"] for m in body["messages"])
         n, max_tokens = int(body.get("n", 1)), int(body["max_tokens"])
         prompt_tokens = prompt_words(body)
-        if role == "verifier":
+        if role == "verifier" and JUDGE_CHOICE_TASK in prompt:
+            reply = letters(self.option_scores(prompt), prompt_tokens)
+        elif role == "verifier":
             reply = yes_no(min(max(self.judge(prompt), 1e-6), 1 - 1e-6), prompt_tokens)
         else:
             if role == "proposer":
@@ -126,6 +128,14 @@ class ScriptedWebLLM:
         self.requests.append((role, body))
         self.served.append((role, reply.completion_tokens))
         return reply
+
+    def option_scores(self, prompt: str) -> list[float]:
+        """The choice judge's options, each scored by `judge` as its action alone would be
+        (the predicted changes shown with them are ignored)."""
+        head = prompt[: prompt.find("Options:\n")]
+        options = re.findall(r"^[A-P]\. (.*?)(?: -> .*)?$", prompt.split("Options:\n")[-1],
+                             re.M)
+        return [self.judge(f"{head}Imagined: {a} -> \n") for a in options]
 
     def roles(self) -> list[str]:
         return [r for r, _ in self.requests]

@@ -76,10 +76,17 @@ JUDGE_YES_NO_TASK = ("TASK (judge): will these actions complete the goal or make
 JUDGE_LABEL_TASK = ("TASK (judge): judge where these actions leave the goal. In one short "
                     "sentence say why, then end with 'Verdict: success', 'Verdict: on track' "
                     "or 'Verdict: failure'.")
+JUDGE_NEXT_TASK = ("TASK (judge): is the last imagined action the right next action for "
+                   "the goal, given what the page shows is already done? Answer Yes or No.")
+JUDGE_CHOICE_TASK = ("TASK (judge): which one of these actions should be done next for the "
+                     "goal, given what the page shows is already done? Answer with its letter "
+                     "only.")
+CHOICE_LETTERS = "ABCDEFGHIJKLMNOP"  # option labels of the choice judge (at most 16 options)
 _CALL_START = re.compile(r"\b(" + "|".join(sorted(ACTIONS, key=len, reverse=True)) + r")\s*\(")
 ROLE_TASKS = {"proposer": (PROPOSE_TASK, REVISE_TASK),
               "world_model": (WORLD_MODEL_TASK.split("{")[0],),
-              "verifier": (JUDGE_YES_NO_TASK, JUDGE_LABEL_TASK)}
+              "verifier": (JUDGE_YES_NO_TASK, JUDGE_LABEL_TASK, JUDGE_NEXT_TASK,
+                           JUDGE_CHOICE_TASK)}
 
 
 @dataclass(frozen=True)
@@ -167,12 +174,30 @@ def world_model_messages(obs: str, action: str, imagined: Sequence[tuple[str, st
 
 
 def progress_messages(goal: str, obs: str, steps: Sequence[tuple[str, str]], *,
-                      labels: bool = False, history: Sequence[str] = ()) -> list[Message]:
+                      labels: bool = False, history: Sequence[str] = (),
+                      next_action: bool = False) -> list[Message]:
     """Judge the imagined state after `steps` (action, predicted change) for the goal (the
-    goal is in the page's text; `goal` is said again only when the page lacks it)."""
+    goal is in the page's text; `goal` is said again only when the page lacks it);
+    `next_action`: ask whether the last step is the right next action, not whether the
+    steps make progress."""
     head = "" if goal in obs else f"GOAL: {goal}\n"
-    task = JUDGE_LABEL_TASK if labels else JUDGE_YES_NO_TASK
+    task = (JUDGE_LABEL_TASK if labels else JUDGE_NEXT_TASK if next_action
+            else JUDGE_YES_NO_TASK)
     return _messages(obs, history, head + _steps(steps) + task)
+
+
+def choice_messages(goal: str, obs: str, options: Sequence[tuple[str, str]],
+                    history: Sequence[str] = ()) -> list[Message]:
+    """The choice judge's question: the options (action, predicted change or "") lettered
+    A, B, ... (at most len(CHOICE_LETTERS)), answered with one letter."""
+    if not 0 < len(options) <= len(CHOICE_LETTERS):
+        raise ValueError(f"the choice judge takes 1-{len(CHOICE_LETTERS)} options, "
+                         f"not {len(options)}")
+    head = "" if goal in obs else f"GOAL: {goal}\n"
+    lines = [f"{CHOICE_LETTERS[i]}. {a}" + (f" -> {_cut(c, CHANGE_CHARS)}" if c.strip() else "")
+             for i, (a, c) in enumerate(options)]
+    return _messages(obs, history, head + "Options:\n" + "\n".join(lines) + "\n"
+                     + JUDGE_CHOICE_TASK)
 
 
 def _call_end(text: str, start: int) -> int | None:

@@ -173,19 +173,20 @@ def imagined_observation(obs: str, action: str, tree: str, change: str = "") -> 
 @dataclass
 class ProgressVerifier:
     client: LLMClient
-    mode: str = "p_yes"  # "p_yes" | "label"
+    mode: str = "p_yes"  # "p_yes" | "next" (P(yes) that it is the right next action) | "label"
     label_tokens: int = 48  # max tokens of a reasoned verdict
     votes: int = 1  # label mode: verdicts sampled per imagined state, averaged
     temperature: float = 0.7  # label mode with votes > 1
     tags: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.mode not in ("p_yes", "label"):
-            raise ValueError(f"unknown progress-verifier mode {self.mode!r}: p_yes or label")
+        if self.mode not in ("p_yes", "next", "label"):
+            raise ValueError(f"unknown progress-verifier mode {self.mode!r}: p_yes, next or "
+                             "label")
 
     @property
     def tokens_per_sample(self) -> int:
-        return 1 if self.mode == "p_yes" else self.label_tokens * self.votes
+        return self.label_tokens * self.votes if self.mode == "label" else 1
 
     async def score(self, goal: str, obs: str, samples: Sequence[Sequence[Step]], *,
                     budget: Budget | None = None,
@@ -200,9 +201,10 @@ class ProgressVerifier:
     async def _one(self, goal: str, obs: str, steps: Sequence[Step], budget: Budget | None,
                    history: Sequence[str]) -> tuple[float, int]:
         tags = {**self.tags, "judged": steps[-1][0][:200] if steps else ""}
-        if self.mode == "p_yes":
-            yn = await p_yes(self.client, progress_messages(goal, obs, steps, history=history),
-                             budget=budget, tags=tags)
+        if self.mode != "label":
+            messages = progress_messages(goal, obs, steps, history=history,
+                                         next_action=self.mode == "next")
+            yn = await p_yes(self.client, messages, budget=budget, tags=tags)
             return yn.p_yes, yn.generation.usage.completion_tokens
         gen = await self.client.chat(
             progress_messages(goal, obs, steps, labels=True, history=history), role="verifier",

@@ -1,0 +1,100 @@
+"""WebDreamer's one-level selection with the choice judge: imagine every root, ask once.
+
+`choice_select(im, judge, roots, keys, budget, samples)`: each root candidate (proposal node
+key, action) is imagined by the world model (`samples` predictions; none with no world
+model), then the choice judge (worldmodel.web.choice_judge) is shown all of them together,
+each with its first applicable predicted change, and its letter probabilities are the
+roots' scores; the best is chosen (the first of equals). A root whose predictions could not
+be applied to the page is not shown and scores 0.0 (a wrong prediction, not a dropped
+one). Nodes: one `imagined_state` per root (score, predictions, its letter), as the beam
+search records them. When the budget stops the world model or the judge, or the judge
+answers no letter, nothing is chosen (`action` None: the step acts on the proposals'
+majority) and the paid-for predictions stay in the trace as `unjudged` nodes.
+Not handled: deeper searches (the judge compares one level's candidates).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from worldplan.agent.graph.tree import Keys, SearchOutcome, node
+from worldplan.agent.web.imagination import Imagination
+from worldplan.agent.web.proposer import STOPPED
+from worldplan.worldmodel.llm.accounting import Budget
+from worldplan.worldmodel.llm.yesno import NoVerdict
+from worldplan.worldmodel.web.choice_judge import ChoiceJudge
+from worldplan.worldmodel.web.prompts import CHOICE_LETTERS
+from worldplan.worldmodel.web.world_model import Prediction
+
+
+async def _imagine(im: Imagination, action: str, samples: int, budget: Budget
+                   ) -> list[Prediction] | None:
+    try:
+        return await im.world_model.predict(im.obs, action, n=samples, budget=budget,
+                                            history=im.history)
+    except STOPPED:
+        return None
+
+
+def _shown(preds: list[Prediction]) -> tuple[str, str] | None:
+    """(the change shown to the judge, why none could be applied) of a root's predictions;
+    None when the world model made none (no world model: the action alone is shown)."""
+    ok = [p for p in preds if not p.error]
+    if ok:
+        return ok[0].text, ""
+    return ("", preds[0].error) if preds else None
+
+
+async def choice_select(im: Imagination, judge: ChoiceJudge, roots: Sequence[tuple[str, str]],
+                        keys: Keys, budget: Budget, *, samples: int = 1) -> SearchOutcome:
+    """Imagine each root, then one choice among them (see the module docstring)."""
+    roots = list(roots)[: len(CHOICE_LETTERS)]
+    made = await asyncio.gather(*[_imagine(im, a, samples, budget) for _, a in roots])
+    nodes: list[dict[str, Any]] = []
+    infos: list[dict[str, Any]] = []
+    options: list[tuple[str, str]] = []
+    shown_at: list[int | None] = []  # each root's option index (None: not shown)
+    for (_, action), preds in zip(roots, made, strict=True):
+        preds = preds or []
+        info: dict[str, Any] = {"action": action, "predictions": [p.text for p in preds],
+                                "tokens": sum(p.tokens for p in preds)}
+        seen = _shown(preds)
+        if seen is not None and seen[1]:
+            info["error"] = seen[1]
+            shown_at.append(None)
+        else:
+            shown_at.append(len(options))
+            options.append((action, seen[0] if seen else ""))
+        infos.append(info)
+    stop, scores, why = "done", [0.0] * len(roots), ""
+    if any(m is None for m in made):
+        stop = "budget"
+    elif options:
+        try:
+            choice = await judge.choose(im.goal, im.obs, options, history=im.history,
+                                        budget=budget)
+            scores = [0.0 if i is None else choice.scores[i] for i in shown_at]
+        except STOPPED:
+            stop = "budget"
+        except NoVerdict as e:
+            stop, why = "no_verdict", str(e)
+    judged = stop == "done" and bool(options)
+    for (parent, action), info, i, score in zip(roots, infos, shown_at, scores, strict=True):
+        preds = info.pop("predictions")
+        text = preds[0] if preds else ""
+        letter = {"letter": CHOICE_LETTERS[i]} if i is not None and judged else {}
+        nodes.append(node(keys("w" if judged else "u"), parent,
+                          "imagined_state" if judged else "unjudged", text, step=keys.step,
+                          depth=1, score=score if judged else None, tokens=info.pop("tokens"),
+                          answer=action, info={**info, "predictions": preds, **letter,
+                                               **({"stopped": stop, "why": why}
+                                                  if not judged else {})}))
+    if not judged:
+        return SearchOutcome(None, None, None, "", nodes, "budget" if stop == "budget"
+                             else stop)
+    best = max(range(len(roots)), key=lambda j: (scores[j], -j))
+    first = nodes[best]
+    return SearchOutcome(roots[best][1], first["key"], scores[best], first["text"] or "",
+                         nodes, stop)

@@ -1,0 +1,70 @@
+"""choice_select (agent.web.choice_search): every root imagined, one choice among them; a
+root whose prediction cannot be applied is not shown and scores 0; a judge that answers no
+letter, or a budget that stops it, chooses nothing and keeps the paid-for predictions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from tests.fakes.openai_server import OpenAIServer, letters, yes_no
+from worldplan.agent.graph.tree import Keys
+from worldplan.agent.web.choice_search import choice_select
+from worldplan.agent.web.imagination import Imagination
+from worldplan.agent.web.proposer import Proposer
+from worldplan.worldmodel.llm.accounting import Budget
+from worldplan.worldmodel.llm.client import LLMClient
+from worldplan.worldmodel.web.choice_judge import ChoiceJudge
+from worldplan.worldmodel.web.world_model import Prediction
+
+OBS = "GOAL: tick and submit.\nPAGE:\n<<<\n- checkbox \"A\" [ref=e4]\n- button \"Go\" [ref=e5]\n>>>"
+ROOTS = [("c0", "check('e4')"), ("c1", "click('e5')"), ("c2", "noop()")]
+
+
+class Predictor:
+    """A world model whose noop prediction cannot be applied."""
+
+    max_tokens = 8
+
+    async def predict(self, obs: str, action: str, *, imagined: Sequence = (),
+                      history: Sequence[str] = (), n: int = 1,
+                      budget: Budget | None = None) -> list[Prediction]:
+        if action == "noop()":
+            return [Prediction("- button \"Nope\"", 4, "stop", "", "no such line")] * n
+        return [Prediction(f"changed by {action}", 4, "stop", "page")] * n
+
+
+def _select(reply: object, budget: Budget | None = None) -> tuple:
+    server = OpenAIServer(lambda body: reply, tokenize=lambda body: 30)
+    client = LLMClient("http://scripted", transport=server.transport(), retries=0)
+    im = Imagination(Predictor(), ChoiceJudge(client), Proposer(client), "tick and submit.",
+                     OBS, ["noop()"])
+    out = asyncio.run(choice_select(im, im.verifier, ROOTS, Keys(0), budget or Budget(),
+                                    samples=2))
+    return out, server.requests
+
+
+def test_one_question_over_the_applicable_roots() -> None:
+    out, asked = _select(letters([0.3, 0.7], 30))
+    assert out.action == "click('e5')" and out.score == pytest.approx(0.7)
+    assert out.prediction == "changed by click('e5')"
+    assert len(asked) == 1
+    text = asked[0]["messages"][-1]["content"]
+    assert "A. check('e4') -> changed by check('e4')\nB. click('e5')" in text
+    assert "noop()" not in text.split("Options:")[1]  # its change could not be applied
+    kinds = [(n["kind"], n["answer"], n["score"]) for n in out.nodes]
+    assert kinds == [("imagined_state", "check('e4')", pytest.approx(0.3)),
+                     ("imagined_state", "click('e5')", pytest.approx(0.7)),
+                     ("imagined_state", "noop()", 0.0)]
+    assert out.nodes[2]["info"]["error"] == "no such line" and out.nodes[0]["tokens"] == 8
+
+
+def test_no_letter_or_no_budget_chooses_nothing_and_keeps_the_predictions() -> None:
+    out, _ = _select(yes_no(0.9, 30))
+    assert out.action is None and out.stop_reason == "no_verdict"
+    assert [n["kind"] for n in out.nodes] == ["unjudged"] * 3
+    assert "letter mass" in out.nodes[0]["info"]["why"]
+    out, asked = _select(letters([1.0, 1.0], 30), Budget(max_tokens=20))  # the judge: 31
+    assert out.action is None and out.stop_reason == "budget" and asked == []

@@ -74,7 +74,8 @@ def web_command(
     options = WebRunOptions(
         suite=suite, tasks=tuple(task or ()), agent=agent, strategy=strategy,
         budget_tokens=budget or None, search=search, simulations=simulations, policy=policy,
-        expand=expand, resume=resume, llm_urls=tuple(llm_url), world_model_urls=tuple(world_model_url),
+        expand=expand, resume=resume, llm_urls=tuple(llm_url),
+        world_model_urls=tuple(world_model_url),
         verifier_urls=tuple(verifier_url), seeds=seeds, seed_start=seed_start,
         parallel=parallel, max_steps=max_steps, max_attempts=max_attempts, name=name,
         db_url=db_url)

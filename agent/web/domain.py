@@ -6,6 +6,10 @@ model and the progress verifier. `act` executes the proposals' majority action; 
 and `branch` search over imagined states (agent.web.imagination, agent.web.mcts). After
 every executed action that was imagined, the prediction is scored against the real next
 page (worldmodel.web.world_model.prediction_accuracy) and stored in the step's info.
+With `expand`, the page's one-gesture actions the proposer did not offer are added to the
+proposals as candidates of count 0 (agent.web.expansion): no votes, only search roots. With
+the choice judge (worldmodel.web.choice_judge), a one-level branch asks it once over all
+roots (agent.web.choice_search); deeper searches refuse it.
 `estimate` bins the step's features (agent.web.difficulty: proposals, page, step) on the
 cuts, and with the learned predictor, of the web policy it was given (`difficulty`).
 

@@ -68,3 +68,9 @@ def test_no_letter_or_no_budget_chooses_nothing_and_keeps_the_predictions() -> N
     assert "letter mass" in out.nodes[0]["info"]["why"]
     out, asked = _select(letters([1.0, 1.0], 30), Budget(max_tokens=20))  # the judge: 31
     assert out.action is None and out.stop_reason == "budget" and asked == []
+
+
+def test_the_choice_judge_cannot_score_one_state() -> None:
+    client = LLMClient("http://scripted", transport=OpenAIServer(lambda b: None).transport())
+    with pytest.raises(ValueError, match="cannot score one imagined state"):
+        asyncio.run(ChoiceJudge(client).score("g", OBS, [[("noop()", "")]]))

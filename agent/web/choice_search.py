@@ -92,8 +92,7 @@ async def choice_select(im: Imagination, judge: ChoiceJudge, roots: Sequence[tup
                                                **({"stopped": stop, "why": why}
                                                   if not judged else {})}))
     if not judged:
-        return SearchOutcome(None, None, None, "", nodes, "budget" if stop == "budget"
-                             else stop)
+        return SearchOutcome(None, None, None, "", nodes, stop)
     best = max(range(len(roots)), key=lambda j: (scores[j], -j))
     first = nodes[best]
     return SearchOutcome(roots[best][1], first["key"], scores[best], first["text"] or "",

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
-from worldplan.envs.web.actions import ActionError, parse_action
+from worldplan.envs.web.actions import canonical_action, parse_action
 from worldplan.worldmodel.web.action_grammar import CHECK_ROLES, page_tree
 
 CLICK_ROLES = frozenset({
@@ -58,18 +58,11 @@ def one_gesture_actions(obs: str, limit: int | None = None) -> list[str]:
     return out
 
 
-def _canonical(action: str) -> str | None:
-    try:
-        return str(parse_action(action))
-    except ActionError:
-        return None
-
-
 def expanded(obs: str, proposed: Collection[str], avoid: Collection[str] = (),
              limit: int = 8) -> list[str]:
     """At most `limit` one-gesture actions that are neither proposed nor avoided (actions
     compared in canonical form), in page order."""
     if limit <= 0:
         return []
-    skip = {c for a in (*proposed, *avoid) if (c := _canonical(a)) is not None}
+    skip = {canonical_action(a) for a in (*proposed, *avoid)}
     return [a for a in one_gesture_actions(obs) if a not in skip][:limit]

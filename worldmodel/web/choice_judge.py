@@ -43,7 +43,7 @@ def letter_probabilities(token: TokenLogprob, k: int) -> tuple[list[float], floa
     p = [0.0] * k
     for t, lp in top.items():
         s = t.strip().strip(".,:;)(\"'*")
-        if len(s) == 1 and s.upper() in CHOICE_LETTERS[:k] and s.isupper():
+        if len(s) == 1 and s in CHOICE_LETTERS[:k]:
             p[CHOICE_LETTERS.index(s)] += probability(lp)
     mass = sum(p)
     return ([x / mass for x in p] if mass > 0 else [1.0 / k] * k), min(mass, 1.0)

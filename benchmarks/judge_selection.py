@@ -2,26 +2,35 @@
 
 benchmarks/judge_accuracy.py pits the oracle's first action against a RANDOM one; the
 agent's candidates are harder negatives: the proposer's own plausible actions. Here, on the
-first page of each recorded oracle episode (benchmarks/web_transitions.py; `--per-task`
-seeds a task, pages are seeded), the agent's proposer (`agent.web.proposer.Proposer`,
-constrained, a greedy reply plus sampled ones, `--n` in all, seeded by the episode's seed)
-proposes candidates as it does in an episode, and four selections pick one:
+pages of recorded oracle episodes (benchmarks/web_transitions.py; `--per-task` seeds a
+task, pages are seeded; `--steps first`: each episode's first page, `all`: every page, with
+the oracle's earlier actions as the history), the agent's proposer
+(`agent.web.proposer.Proposer`, constrained, a greedy reply plus sampled ones, `--n` in all,
+seeded by the episode's seed) proposes candidates as it does in an episode, `--expand K`
+adds up to K of the page's one-gesture actions it did not propose (agent.web.expansion),
+and selections pick one:
 - `greedy`: the greedy reply's action (what reactive does);
 - `majority`: the most proposed action, the best ranked on ties (agent.web.domain's
   `majority_action`: what majority and compute-optimal's act route do);
-- `judge`: the highest P(yes) of the progress verifier shown the action alone
-  (`ProgressVerifier`, as `judge-actions` does; the best ranked on ties);
-- `any`: the oracle's action is among the candidates (the ceiling of any selection).
+- `judge`: `--judge p_yes` or `next`: the highest P(yes) of the progress verifier shown each
+  action alone (`ProgressVerifier`, as `judge-actions` does); `choice`: the highest
+  probability of the choice judge shown all of them at once (worldmodel.web.choice_judge),
+  averaged over `--orders` orders of the candidates; the best ranked on ties;
+- `first` (choice with `--orders` > 1): the choice judge's first answered order alone (the
+  candidates as given: what `--orders 1` picks), paired with `judge` on the same candidates;
+- `any`: the oracle's action is among the candidates (the ceiling of any selection);
+  `proposed`: among the proposals alone.
 Each is scored 1 when its pick is the oracle's action (canonical action strings): the mean
-with a bootstrap 90% interval over pages, and judge - majority paired. The oracle's action
-is one right action: where several are right (ticking boxes in any order), every selection
-is marked down alike.
+with a bootstrap 90% interval over pages, and judge - majority (and judge - greedy, judge -
+first) paired. The oracle's action is one right action: where several are right (ticking
+boxes in any order), every selection is marked down alike.
 
-    .venv/bin/python benchmarks/judge_selection.py [--llm-url URL] [--n 3] [--per-task 5]
+    .venv/bin/python benchmarks/judge_selection.py [--llm-url URL] [--n 3] [--per-task 5] \
+        [--steps all] [--expand 8] [--judge choice] [--orders 2]
 
 Writes benchmarks/results/judge_selection-<label>.json (model, n, slice, load, tokens, the
 table and every page's candidates and picks).
-Not handled: later steps (the oracle's later states are not the agent's), judging with a
+Not handled: the agent's own later states (the oracle's are shown), judging with a
 predicted or real change (benchmarks/judge_accuracy.py and the web_agent peek arms).
 """
 
@@ -86,9 +95,10 @@ def oracle_pages(transitions: Sequence[Transition], per_task: int, every_step: b
 
 async def pick(t: Transition, history: Sequence[str], proposer: Proposer,
                judge: ProgressVerifier | None, client: LLMClient, n: int, expand: int,
-               budget: Budget) -> dict[str, Any]:
+               budget: Budget, orders: int = 1) -> dict[str, Any]:
     """One page: the proposals, plus up to `expand` one-gesture actions
-    (agent.web.expansion), and each selection's pick; `judge` None: the choice judge."""
+    (agent.web.expansion), and each selection's pick; `judge` None: the choice judge
+    (over `orders` orders of the candidates; with more than one, `first` is the first's)."""
     obs = WebObservation(goal=t.goal, url=t.url, axtree=t.before,
                          last_action=history[-1] if history else "").to_prompt()
     props = [p for p in await proposer.propose(obs, history, n, budget=budget) if p.action]
@@ -98,14 +108,20 @@ async def pick(t: Transition, history: Sequence[str], proposer: Proposer,
     row: dict[str, Any] = {"task": t.task, "seed": t.seed, "step": t.step, "oracle": oracle,
                            "candidates": [(p.action, p.count) for p in props],
                            "added": actions[len(proposed):]}
+    firsts = ("first",) if judge is None and orders > 1 else ()
     if not actions:
-        return {**row, **{k: None for k in ("greedy", "majority", "judge")},
-                "scores": [], **{f"{k}_right": 0.0 for k in PICKS}}
+        return {**row, **{k: None for k in ("greedy", "majority", "judge", *firsts)},
+                "scores": [], **{f"{k}_right": 0.0 for k in (*PICKS, *firsts)}}
+    extra: dict[str, str] = {}
     if judge is None:
         shown = actions[: len(CHOICE_LETTERS)]
-        scores = (await choose(client, t.goal, obs, [(a, "") for a in shown],
-                               history=history, budget=budget)).scores
-        scores += [0.0] * (len(actions) - len(shown))
+        c = await choose(client, t.goal, obs, [(a, "") for a in shown], history=history,
+                         budget=budget, orders=orders)
+        pad = [0.0] * (len(actions) - len(shown))
+        scores = c.scores + pad
+        if orders > 1:
+            first = list(c.per_order[0]) + pad
+            extra["first"] = actions[max(range(len(actions)), key=lambda i: (first[i], -i))]
     else:
         judged = await asyncio.gather(*[judge.score(t.goal, obs, [[(a, "")]], budget=budget,
                                                     history=history) for a in actions])
@@ -114,7 +130,7 @@ async def pick(t: Transition, history: Sequence[str], proposer: Proposer,
     picks = {"greedy": next((str(p.action) for p in props if p.greedy), best),
              "majority": majority_action([{"answer": p.action, "info": {"count": p.count}}
                                           for p in props]) or best,
-             "judge": best}
+             "judge": best, **extra}
     right = {f"{k}_right": float(v == oracle) for k, v in picks.items()}
     right["any_right"] = float(oracle in actions)
     right["proposed_right"] = float(oracle in proposed)
@@ -134,6 +150,12 @@ def table(rows: Sequence[dict[str, Any]], seed: int) -> dict[str, Any]:
     out["judge_minus_greedy"] = difference_ci(
         [r["judge_right"] for r in rows], [r["greedy_right"] for r in rows], seed=seed,
         confidence=CONFIDENCE).to_dict()
+    if rows and all("first_right" in r for r in rows):  # the choice judge over several orders
+        out["first"] = mean_ci([r["first_right"] for r in rows], seed=seed,
+                               confidence=CONFIDENCE).to_dict()
+        out["judge_minus_first"] = difference_ci(
+            [r["judge_right"] for r in rows], [r["first_right"] for r in rows], seed=seed,
+            confidence=CONFIDENCE).to_dict()
     return out
 
 
@@ -151,16 +173,19 @@ async def run(client: LLMClient, args: argparse.Namespace) -> dict[str, Any]:
     async def one(t: Transition, history: list[str]) -> dict[str, Any]:
         async with gate:
             proposer = Proposer(client, AGENT.proposer_tokens, AGENT.temperature, t.seed)
-            return await pick(t, history, proposer, judge, client, args.n, args.expand, spent)
+            return await pick(t, history, proposer, judge, client, args.n, args.expand, spent,
+                              args.orders)
 
     rows = list(await asyncio.gather(*[one(t, h) for t, h in pages]))
     summary = table(rows, args.seed)
     label = args.label or re.sub(r"[^A-Za-z0-9._-]+", "-", f"{model}-n{args.n}" + (
         "" if args.steps == "first" else "-all") + (f"-x{args.expand}" if args.expand else "")
-        + ("" if args.judge == "p_yes" else f"-{args.judge}"))
+        + ("" if args.judge == "p_yes" else f"-{args.judge}")
+        + (f"-o{args.orders}" if args.orders > 1 else ""))
     result = {"meta": {"model": model, "n": args.n, "per_task": args.per_task,
                        "steps": args.steps, "expand": args.expand, "judge": args.judge,
-                       "data": str(args.data), "seed": args.seed, "confidence": CONFIDENCE,
+                       "orders": args.orders, "data": str(args.data), "seed": args.seed,
+                       "confidence": CONFIDENCE,
                        "load_avg_before": load_before, "load_avg_after": os.getloadavg(),
                        "wall_s": time.time() - t0,
                        "tokens": spent.token_counts(),
@@ -170,7 +195,10 @@ async def run(client: LLMClient, args: argparse.Namespace) -> dict[str, Any]:
           f"n={args.n} proposals + up to {args.expand} one-gesture actions, {args.judge} "
           f"judge ({summary['with_choice']} pages with a choice); picks that are the "
           f"oracle's action, {int(CONFIDENCE * 100)}% bootstrap intervals over pages")
-    for k in (*PICKS, "judge_minus_majority", "judge_minus_greedy"):
+    for k in (*PICKS, "judge_minus_majority", "judge_minus_greedy", "first",
+              "judge_minus_first"):
+        if k not in summary:
+            continue
         d = summary[k]
         print(f"  {k:22s} {d['point']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]")
     out = args.out or RESULTS / f"judge_selection-{label}.json"
@@ -194,6 +222,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--judge", choices=JUDGES, default="p_yes",
                     help="yes/no on progress (p_yes), yes/no on being the right next action "
                          "(next), or one choice among all candidates (choice)")
+    ap.add_argument("--orders", type=int, default=1,
+                    help="choice judge: orders of the candidates averaged (position bias)")
     ap.add_argument("--seed", type=int, default=0, help="of the bootstrap")
     ap.add_argument("--concurrency", type=int, default=4, help="pages in flight")
     ap.add_argument("--label", default="")
@@ -202,6 +232,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 async def _main(args: argparse.Namespace) -> None:
+    if args.orders < 1 or (args.orders > 1 and args.judge != "choice"):
+        raise SystemExit("--orders takes 1 or more, and more than 1 only with --judge choice")
     async with connect(args.llm_url, max_concurrency=2 * args.concurrency) as client:
         await run(client, args)
 

@@ -75,6 +75,7 @@ from worldplan.traces.engine import make_engine
 from worldplan.traces.intervals import difference_ci, mean_ci, statistic_ci
 from worldplan.traces.schema import Run
 from worldplan.traces.store import TraceStore
+from worldplan.worldmodel.llm.connect import served_name
 from worldplan.worldmodel.llm.serving import reset_prefix_cache
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -107,11 +108,17 @@ ARMS: dict[str, dict[str, Any]] = {
     "choice-expand": {"strategy": "best-of-n", "world_model": "none", "judge": "choice",
                       "expand": EXPAND},
     "webdreamer-choice": {"strategy": "best-of-n", "judge": "choice", "expand": EXPAND},
+    # the choice judge over the proposals alone (what the expansion adds), and averaged over
+    # two orders of the candidates (as given and reversed: its position bias removed)
+    "choice": {"strategy": "best-of-n", "world_model": "none", "judge": "choice"},
+    "choice2-expand": {"strategy": "best-of-n", "world_model": "none", "judge": "choice",
+                       "expand": EXPAND, "judge_orders": 2},
 }
 NO_VERIFIER = ("reactive", "majority")
 # settings added after runs were stored: hashed only when set away from these defaults, so
 # the stored runs keep their names (and are read back, not run again)
-LATER = {"world_model": "llm", "world_model_examples": "", "judge": "llm", "expand": 0}
+LATER = {"world_model": "llm", "world_model_examples": "", "judge": "llm", "expand": 0,
+         "judge_orders": 1}
 
 
 def arm_config(arm: str, budget: int, args: argparse.Namespace) -> WebAgentConfig:
@@ -276,7 +283,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         raise SystemExit("--strategies must start with reactive: the others pair with it")
     budgets = [int(b) for b in args.budgets.split(",")]
     path = Path(args.out or RESULTS / f"web_agent-{args.label}.json")
-    head = {"benchmark": "web_agent", "model": clients.proposer.model,
+    head = {"benchmark": "web_agent",
+            "model": clients.proposer.model or served_name(clients.proposer.urls[0]),
             "urls": clients.proposer.urls, "suite": suite, "tasks": tasks, "seeds": seeds,
             "budget_unit": "total tokens per episode (uncached prompt + completion)",
             "max_steps": args.max_steps, "n": args.n, "depth": args.depth,

@@ -54,6 +54,14 @@ def web_command(
     expand: int = typer.Option(0, min=0, help="LLM agent, best-of-n and search: add up to "
                                "this many of the page's one-gesture actions (clicks, checks) "
                                "to the proposals as roots the judge scores."),
+    judge: str = typer.Option("llm", help="LLM agent: llm (the verifier's yes/no on each "
+                              "candidate) or choice (one question over all of a step's "
+                              "candidates; best-of-n only)."),
+    judge_orders: int = typer.Option(1, min=1, help="LLM agent, --judge choice: ask over "
+                                     "this many orders of the candidates and average (the "
+                                     "judge's preference for a letter cancels)."),
+    world_model: str = typer.Option("llm", help="LLM agent: llm (imagine each candidate's "
+                                    "change) or none (judge the actions alone)."),
     policy: str = typer.Option("", help="LLM agent, compute-optimal: web policy file "
                                "(default: the bundled prior agent/policies/web_prior.json)."),
     resume: int = typer.Option(None, help="LLM agent: resume this interrupted run (its "
@@ -74,7 +82,8 @@ def web_command(
     options = WebRunOptions(
         suite=suite, tasks=tuple(task or ()), agent=agent, strategy=strategy,
         budget_tokens=budget or None, search=search, simulations=simulations, policy=policy,
-        expand=expand, resume=resume, llm_urls=tuple(llm_url),
+        expand=expand, judge=judge, judge_orders=judge_orders, world_model=world_model,
+        resume=resume, llm_urls=tuple(llm_url),
         world_model_urls=tuple(world_model_url),
         verifier_urls=tuple(verifier_url), seeds=seeds, seed_start=seed_start,
         parallel=parallel, max_steps=max_steps, max_attempts=max_attempts, name=name,

@@ -28,7 +28,12 @@ from worldplan.agent.runs.web_agent import run_web_agent
 from worldplan.agent.runs.web_episodes import EpisodeOutcome
 from worldplan.agent.runs.web_resume import WebRunSpec, checkpoint_path, load_web_run
 from worldplan.agent.runs.web_scripted import WebRunResult, run_web
-from worldplan.agent.web.config import AgentClients, WebAgentConfig, connect_clients
+from worldplan.agent.web.config import (
+    AgentClients,
+    WebAgentConfig,
+    check_roles,
+    connect_clients,
+)
 from worldplan.agent.web.router import make_router
 from worldplan.agent.web.scripted import AgentFactory, make_agent_factory
 from worldplan.envs.web.core import EnvConfig
@@ -66,6 +71,9 @@ class WebRunOptions:
     search: str  # LLM agent: tree search of branching steps, beam | mcts
     simulations: int  # LLM agent: MCTS simulations per branching step
     expand: int  # LLM agent: one-gesture actions added as search roots (agent.web.expansion)
+    judge: str  # LLM agent: llm (yes/no on each candidate) | choice (one question over all)
+    judge_orders: int  # LLM agent, choice judge: orders of the candidates averaged
+    world_model: str  # LLM agent: llm | none (the judge sees the actions alone)
     policy: str  # LLM agent, compute-optimal: web policy file ("": the bundled prior)
     resume: int | None  # LLM agent: the interrupted run to continue, with its own settings
     llm_urls: tuple[str, ...]  # LLM agent: model server URLs (all roles)
@@ -152,9 +160,11 @@ def _resolve(options: WebRunOptions, store: TraceStore
             strategy=options.strategy, budget_tokens=options.budget_tokens,
             max_steps=options.max_steps, max_attempts=options.max_attempts,
             search=options.search, simulations=options.simulations, policy=options.policy,
-            expand=options.expand)
+            expand=options.expand, judge=options.judge, judge_orders=options.judge_orders,
+            world_model=options.world_model)
         make_router(config.strategy, search=config.search,  # bad names fail here
                     policy=config.policy or None)
+        check_roles(config)
         clients = connect_clients(options.llm_urls, options.world_model_urls,
                                   options.verifier_urls)
         check_servers(clients.distinct())  # LLMError, a RuntimeError

@@ -58,6 +58,7 @@ class WebAgentConfig:
     # step's candidates: worldmodel.web.choice_judge, best-of-n only) | oracle (the task's
     # oracle picks: a ceiling, diagnostic)
     judge: str = "llm"
+    judge_orders: int = 1  # choice judge: orders of the candidates averaged (position bias)
     horizon: int = 3  # steps the tokens left are shared over (agent.graph.budgets.step_allowance)
     max_attempts: int = 3  # attempts of a step whose browser crashed
     success_threshold: float = 1.0
@@ -84,42 +85,57 @@ def needs_twin(config: WebAgentConfig) -> bool:
     return config.world_model == "peek" or config.judge == "oracle"
 
 
+JUDGES = ("llm", "choice", "oracle")
+WORLD_MODELS = ("llm", "peek", "none")
+
+
+def check_roles(config: WebAgentConfig) -> None:
+    """Raise ValueError, naming the setting, for a judge or world model that `make_models`
+    cannot build for this config (checked before a run starts, and by make_models)."""
+    if config.judge not in JUDGES:
+        raise ValueError(f"unknown judge {config.judge!r}: {', '.join(JUDGES)}")
+    if config.world_model not in WORLD_MODELS:
+        raise ValueError(f"unknown world model {config.world_model!r}: "
+                         f"{', '.join(WORLD_MODELS)}")
+    if config.judge == "choice" and config.strategy != "best-of-n":
+        raise ValueError("the choice judge ranks one level of candidates: use it with "
+                         f"best-of-n, not {config.strategy!r}")
+    if config.judge_orders < 1 or (config.judge_orders > 1 and config.judge != "choice"):
+        raise ValueError(f"judge_orders {config.judge_orders}: 1, or more with the choice "
+                         "judge (the orders of its candidates it averages over)")
+    if config.judge == "oracle" and config.world_model == "peek":
+        # both would replay on the one twin page at once
+        raise ValueError("the oracle judge and the peek world model cannot share a twin")
+
+
 def make_models(clients: AgentClients, config: WebAgentConfig, seed: int,
                 twin: WebEnvLike | None = None, *, task: str = "") -> WebModels:
     """The roles for one episode of `task`; `twin`: a second page of the task, which the
     "peek" world model (agent.web.peek_world_model) and the "oracle" judge
     (agent.web.oracle_judge) need and nothing else uses."""
+    check_roles(config)
     world: PagePredictor
     judge: ProgressJudge
     if config.judge == "oracle":
-        if config.world_model == "peek":  # both would replay on the one twin page at once
-            raise ValueError("the oracle judge and the peek world model cannot share a twin")
         if twin is None or not task:
             raise ValueError("the oracle judge needs the task and a twin page of it")
         judge = OracleJudge(twin, seed, task)
     elif config.judge == "choice":
-        if config.strategy != "best-of-n":
-            raise ValueError("the choice judge ranks one level of candidates: use it with "
-                             f"best-of-n, not {config.strategy!r}")
-        judge = ChoiceJudge(clients.verifier)
-    elif config.judge == "llm":
+        judge = ChoiceJudge(clients.verifier, orders=config.judge_orders)
+    else:
         judge = ProgressVerifier(clients.verifier, config.verifier_mode,
                                  votes=config.verifier_votes)
-    else:
-        raise ValueError(f"unknown judge {config.judge!r}: llm, choice or oracle")
     if config.world_model == "peek":
         if twin is None:
             raise ValueError("the peek world model needs a twin page of the task")
         world = PeekingWorldModel(twin, seed)
     elif config.world_model == "none":
         world = NoWorldModel()
-    elif config.world_model == "llm":
+    else:
         examples = (example_bank(config.world_model_examples)
                     if config.world_model_examples else None)
         world = WorldModel(clients.world_model, config.world_model_tokens, seed=seed,
                            constrained=config.constrained, examples=examples)
-    else:
-        raise ValueError(f"unknown world model {config.world_model!r}: llm, peek or none")
     return WebModels(
         Proposer(clients.proposer, config.proposer_tokens, config.temperature, seed,
                  constrained=config.constrained),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -42,13 +43,25 @@ def served_params(url: str) -> int | None:
     for info in recorded_servers():
         if info.url.rstrip("/") == url.rstrip("/") and info.n_params:
             return info.n_params
-    try:
-        root = httpx.get(f"{url}/v1/models", timeout=5).json()["data"][0].get("root")
-    except (httpx.HTTPError, ValueError, KeyError, IndexError):
-        return None
+    root = _served_entry(url).get("root")
     if root and Path(root).is_dir():
         return count_parameters(Path(root))
     return None
+
+
+def served_name(url: str) -> str | None:
+    """The name of the model a server serves (None when it does not answer /v1/models)."""
+    name = _served_entry(url).get("id")
+    return str(name) if name else None
+
+
+def _served_entry(url: str) -> dict[str, Any]:
+    """The first model /v1/models lists ({} when the server does not answer it)."""
+    try:
+        entry = httpx.get(f"{url}/v1/models", timeout=5).json()["data"][0]
+    except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError):
+        return {}
+    return entry if isinstance(entry, dict) else {}
 
 
 def connect(urls: Sequence[str] | None = None, *, model: str | None = None,

@@ -11,6 +11,7 @@ Not handled: sending requests (worldmodel.llm.client), reading the server's JSON
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,13 @@ class TokenLogprob:
     token: str
     logprob: float
     top: dict[str, float] = field(default_factory=dict)
+
+    def probabilities(self) -> dict[str, float]:
+        """Each top alternative's probability, the generated token included (also when the
+        server sent no alternatives); nan counts as 0, a positive logprob as 1."""
+        top = dict(self.top) or {self.token: self.logprob}
+        top.setdefault(self.token, self.logprob)
+        return {t: 0.0 if math.isnan(lp) else math.exp(min(lp, 0.0)) for t, lp in top.items()}
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ numbers stay in [0, 1] whatever the server sends. Costs one generation of one to
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,17 +46,11 @@ def _norm(token: str) -> str:
     return token.strip().strip(".,:;!\"'*").lower()
 
 
-def probability(logprob: float) -> float:
-    """exp(logprob) in [0, 1]: nan counts as 0, a positive logprob as 1."""
-    return 0.0 if math.isnan(logprob) else math.exp(min(logprob, 0.0))
-
-
 def yes_no_from_logprobs(token: TokenLogprob) -> tuple[float, float]:
     """(p_yes normalised, yes+no mass) from one token's top logprobs (pure function)."""
-    top = dict(token.top) or {token.token: token.logprob}
-    top.setdefault(token.token, token.logprob)
-    p_y = sum(probability(lp) for t, lp in top.items() if _norm(t) in YES)
-    p_n = sum(probability(lp) for t, lp in top.items() if _norm(t) in NO)
+    top = token.probabilities()
+    p_y = sum(p for t, p in top.items() if _norm(t) in YES)
+    p_n = sum(p for t, p in top.items() if _norm(t) in NO)
     mass = p_y + p_n
     return (p_y / mass if mass > 0 else 0.5), min(mass, 1.0)
 

@@ -53,3 +53,20 @@ def test_web_oracle_skips_tasks_without_oracle_and_bad_input(tmp_path: Path) -> 
     # click-color: no oracle (its boxes differ only by colour, which the tree does not show)
     res = runner.invoke(app, ["web", "--task", "click-color", "--agent", "oracle", "--db", db])
     assert res.exit_code == 1 and "no oracle" in res.output and "no tasks" in res.output
+
+
+def test_web_refuses_a_judge_its_strategy_cannot_use_before_anything_runs(
+        tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 't.db'}"
+    url = ["--llm-url", "http://127.0.0.1:9"]  # never reached: the settings fail first
+    res = runner.invoke(app, ["web", "--task", "click-test", "--strategy", "search",
+                              "--judge", "choice", *url, "--db", db])
+    assert res.exit_code == 1 and "use it with best-of-n" in res.output
+    res = runner.invoke(app, ["web", "--task", "click-test", "--strategy", "best-of-n",
+                              "--judge-orders", "2", *url, "--db", db])
+    assert res.exit_code == 1 and "more with the choice judge" in res.output
+    res = runner.invoke(app, ["web", "--task", "click-test", "--strategy", "best-of-n",
+                              "--judge", "vibes", *url, "--db", db])
+    assert res.exit_code == 1 and "unknown judge 'vibes'" in res.output
+    with Session(make_engine(db)) as s:
+        assert s.exec(select(Run)).all() == []  # nothing was started

@@ -62,15 +62,16 @@ def test_the_router_widens_its_roots_by_the_added_actions() -> None:
     assert make_router("best-of-n", n=3).params["width"] == 3
 
 
-def _episode(store: TraceStore, expand: int, judge: str = "llm", world_model: str = "none"
-             ) -> tuple[bool, list[str], list[str]]:
+def _episode(store: TraceStore, expand: int, judge: str = "llm", world_model: str = "none",
+             orders: int = 1) -> tuple[bool, list[str], list[str]]:
     def propose(done: int, prompt: str, n: int) -> list[str]:
         return [PLAN[0] if done == 0 else "noop()"] * n  # never ticks, never submits
 
     llm, env = ScriptedWebLLM(propose=propose), FakeWebEnv()
     client = LLMClient("http://scripted", transport=llm.transport(), retries=0)
     config = WebAgentConfig(strategy="best-of-n", budget_tokens=20_000, max_steps=4,
-                            world_model=world_model, expand=expand, judge=judge)
+                            world_model=world_model, expand=expand, judge=judge,
+                            judge_orders=orders)
     models = make_models(AgentClients(client, client, client), config, seed=0)
     run_id = store.start_run(kind="web", strategy="best-of-n")
     router = WebRouter("best-of-n", 3, "branch", {"width": 3 + expand, "depth": 1})
@@ -79,16 +80,16 @@ def _episode(store: TraceStore, expand: int, judge: str = "llm", world_model: st
     return out.success, env.steps, llm.roles()
 
 
-@pytest.mark.parametrize("judge, world_model", [("llm", "none"), ("choice", "none"),
-                                               ("choice", "llm")])
+@pytest.mark.parametrize("judge, world_model, orders", [
+    ("llm", "none", 1), ("choice", "none", 1), ("choice", "llm", 1), ("choice", "none", 2)])
 def test_a_judge_shown_the_added_actions_finishes_what_the_proposer_never_offers(
-        store: TraceStore, judge: str, world_model: str) -> None:
-    ok, steps, roles = _episode(store, 4, judge, world_model)
+        store: TraceStore, judge: str, world_model: str, orders: int) -> None:
+    ok, steps, roles = _episode(store, 4, judge, world_model, orders)
     assert ok and steps == PLAN
     assert ("world_model" in roles) == (world_model == "llm")
-    if judge == "choice":  # one question a step, not one per candidate
-        assert roles.count("verifier") == len(PLAN)
-    ok, steps, _ = _episode(store, 0, judge, world_model)  # the control: the proposer alone
+    if judge == "choice":  # one question a step per order, not one per candidate
+        assert roles.count("verifier") == orders * len(PLAN)
+    ok, steps, _ = _episode(store, 0, judge, world_model, orders)  # the proposer alone
     assert not ok and steps[0] == PLAN[0] and PLAN[1] not in steps
 
 

@@ -1,7 +1,8 @@
 """The choice judge (worldmodel.web.choice_judge): letters read from one token's top
 logprobs, normalised over the options; an answer that is no letter is refused, not guessed;
 its prompt shares the page head with the other roles and is told apart as the verifier's.
-And the yes/no judge's "next" mode asks about the next action, not progress."""
+Several orders of the options undo a judge's preference for a letter. And the yes/no
+judge's "next" mode asks about the next action, not progress."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import asyncio
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.fakes.openai_server import OpenAIServer, letters, yes_no
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.generation import TokenLogprob
 from worldplan.worldmodel.llm.yesno import NoVerdict
-from worldplan.worldmodel.web.choice_judge import choose, letter_probabilities
+from worldplan.worldmodel.web.choice_judge import choose, letter_probabilities, orderings
 from worldplan.worldmodel.web.prompts import (
     CHOICE_LETTERS,
     JUDGE_NEXT_TASK,
@@ -79,3 +82,50 @@ def test_the_next_mode_asks_about_the_next_action() -> None:
     assert server.requests[0]["messages"][-1]["content"].endswith(JUDGE_NEXT_TASK)
     with pytest.raises(ValueError, match="p_yes, next or label"):
         ProgressVerifier(client, "vibes")
+
+
+@given(st.integers(1, 16), st.integers(1, 40))
+def test_orderings_are_distinct_permutations_as_many_as_asked_or_exist(k: int, m: int) -> None:
+    got = orderings(k, m)
+    assert got[0] == list(range(k))
+    assert all(sorted(o) == list(range(k)) for o in got)
+    assert len({tuple(o) for o in got}) == len(got)
+    exist = math.factorial(k) if k < 3 else 2 * k  # rotations and their reverses
+    assert len(got) == min(m, exist)
+    if m >= 2 and k >= 2:
+        assert got[1] == list(range(k))[::-1]
+
+
+def _biased(body: dict) -> object:
+    """A judge that prefers letter A whatever it stands for, and check() a little."""
+    shown = [ln for ln in body["messages"][-1]["content"].splitlines() if ln[1:3] == ". "]
+    return letters([(0.5 if ln[0] == "A" else 0.1) + (0.35 if "check(" in ln else 0.0)
+                    for ln in shown], 30)
+
+
+def test_two_orders_undo_a_letter_preference() -> None:
+    server = OpenAIServer(_biased)
+    client = LLMClient("http://scripted", transport=server.transport(), retries=0)
+    options = [("noop()", ""), ("check('e6')", "")]
+    once = asyncio.run(choose(client, "g", OBS, options))
+    assert once.scores[0] > once.scores[1]  # the letter wins with one order
+    twice = asyncio.run(choose(client, "g", OBS, options, orders=2))
+    assert len(server.requests) == 3  # one more call per order
+    assert server.requests[2]["messages"][-1]["content"].count("A. check('e6')") == 1
+    assert twice.scores[1] > twice.scores[0] and sum(twice.scores) == pytest.approx(1.0)
+    assert twice.per_order[0] == pytest.approx(once.scores)  # mapped back to the given order
+    assert twice.per_order[1] == pytest.approx([0.1 / 0.95, 0.85 / 0.95])
+    with pytest.raises(ValueError, match="m >= 1"):
+        orderings(2, 0)
+
+
+def test_an_order_answered_with_no_letter_is_left_out_and_all_of_them_raise() -> None:
+    replies = iter([letters([0.2, 0.8], 30), yes_no(0.9, 30), yes_no(0.9, 30),
+                    yes_no(0.9, 30)])
+    server = OpenAIServer(lambda body: next(replies))
+    client = LLMClient("http://scripted", transport=server.transport(), retries=0)
+    options = [("noop()", ""), ("check('e6')", "")]
+    got = asyncio.run(choose(client, "g", OBS, options, orders=2))
+    assert got.scores == pytest.approx([0.2, 0.8]) and len(got.per_order) == 1
+    with pytest.raises(NoVerdict):
+        asyncio.run(choose(client, "g", OBS, options, orders=2))

@@ -95,7 +95,7 @@ def oracle_pages(transitions: Sequence[Transition], per_task: int, every_step: b
 
 async def pick(t: Transition, history: Sequence[str], proposer: Proposer,
                judge: ProgressVerifier | None, client: LLMClient, n: int, expand: int,
-               budget: Budget, orders: int = 1) -> dict[str, Any]:
+               budget: Budget, orders: int = 1, targets: bool = False) -> dict[str, Any]:
     """One page: the proposals, plus up to `expand` one-gesture actions
     (agent.web.expansion), and each selection's pick; `judge` None: the choice judge
     (over `orders` orders of the candidates; with more than one, `first` is the first's)."""
@@ -116,7 +116,7 @@ async def pick(t: Transition, history: Sequence[str], proposer: Proposer,
     if judge is None:
         shown = actions[: len(CHOICE_LETTERS)]
         c = await choose(client, t.goal, obs, [(a, "") for a in shown], history=history,
-                         budget=budget, orders=orders)
+                         budget=budget, orders=orders, targets=targets)
         pad = [0.0] * (len(actions) - len(shown))
         scores = c.scores + pad
         if orders > 1:
@@ -174,17 +174,18 @@ async def run(client: LLMClient, args: argparse.Namespace) -> dict[str, Any]:
         async with gate:
             proposer = Proposer(client, AGENT.proposer_tokens, AGENT.temperature, t.seed)
             return await pick(t, history, proposer, judge, client, args.n, args.expand, spent,
-                              args.orders)
+                              args.orders, args.targets)
 
     rows = list(await asyncio.gather(*[one(t, h) for t, h in pages]))
     summary = table(rows, args.seed)
     label = args.label or re.sub(r"[^A-Za-z0-9._-]+", "-", f"{model}-n{args.n}" + (
         "" if args.steps == "first" else "-all") + (f"-x{args.expand}" if args.expand else "")
         + ("" if args.judge == "p_yes" else f"-{args.judge}")
-        + (f"-o{args.orders}" if args.orders > 1 else ""))
+        + (f"-o{args.orders}" if args.orders > 1 else "") + ("-t" if args.targets else ""))
     result = {"meta": {"model": model, "n": args.n, "per_task": args.per_task,
                        "steps": args.steps, "expand": args.expand, "judge": args.judge,
-                       "orders": args.orders, "data": str(args.data), "seed": args.seed,
+                       "orders": args.orders, "targets": args.targets,
+                       "data": str(args.data), "seed": args.seed,
                        "confidence": CONFIDENCE,
                        "load_avg_before": load_before, "load_avg_after": os.getloadavg(),
                        "wall_s": time.time() - t0,
@@ -224,6 +225,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                          "(next), or one choice among all candidates (choice)")
     ap.add_argument("--orders", type=int, default=1,
                     help="choice judge: orders of the candidates averaged (position bias)")
+    ap.add_argument("--targets", action="store_true",
+                    help="choice judge: each action shown with its element's page line")
     ap.add_argument("--seed", type=int, default=0, help="of the bootstrap")
     ap.add_argument("--concurrency", type=int, default=4, help="pages in flight")
     ap.add_argument("--label", default="")
@@ -234,6 +237,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 async def _main(args: argparse.Namespace) -> None:
     if args.orders < 1 or (args.orders > 1 and args.judge != "choice"):
         raise SystemExit("--orders takes 1 or more, and more than 1 only with --judge choice")
+    if args.targets and args.judge != "choice":
+        raise SystemExit("--targets needs --judge choice")
     async with connect(args.llm_url, max_concurrency=2 * args.concurrency) as client:
         await run(client, args)
 

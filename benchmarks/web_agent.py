@@ -113,12 +113,15 @@ ARMS: dict[str, dict[str, Any]] = {
     "choice": {"strategy": "best-of-n", "world_model": "none", "judge": "choice"},
     "choice2-expand": {"strategy": "best-of-n", "world_model": "none", "judge": "choice",
                        "expand": EXPAND, "judge_orders": 2},
+    # the choice judge shown each action with its element's page line
+    "choicet-expand": {"strategy": "best-of-n", "world_model": "none", "judge": "choice",
+                       "expand": EXPAND, "judge_targets": True},
 }
 NO_VERIFIER = ("reactive", "majority")
 # settings added after runs were stored: hashed only when set away from these defaults, so
 # the stored runs keep their names (and are read back, not run again)
 LATER = {"world_model": "llm", "world_model_examples": "", "judge": "llm", "expand": 0,
-         "judge_orders": 1}
+         "judge_orders": 1, "judge_targets": False}
 
 
 def arm_config(arm: str, budget: int, args: argparse.Namespace) -> WebAgentConfig:

@@ -59,6 +59,7 @@ class WebAgentConfig:
     # oracle picks: a ceiling, diagnostic)
     judge: str = "llm"
     judge_orders: int = 1  # choice judge: orders of the candidates averaged (position bias)
+    judge_targets: bool = False  # choice judge: each action shown with its element's line
     horizon: int = 3  # steps the tokens left are shared over (agent.graph.budgets.step_allowance)
     max_attempts: int = 3  # attempts of a step whose browser crashed
     success_threshold: float = 1.0
@@ -103,6 +104,9 @@ def check_roles(config: WebAgentConfig) -> None:
     if config.judge_orders < 1 or (config.judge_orders > 1 and config.judge != "choice"):
         raise ValueError(f"judge_orders {config.judge_orders}: 1, or more with the choice "
                          "judge (the orders of its candidates it averages over)")
+    if config.judge_targets and config.judge != "choice":
+        raise ValueError("judge_targets: only the choice judge shows actions with their "
+                         "elements")
     if config.judge == "oracle" and config.world_model == "peek":
         # both would replay on the one twin page at once
         raise ValueError("the oracle judge and the peek world model cannot share a twin")
@@ -121,7 +125,8 @@ def make_models(clients: AgentClients, config: WebAgentConfig, seed: int,
             raise ValueError("the oracle judge needs the task and a twin page of it")
         judge = OracleJudge(twin, seed, task)
     elif config.judge == "choice":
-        judge = ChoiceJudge(clients.verifier, orders=config.judge_orders)
+        judge = ChoiceJudge(clients.verifier, orders=config.judge_orders,
+                            targets=config.judge_targets)
     else:
         judge = ProgressVerifier(clients.verifier, config.verifier_mode,
                                  votes=config.verifier_votes)

@@ -17,7 +17,10 @@ concurrently, and averages each option's probability over them (Zheng et al. 202
 language models are not robust multiple choice selectors", permutation debiasing); each
 order costs one more call, the options' tokens again. An order answered with no letter is
 left out of the average (its call still counts); all of them: `NoVerdict`.
-`ChoiceJudge` holds the client and the number of orders for the web agent
+Targets: an action names its element by ref only (`click('e12')`), and a small judge must
+find the ref in the page to know what it does; `targets=True` writes each element's page
+line beside its action (`click('e12') on button "Submit"`: `with_targets`).
+`ChoiceJudge` holds the client, the number of orders and `targets` for the web agent
 (agent.web.choice_search uses it).
 Not handled: more than len(CHOICE_LETTERS) options (the caller keeps the first ones).
 """
@@ -29,11 +32,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from worldplan.envs.web.actions import ActionError, parse_action
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.generation import Generation, TokenLogprob
 from worldplan.worldmodel.llm.yesno import NoVerdict
+from worldplan.worldmodel.web.page_diff import normalise_line
 from worldplan.worldmodel.web.prompts import CHOICE_LETTERS, choice_messages
+from worldplan.worldmodel.web.transition_examples import element_line
 from worldplan.worldmodel.web.world_model import ProgressJudgement
 
 
@@ -74,12 +80,31 @@ def letter_probabilities(token: TokenLogprob, k: int) -> tuple[list[float], floa
     return ([x / mass for x in p] if mass > 0 else [1.0 / k] * k), min(mass, 1.0)
 
 
+TARGET_CHARS = 80  # of an element's line shown beside its action
+
+
+def with_targets(obs: str, options: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The options with each action's element (its page line, without the ref) written
+    beside it; an action without a ref, or whose ref is not on the page, is left as is."""
+    out = []
+    for action, change in options:
+        try:
+            ref = str(parse_action(action).args.get("ref", ""))
+        except ActionError:
+            ref = ""
+        line = normalise_line(element_line(obs, ref)) if ref else ""
+        out.append((f"{action} on {line[:TARGET_CHARS]}" if line else action, change))
+    return out
+
+
 async def choose(client: LLMClient, goal: str, obs: str, options: Sequence[tuple[str, str]],
                  *, history: Sequence[str] = (), budget: Budget | None = None,
                  tags: dict[str, Any] | None = None, top_logprobs: int = 20,
-                 min_mass: float = 0.01, orders: int = 1) -> Choice:
+                 min_mass: float = 0.01, orders: int = 1, targets: bool = False) -> Choice:
     """The options' probabilities of being chosen next, averaged over `orders` orders of
-    them (see the module docstring)."""
+    them, each action shown with its element when `targets` (see the module docstring)."""
+    if targets:
+        options = with_targets(obs, options)
     perms = orderings(len(options), orders) if options else [[]]
     got = await asyncio.gather(*[
         _choose_once(client, goal, obs, [options[i] for i in perm], history=history,
@@ -133,6 +158,7 @@ class ChoiceJudge:
     client: LLMClient
     tags: dict[str, Any] = field(default_factory=dict)
     orders: int = 1  # orders of the options averaged over (position debiasing)
+    targets: bool = False  # each action shown with its element's page line
 
     @property
     def tokens_per_sample(self) -> int:
@@ -141,7 +167,7 @@ class ChoiceJudge:
     async def choose(self, goal: str, obs: str, options: Sequence[tuple[str, str]], *,
                      history: Sequence[str] = (), budget: Budget | None = None) -> Choice:
         return await choose(self.client, goal, obs, options, history=history, budget=budget,
-                            tags=self.tags, orders=self.orders)
+                            tags=self.tags, orders=self.orders, targets=self.targets)
 
     async def score(self, goal: str, obs: str, samples: Sequence[Sequence[tuple[str, str]]],
                     *, budget: Budget | None = None,

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from worldplan.agent.cli.app import app
+from worldplan.agent.web.config import WebAgentConfig, check_roles
 from worldplan.traces.engine import make_engine
 from worldplan.traces.schema import Episode, Run, Step
 
@@ -68,5 +69,9 @@ def test_web_refuses_a_judge_its_strategy_cannot_use_before_anything_runs(
     res = runner.invoke(app, ["web", "--task", "click-test", "--strategy", "best-of-n",
                               "--judge", "vibes", *url, "--db", db])
     assert res.exit_code == 1 and "unknown judge 'vibes'" in res.output
+    with pytest.raises(ValueError, match="only the choice judge"):
+        check_roles(WebAgentConfig(strategy="best-of-n", judge_targets=True))
+    check_roles(WebAgentConfig(strategy="best-of-n", judge="choice", judge_targets=True,
+                               judge_orders=2))
     with Session(make_engine(db)) as s:
         assert s.exec(select(Run)).all() == []  # nothing was started

@@ -17,7 +17,12 @@ from tests.fakes.openai_server import OpenAIServer, letters, yes_no
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.generation import TokenLogprob
 from worldplan.worldmodel.llm.yesno import NoVerdict
-from worldplan.worldmodel.web.choice_judge import choose, letter_probabilities, orderings
+from worldplan.worldmodel.web.choice_judge import (
+    choose,
+    letter_probabilities,
+    orderings,
+    with_targets,
+)
 from worldplan.worldmodel.web.prompts import (
     CHOICE_LETTERS,
     JUDGE_NEXT_TASK,
@@ -129,3 +134,17 @@ def test_an_order_answered_with_no_letter_is_left_out_and_all_of_them_raise() ->
     assert got.scores == pytest.approx([0.2, 0.8]) and len(got.per_order) == 1
     with pytest.raises(NoVerdict):
         asyncio.run(choose(client, "g", OBS, options, orders=2))
+
+
+def test_targets_show_each_actions_element_beside_it() -> None:
+    obs = OBS.replace(">>>", "- button \"Submit\" [cursor=pointer] [ref=e7]\n>>>")
+    got = with_targets(obs, [("check('e6')", ""), ("click('e7')", "- dialog"),
+                             ("noop()", ""), ("click('e99')", ""), ("bogus(", "")])
+    assert got == [("check('e6') on checkbox \"HF2\" [checked]", ""),
+                   ("click('e7') on button \"Submit\"", "- dialog"),
+                   ("noop()", ""), ("click('e99')", ""), ("bogus(", "")]
+    server = OpenAIServer(lambda body: letters([0.3, 0.7], 30))
+    client = LLMClient("http://scripted", transport=server.transport(), retries=0)
+    asyncio.run(choose(client, "g", obs, [("check('e6')", ""), ("click('e7')", "")],
+                       targets=True))
+    assert "B. click('e7') on button \"Submit\"\n" in server.requests[0]["messages"][-1]["content"]

@@ -7,9 +7,11 @@ import asyncio
 import httpx
 import pytest
 
+from tests.fakes.openai_server import OpenAIServer
 from tests.fakes.scripted_server import FakeServer
 from worldplan.worldmodel.llm.accounting import Budget, BudgetExceeded
 from worldplan.worldmodel.llm.client import LLMClient
+from worldplan.worldmodel.llm.connect import served_name
 from worldplan.worldmodel.llm.errors import (
     ContextLengthExceeded,
     MalformedResponse,
@@ -289,3 +291,9 @@ def test_concurrency_is_bounded() -> None:
 
     asyncio.run(go())
     assert state["peak"] == 3 and len(fake.requests) == 12
+
+
+def test_served_name_reads_the_models_list_and_none_when_nothing_answers() -> None:
+    with OpenAIServer(lambda body: None, model="served-here").serve() as url:
+        assert served_name(url) == "served-here"
+    assert served_name(url) is None  # the server has stopped: no name, no exception

@@ -1,7 +1,8 @@
 """What the agent sees after each reset and step, and its Gymnasium space.
 
 A `WebObservation` holds the goal text, the page URL, an accessibility-tree text of the task
-area with stable element references (`aria_snapshot(mode="ai")`, lines like
+area with stable element references (`aria_snapshot(mode="ai")`, clickable words of running
+text marked as links first: `inline_links`; lines like
 `- button "Submit" [ref=e4]`, optionally with each element's `[box=x,y,width,height]` in
 CSS px of the viewport, the coordinates the mouse actions take), the focused element (the
 tree line marked `[active]`), the last action and its error, and optionally a screenshot
@@ -26,6 +27,7 @@ from gymnasium import spaces
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
+from worldplan.envs.web.inline_links import mark_inline_links
 from worldplan.envs.web.refs import RefMap
 
 MAX_TREE_CHARS = 30_000  # characters of accessibility tree kept (the rest is cut, and said)
@@ -107,11 +109,13 @@ def _cut(text: str, limit: int) -> str:
 
 async def snapshot_tree(page: Page, root_selector: str = "body", timeout_ms: float = 5000,
                         *, boxes: bool = False) -> str:
-    """The ai-mode aria snapshot of `root_selector` (falling back to the whole page)."""
+    """The ai-mode aria snapshot of `root_selector` (falling back to the whole page), with
+    clickable words in running text marked as links first (inline_links)."""
     try:
         loc = page.locator(root_selector)
         if root_selector != "body" and await loc.count() == 0:
             raise LookupError(root_selector)
+        await mark_inline_links(loc.first, timeout_ms)
         return await loc.first.aria_snapshot(mode="ai", timeout=timeout_ms, boxes=boxes)
     except (LookupError, PlaywrightError) as e:
         if isinstance(e, PlaywrightError) and "closed" in str(e).lower():

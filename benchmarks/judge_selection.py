@@ -121,12 +121,12 @@ async def pick(t: Transition, history: Sequence[str], proposer: Proposer,
         scores = c.scores + pad
         if orders > 1:
             first = list(c.per_order[0]) + pad
-            extra["first"] = actions[max(range(len(actions)), key=lambda i: (first[i], -i))]
+            extra["first"] = _best(actions, first)
     else:
         judged = await asyncio.gather(*[judge.score(t.goal, obs, [[(a, "")]], budget=budget,
                                                     history=history) for a in actions])
         scores = [j.score for j in judged]
-    best = actions[max(range(len(actions)), key=lambda i: (scores[i], -i))]
+    best = _best(actions, scores)
     picks = {"greedy": next((str(p.action) for p in props if p.greedy), best),
              "majority": majority_action([{"answer": p.action, "info": {"count": p.count}}
                                           for p in props]) or best,
@@ -135,6 +135,11 @@ async def pick(t: Transition, history: Sequence[str], proposer: Proposer,
     right["any_right"] = float(oracle in actions)
     right["proposed_right"] = float(oracle in proposed)
     return {**row, **picks, "scores": scores, **right}
+
+
+def _best(actions: Sequence[str], scores: Sequence[float]) -> str:
+    """The highest scored action, the best ranked (first) on ties."""
+    return actions[max(range(len(actions)), key=lambda i: (scores[i], -i))]
 
 
 def table(rows: Sequence[dict[str, Any]], seed: int) -> dict[str, Any]:

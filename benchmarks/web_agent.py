@@ -23,7 +23,10 @@ proposals plus up to EXPAND of the page's one-gesture actions (clicks and checks
 proposer did not sample: agent.web.expansion), so the judge may pick what the proposer
 never offered; `choice-expand` and `webdreamer-choice`: over the same candidates, the choice
 judge (one question over all of them, read as a distribution over their letters) shown the
-actions alone or each with the world model's predicted change.
+actions alone or each with the world model's predicted change; `choice`: the choice judge over
+the proposals alone (what the expansion adds); `choice2-expand`: averaged over two orders of
+the candidates (its preference for a letter cancelled); `choicet-expand`: each action shown
+with its element's page line.
 Per (arm, budget): success with its bootstrap 90% interval; each planning arm against
 `majority` at the same budget (paired, when that arm ran); and against reactive at the
 same budget the paired difference and the relative lift (success / reactive's - 1), both

@@ -57,9 +57,10 @@ def orderings(k: int, m: int) -> list[list[int]]:
     rotation by a fraction of k and its reverse (fewer when k has fewer distinct orders)."""
     if k < 1 or m < 1:
         raise ValueError(f"orderings needs k >= 1 and m >= 1, not k={k}, m={m}")
+    step = max(1, k // ((m + 1) // 2))  # ceil(m / 2) rotations spread over the k places
     out: list[list[int]] = []
     for r in range(k):
-        rot = [(i + r * max(1, k // max(1, (m + 1) // 2))) % k for i in range(k)]
+        rot = [(i + r * step) % k for i in range(k)]
         for order in (rot, rot[::-1]):
             if order not in out:
                 out.append(order)

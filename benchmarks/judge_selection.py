@@ -186,7 +186,8 @@ async def run(client: LLMClient, args: argparse.Namespace) -> dict[str, Any]:
     label = args.label or re.sub(r"[^A-Za-z0-9._-]+", "-", f"{model}-n{args.n}" + (
         "" if args.steps == "first" else "-all") + (f"-x{args.expand}" if args.expand else "")
         + ("" if args.judge == "p_yes" else f"-{args.judge}")
-        + (f"-o{args.orders}" if args.orders > 1 else "") + ("-t" if args.targets else ""))
+        + (f"-o{args.orders}" if args.orders > 1 else "") + ("-t" if args.targets else "")
+        + (f"-p{args.per_task}" if args.per_task != 3 else ""))
     result = {"meta": {"model": model, "n": args.n, "per_task": args.per_task,
                        "steps": args.steps, "expand": args.expand, "judge": args.judge,
                        "orders": args.orders, "targets": args.targets,
@@ -219,7 +220,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--llm-url", nargs="+", default=["http://127.0.0.1:8321"])
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--n", type=int, default=3, help="proposals a page (the agent's n)")
-    ap.add_argument("--per-task", type=int, default=5, help="oracle episodes a task")
+    ap.add_argument("--per-task", type=int, default=3,
+                    help="oracle episodes a task (other than 3: '-pN' in the file's name)")
     ap.add_argument("--steps", choices=("first", "all"), default="first",
                     help="each episode's first page, or every page (with the oracle's "
                          "earlier actions as the history)")

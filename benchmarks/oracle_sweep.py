@@ -57,7 +57,8 @@ def main() -> None:
         db = f"sqlite:///{tmp}/sweep.db"
         options = WebRunOptions(
             suite="miniwob-all", tasks=(), agent="oracle", strategy="", budget_tokens=None,
-            search="beam", simulations=4, policy="", expand=0, resume=None, llm_urls=(),
+            search="beam", simulations=4, policy="", expand=0, judge="llm", judge_orders=1,
+            judge_ranker="", world_model="llm", resume=None, llm_urls=(),
             world_model_urls=(), verifier_urls=(), seeds=args.seeds, seed_start=0,
             parallel=args.parallel, max_steps=args.max_steps, max_attempts=3,
             name="oracle sweep", db_url=db)

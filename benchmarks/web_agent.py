@@ -26,7 +26,10 @@ judge (one question over all of them, read as a distribution over their letters)
 actions alone or each with the world model's predicted change; `choice`: the choice judge over
 the proposals alone (what the expansion adds); `choice2-expand`: averaged over two orders of
 the candidates (its preference for a letter cancelled); `choicet-expand`: each action shown
-with its element's page line.
+with its element's page line; `ranked-expand`: the choice judge's scores rescored by the
+fitted action ranker with the page's facts and the votes (worldmodel.web.action_ranker,
+benchmarks/action_ranker_fit.py); `ranker-expand`: that ranker's facts and votes alone, no
+judge call (what the judge adds to it).
 Per (arm, budget): success with its bootstrap 90% interval; each planning arm against
 `majority` at the same budget (paired, when that arm ran); and against reactive at the
 same budget the paired difference and the relative lift (success / reactive's - 1), both
@@ -119,12 +122,19 @@ ARMS: dict[str, dict[str, Any]] = {
     # the choice judge shown each action with its element's page line
     "choicet-expand": {"strategy": "best-of-n", "world_model": "none", "judge": "choice",
                        "expand": EXPAND, "judge_targets": True},
+    # the choice judge's scores rescored by the fitted action ranker with the page's facts and
+    # the votes (benchmarks/action_ranker_fit.py), and that ranker's facts alone (no judge)
+    "ranked-expand": {"strategy": "best-of-n", "world_model": "none", "judge": "choice",
+                      "expand": EXPAND, "judge_ranker": "agent/policies/web_ranker.json"},
+    "ranker-expand": {"strategy": "best-of-n", "world_model": "none", "judge": "ranker",
+                      "expand": EXPAND,
+                      "judge_ranker": "agent/policies/web_ranker_features.json"},
 }
 NO_VERIFIER = ("reactive", "majority")
 # settings added after runs were stored: hashed only when set away from these defaults, so
 # the stored runs keep their names (and are read back, not run again)
 LATER = {"world_model": "llm", "world_model_examples": "", "judge": "llm", "expand": 0,
-         "judge_orders": 1, "judge_targets": False}
+         "judge_orders": 1, "judge_targets": False, "judge_ranker": ""}
 
 
 def arm_config(arm: str, budget: int, args: argparse.Namespace) -> WebAgentConfig:

@@ -55,11 +55,16 @@ def web_command(
                                "this many of the page's one-gesture actions (clicks, checks) "
                                "to the proposals as roots the judge scores."),
     judge: str = typer.Option("llm", help="LLM agent: llm (the verifier's yes/no on each "
-                              "candidate) or choice (one question over all of a step's "
-                              "candidates; best-of-n only)."),
+                              "candidate), choice (one question over all of a step's "
+                              "candidates; best-of-n only) or ranker (--judge-ranker alone, "
+                              "no judge call)."),
     judge_orders: int = typer.Option(1, min=1, help="LLM agent, --judge choice: ask over "
                                      "this many orders of the candidates and average (the "
                                      "judge's preference for a letter cancels)."),
+    judge_ranker: str = typer.Option("", help="LLM agent, --judge choice or ranker: a fitted "
+                                     "action ranker rescoring the candidates with the page's "
+                                     "facts (agent/policies/web_ranker.json; "
+                                     "web_ranker_features.json for --judge ranker)."),
     world_model: str = typer.Option("llm", help="LLM agent: llm (imagine each candidate's "
                                     "change) or none (judge the actions alone)."),
     policy: str = typer.Option("", help="LLM agent, compute-optimal: web policy file "
@@ -82,7 +87,8 @@ def web_command(
     options = WebRunOptions(
         suite=suite, tasks=tuple(task or ()), agent=agent, strategy=strategy,
         budget_tokens=budget or None, search=search, simulations=simulations, policy=policy,
-        expand=expand, judge=judge, judge_orders=judge_orders, world_model=world_model,
+        expand=expand, judge=judge, judge_orders=judge_orders, judge_ranker=judge_ranker,
+        world_model=world_model,
         resume=resume, llm_urls=tuple(llm_url),
         world_model_urls=tuple(world_model_url),
         verifier_urls=tuple(verifier_url), seeds=seeds, seed_start=seed_start,

@@ -73,6 +73,7 @@ class WebRunOptions:
     expand: int  # LLM agent: one-gesture actions added as search roots (agent.web.expansion)
     judge: str  # LLM agent: llm (yes/no on each candidate) | choice (one question over all)
     judge_orders: int  # LLM agent, choice judge: orders of the candidates averaged
+    judge_ranker: str  # LLM agent, choice or ranker judge: a fitted action ranker file
     world_model: str  # LLM agent: llm | none (the judge sees the actions alone)
     policy: str  # LLM agent, compute-optimal: web policy file ("": the bundled prior)
     resume: int | None  # LLM agent: the interrupted run to continue, with its own settings
@@ -161,6 +162,7 @@ def _resolve(options: WebRunOptions, store: TraceStore
             max_steps=options.max_steps, max_attempts=options.max_attempts,
             search=options.search, simulations=options.simulations, policy=options.policy,
             expand=options.expand, judge=options.judge, judge_orders=options.judge_orders,
+            judge_ranker=options.judge_ranker,
             world_model=options.world_model)
         make_router(config.strategy, search=config.search,  # bad names fail here
                     policy=config.policy or None)

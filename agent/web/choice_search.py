@@ -9,7 +9,9 @@ be applied to the page is not shown and scores 0.0 (a wrong prediction, not a dr
 one). Nodes: one `imagined_state` per root (score, predictions, its letter), as the beam
 search records them. When the budget stops the world model or the judge, or the judge
 answers no letter, nothing is chosen (`action` None: the step acts on the proposals'
-majority) and the paid-for predictions stay in the trace as `unjudged` nodes.
+majority) and the paid-for predictions stay in the trace as `unjudged` nodes. With a ranker
+in the judge (worldmodel.web.choice_judge), `facts` gives it each root's votes; the roots'
+scores are the ranker's and each node keeps the judge's own probability (`judge_p`).
 Not handled: deeper searches (the judge compares one level's candidates).
 """
 
@@ -24,6 +26,7 @@ from worldplan.agent.web.imagination import Imagination
 from worldplan.agent.web.proposer import STOPPED
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.llm.yesno import NoVerdict
+from worldplan.worldmodel.web.action_features import OptionFacts
 from worldplan.worldmodel.web.choice_judge import ChoiceJudge
 from worldplan.worldmodel.web.prompts import CHOICE_LETTERS
 from worldplan.worldmodel.web.world_model import Prediction
@@ -48,9 +51,12 @@ def _shown(preds: list[Prediction]) -> tuple[str, str] | None:
 
 
 async def choice_select(im: Imagination, judge: ChoiceJudge, roots: Sequence[tuple[str, str]],
-                        keys: Keys, budget: Budget, *, samples: int = 1) -> SearchOutcome:
-    """Imagine each root, then one choice among them (see the module docstring)."""
+                        keys: Keys, budget: Budget, *, samples: int = 1,
+                        facts: Sequence[OptionFacts] | None = None) -> SearchOutcome:
+    """Imagine each root, then one choice among them (see the module docstring); `facts`:
+    each root's votes, for a judge with a ranker."""
     roots = list(roots)[: len(CHOICE_LETTERS)]
+    root_facts = list(facts or [OptionFacts()] * len(roots))[: len(roots)]
     made = await asyncio.gather(*[_imagine(im, a, samples, budget) for _, a in roots])
     nodes: list[dict[str, Any]] = []
     infos: list[dict[str, Any]] = []
@@ -69,29 +75,37 @@ async def choice_select(im: Imagination, judge: ChoiceJudge, roots: Sequence[tup
             options.append((action, seen[0] if seen else ""))
         infos.append(info)
     stop, scores, why = "done", [0.0] * len(roots), ""
+    judged: list[float | None] = [None] * len(roots)
     if any(m is None for m in made):
         stop = "budget"
     elif options:
         try:
-            choice = await judge.choose(im.goal, im.obs, options, history=im.history,
-                                        budget=budget)
+            choice = await judge.choose(
+                im.goal, im.obs, options, history=im.history, budget=budget,
+                facts=[f for f, i in zip(root_facts, shown_at, strict=True) if i is not None])
             scores = [0.0 if i is None else choice.scores[i] for i in shown_at]
+            if choice.judged:
+                judged = [None if i is None else choice.judged[i] for i in shown_at]
         except STOPPED:
             stop = "budget"
         except NoVerdict as e:
             stop, why = "no_verdict", str(e)
-    judged = stop == "done" and bool(options)
-    for (parent, action), info, i, score in zip(roots, infos, shown_at, scores, strict=True):
+    done = stop == "done" and bool(options)
+    for (parent, action), info, i, score, own in zip(roots, infos, shown_at, scores, judged,
+                                                      strict=True):
         preds = info.pop("predictions")
         text = preds[0] if preds else ""
-        letter = {"letter": CHOICE_LETTERS[i]} if i is not None and judged else {}
-        nodes.append(node(keys("w" if judged else "u"), parent,
-                          "imagined_state" if judged else "unjudged", text, step=keys.step,
-                          depth=1, score=score if judged else None, tokens=info.pop("tokens"),
+        letter: dict[str, Any] = ({"letter": CHOICE_LETTERS[i]} if i is not None and done
+                                  else {})
+        if own is not None:
+            letter["judge_p"] = own
+        nodes.append(node(keys("w" if done else "u"), parent,
+                          "imagined_state" if done else "unjudged", text, step=keys.step,
+                          depth=1, score=score if done else None, tokens=info.pop("tokens"),
                           answer=action, info={**info, "predictions": preds, **letter,
                                                **({"stopped": stop, "why": why}
-                                                  if not judged else {})}))
-    if not judged:
+                                                  if not done else {})}))
+    if not done:
         return SearchOutcome(None, None, None, "", nodes, stop)
     best = max(range(len(roots)), key=lambda j: (scores[j], -j))
     first = nodes[best]

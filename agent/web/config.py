@@ -20,6 +20,7 @@ from worldplan.agent.web.peek_world_model import PeekingWorldModel
 from worldplan.agent.web.proposer import Proposer
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.connect import connect
+from worldplan.worldmodel.web.action_ranker import ActionRanker, read_ranker
 from worldplan.worldmodel.web.choice_judge import ChoiceJudge
 from worldplan.worldmodel.web.transition_examples import ExampleBank, read_example_bank
 from worldplan.worldmodel.web.world_model import (
@@ -60,6 +61,9 @@ class WebAgentConfig:
     judge: str = "llm"
     judge_orders: int = 1  # choice judge: orders of the candidates averaged (position bias)
     judge_targets: bool = False  # choice judge: each action shown with its element's line
+    # a fitted action ranker (worldmodel.web.action_ranker) over the choice judge's scores,
+    # the page's facts and the votes (judge "choice"), or alone (judge "ranker"); "": none
+    judge_ranker: str = ""
     horizon: int = 3  # steps the tokens left are shared over (agent.graph.budgets.step_allowance)
     max_attempts: int = 3  # attempts of a step whose browser crashed
     success_threshold: float = 1.0
@@ -86,7 +90,8 @@ def needs_twin(config: WebAgentConfig) -> bool:
     return config.world_model == "peek" or config.judge == "oracle"
 
 
-JUDGES = ("llm", "choice", "oracle")
+JUDGES = ("llm", "choice", "ranker", "oracle")
+ROOT = Path(__file__).resolve().parents[2]  # the project: relative ranker files resolve here
 WORLD_MODELS = ("llm", "peek", "none")
 
 
@@ -98,9 +103,18 @@ def check_roles(config: WebAgentConfig) -> None:
     if config.world_model not in WORLD_MODELS:
         raise ValueError(f"unknown world model {config.world_model!r}: "
                          f"{', '.join(WORLD_MODELS)}")
-    if config.judge == "choice" and config.strategy != "best-of-n":
-        raise ValueError("the choice judge ranks one level of candidates: use it with "
-                         f"best-of-n, not {config.strategy!r}")
+    if config.judge in ("choice", "ranker") and config.strategy != "best-of-n":
+        raise ValueError(f"the {config.judge} judge ranks one level of candidates: use it "
+                         f"with best-of-n, not {config.strategy!r}")
+    if config.judge_ranker and config.judge not in ("choice", "ranker"):
+        raise ValueError("judge_ranker: only the choice judge (or the ranker alone, judge "
+                         "'ranker') rescores with a ranker")
+    if config.judge == "ranker":
+        if not config.judge_ranker:
+            raise ValueError("the ranker judge needs a ranker file (judge_ranker)")
+        if ranker_file(config.judge_ranker).uses_judge:
+            raise ValueError(f"{config.judge_ranker} weighs the choice judge's scores: use "
+                             "it with judge 'choice', or a ranker fitted without them")
     if config.judge_orders < 1 or (config.judge_orders > 1 and config.judge != "choice"):
         raise ValueError(f"judge_orders {config.judge_orders}: 1, or more with the choice "
                          "judge (the orders of its candidates it averages over)")
@@ -124,9 +138,12 @@ def make_models(clients: AgentClients, config: WebAgentConfig, seed: int,
         if twin is None or not task:
             raise ValueError("the oracle judge needs the task and a twin page of it")
         judge = OracleJudge(twin, seed, task)
-    elif config.judge == "choice":
+    elif config.judge in ("choice", "ranker"):
         judge = ChoiceJudge(clients.verifier, orders=config.judge_orders,
-                            targets=config.judge_targets)
+                            targets=config.judge_targets,
+                            ranker=(ranker_file(config.judge_ranker)
+                                    if config.judge_ranker else None),
+                            ask=config.judge == "choice")
     else:
         judge = ProgressVerifier(clients.verifier, config.verifier_mode,
                                  votes=config.verifier_votes)
@@ -151,6 +168,16 @@ def make_models(clients: AgentClients, config: WebAgentConfig, seed: int,
 def example_bank(path: str) -> ExampleBank:
     """The transitions file read once per process (worldmodel.web.transition_examples)."""
     return read_example_bank(Path(path))
+
+
+@functools.lru_cache(maxsize=4)
+def ranker_file(path: str) -> ActionRanker:
+    """A ranker file read once per process; a relative path not found from the working
+    directory is read from the project (agent/policies/web_ranker.json)."""
+    p = Path(path)
+    if not p.is_absolute() and not p.exists():
+        p = ROOT / p
+    return read_ranker(p)
 
 
 def connect_clients(llm_url: Sequence[str] | None, world_model_url: Sequence[str] | None = None,

@@ -48,6 +48,7 @@ from worldplan.agent.web.proposer import STOPPED, Proposer
 from worldplan.envs.web.actions import stop_answer
 from worldplan.envs.web.observation import WebObservation
 from worldplan.worldmodel.llm.accounting import Budget
+from worldplan.worldmodel.web.action_features import OptionFacts
 from worldplan.worldmodel.web.choice_judge import ChoiceJudge
 from worldplan.worldmodel.web.page_diff import real_change
 from worldplan.worldmodel.web.prompts import annotated
@@ -164,7 +165,8 @@ class WebDomain:
                     raise ValueError("the choice judge ranks one level of candidates: "
                                      "use it with best-of-n (depth 1, no MCTS)")
                 out = await choice_select(im, self.models.verifier, roots[: plan.width], keys,
-                                          budget, samples=plan.samples)
+                                          budget, samples=plan.samples,
+                                          facts=option_facts(cands, roots[: plan.width]))
             elif plan.mcts:
                 out = await mcts_search(im, roots[: plan.width], keys, budget,
                                         simulations=plan.simulations,
@@ -256,6 +258,20 @@ def history_of(state: AgentState) -> tuple[list[str], list[str]]:
     return annotated(actions, changed), avoid
 
 
+def option_facts(cands: Sequence[dict[str, Any]], roots: Sequence[tuple[str, str]]
+                 ) -> list[OptionFacts]:
+    """Each root's votes among the step's proposals, and whether the greedy reply is it."""
+    def votes(c: dict[str, Any]) -> int:  # as majority_action counts them
+        return int((c.get("info") or {}).get("count", 1)) if c.get("answer") else 0
+
+    out = []
+    for _, action in roots:
+        mine = [c for c in cands if c.get("answer") == action]
+        out.append(OptionFacts(sum(votes(c) for c in mine), sum(votes(c) for c in cands),
+                               any((c.get("info") or {}).get("greedy") for c in mine)))
+    return out
+
+
 def majority_action(cands: list[dict[str, Any]]) -> str | None:
     """The readable action most proposals gave (merged candidates carry their count in
     info; the first, i.e. the best ranked, on ties)."""
@@ -265,19 +281,3 @@ def majority_action(cands: list[dict[str, Any]]) -> str | None:
         if c["answer"] and n > 0:  # an added one-gesture action (count 0) is no vote
             counts[c["answer"]] = counts.get(c["answer"], 0) + n
     return max(counts, key=lambda a: counts[a]) if counts else None
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-

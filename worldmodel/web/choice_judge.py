@@ -21,7 +21,10 @@ Targets: an action names its element by ref only (`click('e12')`), and a small j
 find the ref in the page to know what it does; `targets=True` writes each element's page
 line beside its action (`click('e12') on button "Submit"`: `with_targets`).
 `ChoiceJudge` holds the client, the number of orders and `targets` for the web agent
-(agent.web.choice_search uses it).
+(agent.web.choice_search uses it). With a fitted `ranker` (worldmodel.web.action_ranker) its
+scores are the ranker's over the judge's probabilities, the page's facts and the proposer's
+votes (`facts`), and `Choice.judged` keeps the judge's own; with `ask=False` no model is
+asked and the ranker alone scores (a ranker that weighs the judge cannot: ValueError).
 Not handled: more than len(CHOICE_LETTERS) options (the caller keeps the first ones).
 """
 
@@ -29,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from worldplan.envs.web.actions import ActionError, parse_action
@@ -37,6 +40,8 @@ from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.generation import Generation, TokenLogprob
 from worldplan.worldmodel.llm.yesno import NoVerdict
+from worldplan.worldmodel.web.action_features import OptionFacts
+from worldplan.worldmodel.web.action_ranker import ActionRanker
 from worldplan.worldmodel.web.page_diff import normalise_line
 from worldplan.worldmodel.web.prompts import CHOICE_LETTERS, choice_messages
 from worldplan.worldmodel.web.transition_examples import element_line
@@ -47,9 +52,10 @@ from worldplan.worldmodel.web.world_model import ProgressJudgement
 class Choice:
     scores: list[float]  # P(option) normalised over the options, aligned with them
     mass: float  # the options' letters' probability among the top tokens, in [0, 1]
-    generation: Generation
+    generation: Generation | None  # None: no model was asked (a ranker alone)
     # each answered order's scores, aligned with the options as given (scores: their mean)
     per_order: tuple[tuple[float, ...], ...] = ()
+    judged: tuple[float, ...] = ()  # with a ranker: the judge's own scores (scores: ranker's)
 
 
 def orderings(k: int, m: int) -> list[list[int]]:
@@ -160,15 +166,37 @@ class ChoiceJudge:
     tags: dict[str, Any] = field(default_factory=dict)
     orders: int = 1  # orders of the options averaged over (position debiasing)
     targets: bool = False  # each action shown with its element's page line
+    ranker: ActionRanker | None = None  # rescores the judge's choice with the page's facts
+    ask: bool = True  # False: the ranker alone (no model call)
+
+    def __post_init__(self) -> None:
+        if not self.ask and (self.ranker is None or self.ranker.uses_judge):
+            raise ValueError("a choice judge that asks no model needs a ranker that does "
+                             "not weigh the judge's scores")
 
     @property
     def tokens_per_sample(self) -> int:
-        return 1  # one letter per step (the planners' per-state estimate is an upper bound)
+        return 1 if self.ask else 0  # one letter per step (an upper bound for the planners)
 
     async def choose(self, goal: str, obs: str, options: Sequence[tuple[str, str]], *,
-                     history: Sequence[str] = (), budget: Budget | None = None) -> Choice:
-        return await choose(self.client, goal, obs, options, history=history, budget=budget,
-                            tags=self.tags, orders=self.orders, targets=self.targets)
+                     history: Sequence[str] = (), budget: Budget | None = None,
+                     facts: Sequence[OptionFacts] | None = None) -> Choice:
+        """The options' scores (see the module docstring); `facts`: the proposer's votes of
+        each option, for the ranker (none given: no votes)."""
+        judged = None
+        if self.ask:
+            judged = await choose(self.client, goal, obs, options, history=history,
+                                  budget=budget, tags=self.tags, orders=self.orders,
+                                  targets=self.targets)
+        if self.ranker is None:
+            assert judged is not None
+            return judged
+        facts = list(facts) if facts is not None else [OptionFacts()] * len(options)
+        scores = self.ranker.probabilities(goal, obs, history, [a for a, _ in options], facts,
+                                           None if judged is None else judged.scores)
+        if judged is None:
+            return Choice(scores, 1.0, None)
+        return replace(judged, scores=scores, judged=tuple(judged.scores))
 
     async def score(self, goal: str, obs: str, samples: Sequence[Sequence[tuple[str, str]]],
                     *, budget: Budget | None = None,

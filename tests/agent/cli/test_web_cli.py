@@ -73,5 +73,18 @@ def test_web_refuses_a_judge_its_strategy_cannot_use_before_anything_runs(
         check_roles(WebAgentConfig(strategy="best-of-n", judge_targets=True))
     check_roles(WebAgentConfig(strategy="best-of-n", judge="choice", judge_targets=True,
                                judge_orders=2))
+    with pytest.raises(ValueError, match="needs a ranker file"):
+        check_roles(WebAgentConfig(strategy="best-of-n", judge="ranker"))
+    with pytest.raises(ValueError, match="weighs the choice judge's scores"):
+        check_roles(WebAgentConfig(strategy="best-of-n", judge="ranker",
+                                   judge_ranker="agent/policies/web_ranker.json"))
+    with pytest.raises(ValueError, match="only the choice judge"):
+        check_roles(WebAgentConfig(strategy="best-of-n",
+                                   judge_ranker="agent/policies/web_ranker.json"))
+    with pytest.raises(ValueError, match="no ranker file"):
+        check_roles(WebAgentConfig(strategy="best-of-n", judge="ranker",
+                                   judge_ranker="nowhere/ranker.json"))
+    check_roles(WebAgentConfig(strategy="best-of-n", judge="ranker",
+                               judge_ranker="agent/policies/web_ranker_features.json"))
     with Session(make_engine(db)) as s:
         assert s.exec(select(Run)).all() == []  # nothing was started

@@ -1,0 +1,123 @@
+"""What the page, the goal and the history say about one candidate action, as numbers.
+
+A small judge reads a 1,500-token page and misses facts that the page states outright: the
+field already shows the text a `fill` would type, the box a `check` would tick is already
+[checked], the action was done two steps ago, a submit button is offered while a textbox is
+still empty, or while a text the goal quotes is nowhere on the page yet (not typed).
+`action_features(goal, obs, history, action, facts, judge)` writes such facts of
+one candidate, with the proposer's votes and (when asked) the choice judge's probability, as
+a vector named by `FEATURES`; a fitted ranker (worldmodel.web.action_ranker) weighs them.
+`is_no_op(nodes, action)`: the page already shows the action's effect (fill, check,
+select_option), so doing it changes nothing.
+Scope: the accessibility-tree text of `envs.web.observation` (a prompt rendering is fine: its
+non-tree lines are skipped); an action that does not parse, or whose ref is not on the page,
+gets the `missing` feature and no element features. Pure functions, no model calls.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from worldplan.envs.web.actions import ActionError, canonical_action, parse_action
+from worldplan.envs.web.axtree import AxNode, parse_tree
+from worldplan.worldmodel.web.prompts import unannotated
+
+VERBS = ("click", "fill", "check", "select_option", "press", "type", "scroll", "hover")
+ROLES = ("button", "textbox", "checkbox", "radio", "link", "combobox", "option", "listitem",
+         "generic", "tab", "heading", "spinbutton")
+JUDGE_FEATURES = ("judge_log_p", "judge_top")
+FEATURES = (*JUDGE_FEATURES, "vote_share", "proposed", "greedy", "no_op", "done_before",
+            "repeats_last", "goal_overlap", "goal_shares_word", "text_in_goal",
+            "button_with_empty_field", "button_with_pending_text", "missing", "checked",
+            *(f"verb_{v}" for v in VERBS), *(f"role_{r}" for r in ROLES))
+_WORD = re.compile(r"[a-z0-9]+")
+_QUOTED = re.compile(r'"([^"]+)"')  # the goal's quoted texts (what to type, pick or click)
+MIN_P = 1e-4  # floor of the judge's probability before its log
+
+
+@dataclass(frozen=True)
+class OptionFacts:
+    """What the proposer said of one candidate: its votes among `proposals` samples, and
+    whether it is the greedy reply (an enumerated action: 0 votes, not greedy)."""
+
+    votes: int = 0
+    proposals: int = 0
+    greedy: bool = False
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(text.lower()))
+
+
+def is_no_op(nodes: Sequence[AxNode], action: str) -> bool:
+    """Whether the page already shows what `action` would do: a fill of the text the field
+    holds, a check of a [checked] box, a select_option of
+    the option already [selected]. False for every other action, and when unsure."""
+    try:
+        a = parse_action(action)
+    except ActionError:
+        return False
+    ref = str(a.args.get("ref", ""))
+    at = next((i for i, n in enumerate(nodes) if ref and n.ref == ref), None)
+    if at is None:
+        return False
+    node = nodes[at]
+    if a.name == "fill":
+        return node.text == str(a.args.get("text", ""))
+    if a.name == "check":
+        return "checked" in node.states
+    if a.name == "select_option":
+        want = str(a.args.get("label", ""))
+        for child in nodes[at + 1:]:
+            if child.depth <= node.depth:
+                break
+            if child.role == "option" and "selected" in child.states:
+                return child.name == want
+    return False
+
+
+def action_features(goal: str, obs: str, history: Sequence[str], action: str,
+                    facts: OptionFacts, judge_p: float | None = None,
+                    judge_rank: int | None = None, *,
+                    nodes: Sequence[AxNode] | None = None) -> list[float]:
+    """One candidate's features, aligned with FEATURES (see the module docstring).
+    `history`: the actions done so far (UNCHANGED marks allowed); `judge_p`/`judge_rank`: the
+    choice judge's probability and rank (0 = its pick) of this action, None when not asked
+    (both judge features 0); `nodes`: `parse_tree(obs)`, when the caller has it already."""
+    nodes = parse_tree(obs) if nodes is None else nodes
+    done = [canonical_action(h) for h in unannotated(history)]
+    try:
+        parsed = parse_action(action)
+        verb, args = parsed.name, parsed.args
+    except ActionError:
+        verb, args = "", {}
+    ref = str(args.get("ref", ""))
+    node = next((n for n in nodes if ref and n.ref == ref), None)
+    role = node.role if node is not None else ""
+    label = _words(node.label) if node is not None else set()
+    goal_words = _words(goal)
+    text = str(args.get("text", args.get("label", "")))
+    empty_fields = sum(1 for n in nodes if n.role == "textbox" and not n.text)
+    shown = " ".join(f"{n.name} {n.text}" for n in nodes).lower()
+    pending = any(n.role == "textbox" for n in nodes) and any(
+        q.lower() not in shown for q in _QUOTED.findall(goal))
+    me = canonical_action(action)
+    out = [math.log(max(judge_p, MIN_P)) if judge_p is not None else 0.0,
+           float(judge_rank == 0),
+           facts.votes / facts.proposals if facts.proposals else 0.0,
+           float(facts.votes > 0), float(facts.greedy),
+           float(is_no_op(nodes, action)), float(me in done),
+           float(bool(done) and me == done[-1]),
+           len(label & goal_words) / len(label) if label else 0.0,
+           float(bool(label & goal_words)),
+           float(bool(text) and text.lower() in goal.lower()),
+           float(role == "button" and empty_fields > 0),
+           float(role == "button" and pending),
+           float(bool(ref) and node is None),
+           float(node is not None and "checked" in node.states)]
+    out += [float(verb == v) for v in VERBS]
+    out += [float(role == r) for r in ROLES]
+    return out

@@ -6,11 +6,14 @@ transition file their pages came from (the page, the goal and the oracle's earli
 Every candidate of every page (the proposals and the enumerated actions) is a row of
 `worldmodel.web.action_features.FEATURES`, labelled 1 when it is the oracle's action.
 Two rankers are fitted (worldmodel.web.action_ranker.fit_ranker): `ranked` on every feature,
-the choice judge's probability and rank included, and `features` on the page's facts and the
-proposer's votes alone (no judge: what the LLM judge adds is the difference). Leave-task-out
+the choice judge's probability and rank included, on the runs whose judge was asked as the
+agent's is (SERVED: one order, no targets; recorded in the ranker's meta, and make_models
+refuses another judge), and `features` on the page's facts and the proposer's votes alone,
+on every run (no judge: what the LLM judge adds is the difference). Leave-task-out
 cross-validation: for each task, both are fitted on the other tasks' rows and pick on its
-pages; the table gives how often each selection picks the oracle's action (greedy, majority,
-the choice judge, both rankers, and `any`: the oracle's action is a candidate), with
+pages (the SERVED runs' pages); the table gives how often each selection picks the oracle's
+action (greedy, majority, the choice judge, both rankers, and `any`: the oracle's action is
+a candidate), with
 bootstrap 90% intervals over page samples and paired differences. Then both are fitted on
 every row and written to agent/policies/web_ranker.json and web_ranker_features.json.
 
@@ -57,6 +60,7 @@ PAGES = [RESULTS / f"judge_selection-qwen2.5-coder-1.5b-n3-all-x8-choice{s}.json
          for s in ("", "-t", "-o2", "-p5")]
 CONFIDENCE = 0.90
 NO_JUDGE = tuple(f for f in FEATURES if f not in JUDGE_FEATURES)
+SERVED = {"orders": 1, "targets": False}  # the choice judge the ranked-expand arm asks
 SELECTIONS = ("greedy", "majority", "judge", "ranked", "features", "any")
 
 
@@ -70,6 +74,8 @@ def page_rows(pages_files: Sequence[Path], data: Path) -> list[dict[str, Any]]:
         d = json.loads(f.read_text())
         if d["meta"].get("judge") != "choice":
             raise SystemExit(f"{f}: not a choice-judge run (judge={d['meta'].get('judge')})")
+        asked = {"orders": int(d["meta"].get("orders", 1)),
+                 "targets": bool(d["meta"].get("targets", False))}
         for p in d["pages"]:
             t = oracle.get((p["task"], p["seed"], p["step"]))
             if t is None:
@@ -85,12 +91,13 @@ def page_rows(pages_files: Sequence[Path], data: Path) -> list[dict[str, Any]]:
             total = sum(votes)
             nodes = parse_tree(obs)
             ranks = judge_ranks(p["scores"])
+            greedy = p.get("greedy_proposal", p["greedy"])  # older files: every page had one
             rows = [action_features(t.goal, obs, history, a,
-                                    OptionFacts(v, total, a == p["greedy"]), p["scores"][i],
+                                    OptionFacts(v, total, a == greedy), p["scores"][i],
                                     ranks[i], nodes=nodes)
                     for i, (a, v) in enumerate(zip(actions, votes, strict=True))]
             want = canonical_action(p["oracle"])
-            out.append({"task": p["task"], "rows": rows,
+            out.append({"task": p["task"], "rows": rows, "asked": asked,
                         "labels": [float(canonical_action(a) == want) for a in actions],
                         **{k: float(p[f"{k}_right"]) for k in ("greedy", "majority", "judge",
                                                                 "any")}})
@@ -111,14 +118,21 @@ def _fit(pages: Sequence[dict[str, Any]], features: Sequence[str], c: float,
 
 
 def cross_validate(pages: list[dict[str, Any]], c: float) -> None:
-    """Adds each page's `ranked` and `features` outcome, fitted without its task."""
+    """Adds each page's `ranked` and `features` outcome, fitted without its task: `ranked`
+    on the pages judged as the agent's judge asks (SERVED), `features` on every page."""
     for task in sorted({p["task"] for p in pages}):
         train = [p for p in pages if p["task"] != task]
-        both = {"ranked": _fit(train, FEATURES, c), "features": _fit(train, NO_JUDGE, c)}
+        both = {"ranked": _fit(served(train), FEATURES, c),
+                "features": _fit(train, NO_JUDGE, c)}
         for p in pages:
             if p["task"] == task:
                 for name, ranker in both.items():
                     p[name] = _pick_right(ranker, p)
+
+
+def served(pages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pages whose judge was asked as the agent's choice judge asks (SERVED)."""
+    return [p for p in pages if p["asked"] == SERVED]
 
 
 def table(pages: Sequence[dict[str, Any]], seed: int = 0) -> dict[str, Any]:
@@ -143,24 +157,30 @@ def main() -> None:
     if not pages:
         raise SystemExit("no judged pages: run benchmarks/judge_selection.py --judge choice")
     cross_validate(pages, args.c)
-    summary = table(pages)
-    tasks = sorted({p["task"] for p in pages})
-    per_task = {t: {k: sum(p[k] for p in pages if p["task"] == t) for k in SELECTIONS}
-                | {"pages": sum(p["task"] == t for p in pages)} for t in tasks}
-    meta = {"pages": len(pages), "tasks": len(tasks), "rows": sum(len(p["rows"]) for p in pages),
+    scored = served(pages)
+    if not scored:
+        raise SystemExit(f"no pages judged as the agent asks ({SERVED})")
+    summary = table(scored)
+    tasks = sorted({p["task"] for p in scored})
+    per_task = {t: {k: sum(p[k] for p in scored if p["task"] == t) for k in SELECTIONS}
+                | {"pages": sum(p["task"] == t for p in scored)} for t in tasks}
+    meta = {"pages": len(pages), "served_pages": len(scored), "tasks": len(tasks),
+            "rows": sum(len(p["rows"]) for p in pages), "judge": SERVED,
             "files": [str(f.relative_to(HERE.parent)) if f.is_relative_to(HERE.parent)
                       else str(f) for f in args.pages],
             "c": args.c, "confidence": CONFIDENCE, "load_avg": os.getloadavg(),
             "note": "1 when the pick is the oracle's action; rankers fitted with the page's "
                     "task held out; bootstrap over page samples"}
-    for name, features in (("web_ranker", FEATURES), ("web_ranker_features", NO_JUDGE)):
-        key = "ranked" if features is FEATURES else "features"
-        ranker = _fit(pages, features, args.c, {**meta, "cv_pick": summary[key]})
-        write_ranker(ranker, args.policies / f"{name}.json")
+    write_ranker(_fit(scored, FEATURES, args.c, {**meta, "cv_pick": summary["ranked"]}),
+                 args.policies / "web_ranker.json")
+    write_ranker(_fit(pages, NO_JUDGE, args.c, {**{k: v for k, v in meta.items()
+                                                   if k != "judge"},
+                                                "cv_pick": summary["features"]}),
+                 args.policies / "web_ranker_features.json")
     args.out.write_text(json.dumps({"meta": meta, "summary": summary, "per_task": per_task},
                                    indent=1) + "\n")
-    print(f"{len(pages)} page samples of {len(tasks)} tasks, "
-          f"{meta['rows']} candidates; leave-task-out, 90% bootstrap:")
+    print(f"{len(scored)} page samples judged as served ({len(pages)} in all) of {len(tasks)} "
+          f"tasks, {meta['rows']} candidates; leave-task-out, 90% bootstrap:")
     for k, v in summary.items():
         print(f"  {k:22s} {v['point']:+.3f} [{v['low']:+.3f}, {v['high']:+.3f}]")
     print(f"{'task':26s} pages " + " ".join(f"{k:>8s}" for k in SELECTIONS))

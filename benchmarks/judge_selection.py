@@ -134,7 +134,9 @@ async def pick(t: Transition, history: Sequence[str], proposer: Proposer,
     right = {f"{k}_right": float(v == oracle) for k, v in picks.items()}
     right["any_right"] = float(oracle in actions)
     right["proposed_right"] = float(oracle in proposed)
-    return {**row, **picks, "scores": scores, **right}
+    # the greedy reply itself (None: it was unreadable; the `greedy` pick then falls back)
+    own = next((str(p.action) for p in props if p.greedy), None)
+    return {**row, **picks, "greedy_proposal": own, "scores": scores, **right}
 
 
 def _best(actions: Sequence[str], scores: Sequence[float]) -> str:

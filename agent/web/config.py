@@ -109,12 +109,10 @@ def check_roles(config: WebAgentConfig) -> None:
     if config.judge_ranker and config.judge not in ("choice", "ranker"):
         raise ValueError("judge_ranker: only the choice judge (or the ranker alone, judge "
                          "'ranker') rescores with a ranker")
-    if config.judge == "ranker":
-        if not config.judge_ranker:
-            raise ValueError("the ranker judge needs a ranker file (judge_ranker)")
-        if ranker_file(config.judge_ranker).uses_judge:
-            raise ValueError(f"{config.judge_ranker} weighs the choice judge's scores: use "
-                             "it with judge 'choice', or a ranker fitted without them")
+    if config.judge == "ranker" and not config.judge_ranker:
+        raise ValueError("the ranker judge needs a ranker file (judge_ranker)")
+    if config.judge_ranker:
+        check_ranker(ranker_file(config.judge_ranker), config)
     if config.judge_orders < 1 or (config.judge_orders > 1 and config.judge != "choice"):
         raise ValueError(f"judge_orders {config.judge_orders}: 1, or more with the choice "
                          "judge (the orders of its candidates it averages over)")
@@ -124,6 +122,24 @@ def check_roles(config: WebAgentConfig) -> None:
     if config.judge == "oracle" and config.world_model == "peek":
         # both would replay on the one twin page at once
         raise ValueError("the oracle judge and the peek world model cannot share a twin")
+
+
+def check_ranker(ranker: ActionRanker, config: WebAgentConfig) -> None:
+    """Raise ValueError when the ranker cannot serve this judge: one that weighs the choice
+    judge's scores needs that judge, asked as it was when the ranker was fitted (its meta's
+    orders and targets); one that does not would waste the judge's call."""
+    name = config.judge_ranker
+    if ranker.uses_judge and config.judge == "ranker":
+        raise ValueError(f"{name} weighs the choice judge's scores: use it with judge "
+                         "'choice', or a ranker fitted without them")
+    if not ranker.uses_judge and config.judge == "choice":
+        raise ValueError(f"{name} does not weigh the choice judge's scores: use it alone "
+                         "(judge 'ranker'), not after a judge call it ignores")
+    fitted = ranker.meta.get("judge")
+    asked = {"orders": config.judge_orders, "targets": config.judge_targets}
+    if ranker.uses_judge and fitted is not None and fitted != asked:
+        raise ValueError(f"{name} was fitted on a choice judge asked with {fitted}, not "
+                         f"{asked}: refit it (benchmarks/action_ranker_fit.py)")
 
 
 def make_models(clients: AgentClients, config: WebAgentConfig, seed: int,

@@ -4,14 +4,16 @@ A small judge reads a 1,500-token page and misses facts that the page states out
 field already shows the text a `fill` would type, the box a `check` would tick is already
 [checked], the action was done two steps ago, a submit button is offered while a textbox is
 still empty, or while a text the goal quotes is nowhere on the page yet (not typed).
-`action_features(goal, obs, history, action, facts, judge)` writes such facts of
-one candidate, with the proposer's votes and (when asked) the choice judge's probability, as
-a vector named by `FEATURES`; a fitted ranker (worldmodel.web.action_ranker) weighs them.
+`action_features(goal, obs, history, action, facts, judge_p, judge_rank)` writes such facts
+of one candidate, with the proposer's votes and (when asked) the choice judge's probability,
+as a vector named by `FEATURES`; a fitted ranker (worldmodel.web.action_ranker) weighs them.
 `is_no_op(nodes, action)`: the page already shows the action's effect (fill, check,
 select_option), so doing it changes nothing.
 Scope: the accessibility-tree text of `envs.web.observation` (a prompt rendering is fine: its
-non-tree lines are skipped); an action that does not parse, or whose ref is not on the page,
-gets the `missing` feature and no element features. Pure functions, no model calls.
+non-tree lines are skipped); an action whose ref is not on the page gets the `missing`
+feature and no element features; one that does not parse gets neither verb nor element.
+A box is checked when its state is `[checked]` (true), not `[checked=mixed]`. Pure
+functions, no model calls.
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ def _words(text: str) -> set[str]:
     return set(_WORD.findall(text.lower()))
 
 
+def _checked(node: AxNode) -> bool:
+    return node.states.get("checked") == "true"
+
+
 def is_no_op(nodes: Sequence[AxNode], action: str) -> bool:
     """Whether the page already shows what `action` would do: a fill of the text the field
     holds, a check of a [checked] box, a select_option of
@@ -68,7 +74,7 @@ def is_no_op(nodes: Sequence[AxNode], action: str) -> bool:
     if a.name == "fill":
         return node.text == str(a.args.get("text", ""))
     if a.name == "check":
-        return "checked" in node.states
+        return _checked(node)
     if a.name == "select_option":
         want = str(a.args.get("label", ""))
         for child in nodes[at + 1:]:
@@ -117,7 +123,7 @@ def action_features(goal: str, obs: str, history: Sequence[str], action: str,
            float(role == "button" and empty_fields > 0),
            float(role == "button" and pending),
            float(bool(ref) and node is None),
-           float(node is not None and "checked" in node.states)]
+           float(node is not None and _checked(node))]
     out += [float(verb == v) for v in VERBS]
     out += [float(role == r) for r in ROLES]
     return out

@@ -84,6 +84,14 @@ def test_web_refuses_a_judge_its_strategy_cannot_use_before_anything_runs(
     with pytest.raises(ValueError, match="no ranker file"):
         check_roles(WebAgentConfig(strategy="best-of-n", judge="ranker",
                                    judge_ranker="nowhere/ranker.json"))
+    with pytest.raises(ValueError, match="does not weigh the choice judge's scores"):
+        check_roles(WebAgentConfig(strategy="best-of-n", judge="choice",
+                                   judge_ranker="agent/policies/web_ranker_features.json"))
+    with pytest.raises(ValueError, match="fitted on a choice judge asked with"):
+        check_roles(WebAgentConfig(strategy="best-of-n", judge="choice", judge_orders=2,
+                                   judge_ranker="agent/policies/web_ranker.json"))
+    check_roles(WebAgentConfig(strategy="best-of-n", judge="choice",
+                               judge_ranker="agent/policies/web_ranker.json"))
     check_roles(WebAgentConfig(strategy="best-of-n", judge="ranker",
                                judge_ranker="agent/policies/web_ranker_features.json"))
     with Session(make_engine(db)) as s:

@@ -16,6 +16,8 @@ from worldplan.agent.web.imagination import Imagination
 from worldplan.agent.web.proposer import Proposer
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.llm.client import LLMClient
+from worldplan.worldmodel.web.action_features import OptionFacts
+from worldplan.worldmodel.web.action_ranker import ActionRanker
 from worldplan.worldmodel.web.choice_judge import ChoiceJudge
 from worldplan.worldmodel.web.world_model import Prediction
 
@@ -74,3 +76,24 @@ def test_the_choice_judge_cannot_score_one_state() -> None:
     client = LLMClient("http://scripted", transport=OpenAIServer(lambda b: None).transport())
     with pytest.raises(ValueError, match="cannot score one imagined state"):
         asyncio.run(ChoiceJudge(client).score("g", OBS, [[("noop()", "")]]))
+
+
+def test_a_ranker_gets_each_shown_roots_own_votes_and_the_nodes_keep_the_judges_view() -> None:
+    """The unshown root (its change could not be applied) comes first, so facts that were
+    not filtered with the options would give check('e4') its votes instead of click('e5')'s:
+    then the judge's 0.7 on check would win."""
+    server = OpenAIServer(lambda body: letters([0.7, 0.3], 30), tokenize=lambda body: 30)
+    client = LLMClient("http://scripted", transport=server.transport(), retries=0)
+    weights = {"judge_log_p": 1.0, "vote_share": 5.0}
+    ranker = ActionRanker(tuple(weights), (0.0, 0.0), (1.0, 1.0), tuple(weights.values()), 0.0)
+    judge = ChoiceJudge(client, ranker=ranker)
+    im = Imagination(Predictor(), judge, Proposer(client), "tick and submit.", OBS, [])
+    roots = [ROOTS[2], ROOTS[0], ROOTS[1]]
+    facts = [OptionFacts(0, 2), OptionFacts(0, 2), OptionFacts(2, 2, greedy=True)]
+    out = asyncio.run(choice_select(im, judge, roots, Keys(0), Budget(), facts=facts))
+    assert out.action == "click('e5')" and len(server.requests) == 1
+    by = {n["answer"]: n for n in out.nodes}
+    assert by["check('e4')"]["info"]["judge_p"] == pytest.approx(0.7)
+    assert by["click('e5')"]["info"]["judge_p"] == pytest.approx(0.3)
+    assert "judge_p" not in by["noop()"]["info"] and by["noop()"]["score"] == 0.0
+    assert by["check('e4')"]["score"] + by["click('e5')"]["score"] == pytest.approx(1.0)

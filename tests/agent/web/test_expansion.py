@@ -13,11 +13,12 @@ import pytest
 from tests.fakes.web import PLAN, FakeWebEnv, ScriptedWebLLM
 from worldplan.agent.runs.web_agent import run_agent_episode
 from worldplan.agent.web.config import AgentClients, WebAgentConfig, make_models
-from worldplan.agent.web.domain import majority_action
+from worldplan.agent.web.domain import majority_action, option_facts
 from worldplan.agent.web.expansion import expanded, one_gesture_actions
 from worldplan.agent.web.router import WebRouter, make_router
 from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.client import LLMClient
+from worldplan.worldmodel.web.action_features import OptionFacts
 from worldplan.worldmodel.web.action_ranker import ActionRanker, write_ranker
 
 PAGE = """GOAL: Expand the section, tick Agree and submit.
@@ -56,6 +57,15 @@ def test_added_actions_do_not_vote() -> None:
              {"answer": "click('e7')", "info": {"count": 0, "enumerated": True}}]
     assert majority_action(cands) == "noop()"
     assert majority_action(cands[1:]) is None
+
+
+def test_option_facts_count_votes_as_the_majority_does() -> None:
+    cands = [{"answer": "check('e4')", "info": {"count": 2, "greedy": True}},
+             {"answer": "noop()", "info": {"count": 1}},
+             {"answer": "", "info": {"count": 4}},  # unreadable: no vote
+             {"answer": "click('e9')", "info": {"count": 0, "enumerated": True}}]
+    got = option_facts(cands, [("k", "click('e9')"), ("k", "check('e4')"), ("k", "noop()")])
+    assert got == [OptionFacts(0, 3), OptionFacts(2, 3, True), OptionFacts(1, 3)]
 
 
 def test_the_router_widens_its_roots_by_the_added_actions() -> None:

@@ -26,6 +26,7 @@ from worldplan.worldmodel.web.action_features import (
     is_no_op,
 )
 from worldplan.worldmodel.web.action_ranker import (
+    ActionRanker,
     RankerError,
     fit_ranker,
     judge_ranks,
@@ -169,7 +170,14 @@ def test_a_ranker_alone_asks_no_model_and_a_judge_ranker_must_ask() -> None:
         ChoiceJudge(client, ranker=weighing, ask=False)
     both = asyncio.run(ChoiceJudge(client, ranker=weighing).choose(GOAL, OBS, options))
     assert len(server.requests) == 1 and both.judged == pytest.approx((0.1, 0.1, 0.8))
-    assert sum(both.scores) == pytest.approx(1.0) and both.scores != list(both.judged)
+    assert sum(both.scores) == pytest.approx(1.0)
+    # a ranker that trusts the judge but knows a no-op overrules it on the ticked box
+    server2 = OpenAIServer(lambda body: letters([0.8, 0.1, 0.1], 40))
+    client2 = LLMClient("http://scripted", transport=server2.transport(), retries=0)
+    w = {"judge_log_p": 1.0, "no_op": -10.0}
+    knows = ActionRanker(tuple(w), (0.0, 0.0), (1.0, 1.0), tuple(w.values()), 0.0)
+    got = asyncio.run(ChoiceJudge(client2, ranker=knows).choose(GOAL, OBS, options))
+    assert max(got.judged) == got.judged[0] and max(got.scores) != got.scores[0]
 
 
 def test_an_unranked_choice_is_the_judges_own() -> None:

@@ -18,6 +18,11 @@ bootstrap 90% intervals over page samples and paired differences. Then both are 
 every row and written to agent/policies/web_ranker.json and web_ranker_features.json.
 
     .venv/bin/python benchmarks/action_ranker_fit.py [--pages FILE ...] [--c 0.1]
+    .venv/bin/python benchmarks/action_ranker_fit.py --evaluate --pages OTHER_TASKS.json \
+        --data benchmarks/web_transitions/miniwob-outside15.jsonl --out FILE
+
+`--evaluate` fits nothing: it scores the bundled rankers on judged pages of other tasks
+(a held-out test of what they learned).
 
 Writes benchmarks/results/action_ranker_fit.json (files, sizes, the table, per task).
 Limits: the oracle's action is one right action (where several are right, every selection
@@ -49,6 +54,7 @@ from worldplan.worldmodel.web.action_ranker import (
     ActionRanker,
     fit_ranker,
     judge_ranks,
+    read_ranker,
     write_ranker,
 )
 
@@ -152,11 +158,21 @@ def main() -> None:
     ap.add_argument("--c", type=float, default=0.1, help="inverse L2 strength")
     ap.add_argument("--out", type=Path, default=RESULTS / "action_ranker_fit.json")
     ap.add_argument("--policies", type=Path, default=POLICIES)
+    ap.add_argument("--evaluate", action="store_true",
+                    help="fit nothing: score the rankers in --policies on --pages (pages of "
+                         "tasks they were not fitted on)")
     args = ap.parse_args()
     pages = page_rows(args.pages, args.data)
     if not pages:
         raise SystemExit("no judged pages: run benchmarks/judge_selection.py --judge choice")
-    cross_validate(pages, args.c)
+    if args.evaluate:
+        bundled = {"ranked": read_ranker(args.policies / "web_ranker.json"),
+                   "features": read_ranker(args.policies / "web_ranker_features.json")}
+        for p in pages:
+            for name, ranker in bundled.items():
+                p[name] = _pick_right(ranker, p)
+    else:
+        cross_validate(pages, args.c)
     scored = served(pages)
     if not scored:
         raise SystemExit(f"no pages judged as the agent asks ({SERVED})")
@@ -169,25 +185,28 @@ def main() -> None:
             "files": [str(f.relative_to(HERE.parent)) if f.is_relative_to(HERE.parent)
                       else str(f) for f in args.pages],
             "c": args.c, "confidence": CONFIDENCE, "load_avg": os.getloadavg(),
-            "note": "1 when the pick is the oracle's action; rankers fitted with the page's "
-                    "task held out; bootstrap over page samples"}
-    write_ranker(_fit(scored, FEATURES, args.c, {**meta, "cv_pick": summary["ranked"]}),
-                 args.policies / "web_ranker.json")
-    write_ranker(_fit(pages, NO_JUDGE, args.c, {**{k: v for k, v in meta.items()
-                                                   if k != "judge"},
-                                                "cv_pick": summary["features"]}),
-                 args.policies / "web_ranker_features.json")
+            "note": "1 when the pick is the oracle's action; bootstrap over page samples; "
+                    + ("the bundled rankers, fitted on other tasks" if args.evaluate else
+                       "rankers fitted with the page's task held out")}
+    if not args.evaluate:
+        write_ranker(_fit(scored, FEATURES, args.c, {**meta, "cv_pick": summary["ranked"]}),
+                     args.policies / "web_ranker.json")
+        write_ranker(_fit(pages, NO_JUDGE, args.c, {**{k: v for k, v in meta.items()
+                                                       if k != "judge"},
+                                                    "cv_pick": summary["features"]}),
+                     args.policies / "web_ranker_features.json")
     args.out.write_text(json.dumps({"meta": meta, "summary": summary, "per_task": per_task},
                                    indent=1) + "\n")
+    how = "the bundled rankers" if args.evaluate else "leave-task-out"
     print(f"{len(scored)} page samples judged as served ({len(pages)} in all) of {len(tasks)} "
-          f"tasks, {meta['rows']} candidates; leave-task-out, 90% bootstrap:")
+          f"tasks, {meta['rows']} candidates; {how}, 90% bootstrap:")
     for k, v in summary.items():
         print(f"  {k:22s} {v['point']:+.3f} [{v['low']:+.3f}, {v['high']:+.3f}]")
     print(f"{'task':26s} pages " + " ".join(f"{k:>8s}" for k in SELECTIONS))
     for t, r in per_task.items():
         print(f"{t:26s} {r['pages']:5d} " + " ".join(f"{r[k]:8.0f}" for k in SELECTIONS))
-    print(f"wrote {args.out} and {args.policies}/web_ranker*.json")
-
+    print(f"wrote {args.out}" + ("" if args.evaluate else
+                                 f" and {args.policies}/web_ranker*.json"))
 
 if __name__ == "__main__":
     main()

@@ -275,6 +275,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--suite", default="miniwob-dev")
     ap.add_argument("--task", action="append", default=[], help="Tasks instead of the suite.")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seed-start", type=int, default=0,
+                    help="first seed (more episodes of the same tasks: pool the files with "
+                         "benchmarks/web_agent_pool.py)")
     ap.add_argument("--budgets", default="1500,4000",
                     help="Total tokens per episode (uncached prompt + completion), comma list.")
     ap.add_argument("--max-steps", type=int, default=6)
@@ -292,7 +295,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = ap.parse_args(argv)
     tasks = args.task or suite_tasks(args.suite)
     suite = "" if args.task else args.suite
-    seeds = list(range(args.seeds))
+    seeds = list(range(args.seed_start, args.seed_start + args.seeds))
     db = args.db if "://" in args.db else f"sqlite:///{Path(args.db).resolve()}"
     store = TraceStore(make_engine(db))
     clients = connect_clients(args.llm_url or None)

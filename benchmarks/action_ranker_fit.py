@@ -13,9 +13,9 @@ on every run (no judge: what the LLM judge adds is the difference). Leave-task-o
 cross-validation: for each task, both are fitted on the other tasks' rows and pick on its
 pages (the SERVED runs' pages); the table gives how often each selection picks the oracle's
 action (greedy, majority, the choice judge, both rankers, and `any`: the oracle's action is
-a candidate), with
-bootstrap 90% intervals over page samples and paired differences. Then both are fitted on
-every row and written to agent/policies/web_ranker.json and web_ranker_features.json.
+a candidate), with bootstrap 90% intervals over page samples and paired differences. Then
+each is fitted on all its rows (`ranked` the SERVED runs', `features` every run's) and
+written to agent/policies/web_ranker.json and web_ranker_features.json.
 
     .venv/bin/python benchmarks/action_ranker_fit.py [--pages FILE ...] [--c 0.1]
     .venv/bin/python benchmarks/action_ranker_fit.py --evaluate --pages OTHER_TASKS.json \

@@ -127,15 +127,15 @@ async def pick(t: Transition, history: Sequence[str], proposer: Proposer,
                                                     history=history) for a in actions])
         scores = [j.score for j in judged]
     best = _best(actions, scores)
-    picks = {"greedy": next((str(p.action) for p in props if p.greedy), best),
+    # the greedy reply itself (None: it was unreadable; the `greedy` pick then falls back)
+    own = next((str(p.action) for p in props if p.greedy), None)
+    picks = {"greedy": own if own is not None else best,
              "majority": majority_action([{"answer": p.action, "info": {"count": p.count}}
                                           for p in props]) or best,
              "judge": best, **extra}
     right = {f"{k}_right": float(v == oracle) for k, v in picks.items()}
     right["any_right"] = float(oracle in actions)
     right["proposed_right"] = float(oracle in proposed)
-    # the greedy reply itself (None: it was unreadable; the `greedy` pick then falls back)
-    own = next((str(p.action) for p in props if p.greedy), None)
     return {**row, **picks, "greedy_proposal": own, "scores": scores, **right}
 
 

@@ -75,7 +75,7 @@ from sqlmodel import Session, select
 from worldplan.agent.runs.web_agent import run_web_agent
 from worldplan.agent.runs.web_resume import checkpoint_path, plan_resume
 from worldplan.agent.runs.web_summary import EpisodeRow, RunSummary, run_summary
-from worldplan.agent.web.config import ROOT, WebAgentConfig, connect_clients
+from worldplan.agent.web.config import WebAgentConfig, connect_clients, ranker_path
 from worldplan.envs.web.tasks.registry import suite_tasks
 from worldplan.traces.engine import make_engine
 from worldplan.traces.intervals import difference_ci, mean_ci, statistic_ci
@@ -156,9 +156,8 @@ def settings_key(config: WebAgentConfig, tasks: list[str], seeds: list[int]) -> 
     a stale one read back or resumed with mixed settings."""
     settings = {k: v for k, v in asdict(config).items() if k not in LATER or v != LATER[k]}
     if config.judge_ranker:  # a refitted ranker in the same file is a new run
-        path = Path(config.judge_ranker)
-        path = path if path.is_absolute() or path.exists() else ROOT / path
-        settings["judge_ranker_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+        data = ranker_path(config.judge_ranker).read_bytes()
+        settings["judge_ranker_sha256"] = hashlib.sha256(data).hexdigest()
     blob = json.dumps({"config": settings, "tasks": tasks, "seeds": seeds}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
 

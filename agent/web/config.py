@@ -186,14 +186,17 @@ def example_bank(path: str) -> ExampleBank:
     return read_example_bank(Path(path))
 
 
+def ranker_path(path: str) -> Path:
+    """Where a ranker file is: a relative path not found from the working directory is the
+    project's (agent/policies/web_ranker.json)."""
+    p = Path(path)
+    return p if p.is_absolute() or p.exists() else ROOT / p
+
+
 @functools.lru_cache(maxsize=4)
 def ranker_file(path: str) -> ActionRanker:
-    """A ranker file read once per process; a relative path not found from the working
-    directory is read from the project (agent/policies/web_ranker.json)."""
-    p = Path(path)
-    if not p.is_absolute() and not p.exists():
-        p = ROOT / p
-    return read_ranker(p)
+    """A ranker file (`ranker_path`) read once per process."""
+    return read_ranker(ranker_path(path))
 
 
 def connect_clients(llm_url: Sequence[str] | None, world_model_url: Sequence[str] | None = None,

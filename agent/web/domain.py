@@ -261,15 +261,19 @@ def history_of(state: AgentState) -> tuple[list[str], list[str]]:
 def option_facts(cands: Sequence[dict[str, Any]], roots: Sequence[tuple[str, str]]
                  ) -> list[OptionFacts]:
     """Each root's votes among the step's proposals, and whether the greedy reply is it."""
-    def votes(c: dict[str, Any]) -> int:  # as majority_action counts them
-        return int((c.get("info") or {}).get("count", 1)) if c.get("answer") else 0
-
+    total = sum(proposal_votes(c) for c in cands)
     out = []
     for _, action in roots:
         mine = [c for c in cands if c.get("answer") == action]
-        out.append(OptionFacts(sum(votes(c) for c in mine), sum(votes(c) for c in cands),
+        out.append(OptionFacts(sum(proposal_votes(c) for c in mine), total,
                                any((c.get("info") or {}).get("greedy") for c in mine)))
     return out
+
+
+def proposal_votes(c: dict[str, Any]) -> int:
+    """A candidate's votes: its merged count (1 when not merged), none when unreadable (an
+    added one-gesture action has count 0)."""
+    return int((c.get("info") or {}).get("count", 1)) if c.get("answer") else 0
 
 
 def majority_action(cands: list[dict[str, Any]]) -> str | None:
@@ -277,7 +281,7 @@ def majority_action(cands: list[dict[str, Any]]) -> str | None:
     info; the first, i.e. the best ranked, on ties)."""
     counts: dict[str, int] = {}
     for c in cands:
-        n = int((c.get("info") or {}).get("count", 1))
-        if c["answer"] and n > 0:  # an added one-gesture action (count 0) is no vote
+        n = proposal_votes(c)
+        if n > 0:  # an added one-gesture action (count 0) is no vote
             counts[c["answer"]] = counts.get(c["answer"], 0) + n
     return max(counts, key=lambda a: counts[a]) if counts else None

@@ -33,6 +33,8 @@ from worldplan.worldmodel.web.action_features import (
     action_features,
 )
 
+_COLUMN = {name: i for i, name in enumerate(FEATURES)}  # a feature's place in a full row
+
 
 class RankerError(ValueError):
     """A ranker file that cannot be used."""
@@ -62,9 +64,8 @@ class ActionRanker:
 
     def logit(self, row: Sequence[float]) -> float:
         """The log-odds of one candidate from its full feature row (aligned with FEATURES)."""
-        at = {name: i for i, name in enumerate(FEATURES)}
         return self.intercept + sum(
-            c * (row[at[f]] - m) / (s or 1.0)
+            c * (row[_COLUMN[f]] - m) / (s or 1.0)
             for f, m, s, c in zip(self.features, self.mean, self.scale, self.coef, strict=True))
 
     def probabilities(self, goal: str, obs: str, history: Sequence[str],
@@ -108,7 +109,7 @@ def fit_ranker(rows: Sequence[Sequence[float]], labels: Sequence[float],
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    cols = [FEATURES.index(f) for f in features]
+    cols = [_COLUMN[f] for f in features]
     x = np.asarray(rows, dtype=float)[:, cols]
     y = np.asarray(labels, dtype=float)
     if len(set(y.tolist())) < 2:

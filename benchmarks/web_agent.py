@@ -129,6 +129,15 @@ ARMS: dict[str, dict[str, Any]] = {
     "ranker-expand": {"strategy": "best-of-n", "world_model": "none", "judge": "ranker",
                       "expand": EXPAND,
                       "judge_ranker": "agent/policies/web_ranker_features.json"},
+    # the facts-only ranker refitted with what the world model imagines of each candidate
+    # (benchmarks/imagined_ranker.py): the local-first world model (local effects computed,
+    # the LLM asked for the rest), and the perfect one (the real next page: a ceiling)
+    "dream-ranker-expand": {"strategy": "best-of-n", "world_model": "local", "judge": "ranker",
+                            "expand": EXPAND,
+                            "judge_ranker": "agent/policies/web_ranker_dream-local.json"},
+    "dream-ranker-peek": {"strategy": "best-of-n", "world_model": "peek", "judge": "ranker",
+                          "expand": EXPAND,
+                          "judge_ranker": "agent/policies/web_ranker_dream-peek.json"},
 }
 NO_VERIFIER = ("reactive", "majority")
 # settings added after runs were stored: hashed only when set away from these defaults, so

@@ -16,8 +16,11 @@ bootstrap 90% interval over transitions (traces.intervals, scipy.stats.bootstrap
 completion tokens, and prompt tokens (cached or not) beside them. Requests: `--concurrency`
 in flight. `--examples FILE`: the world model is shown `--shots` recorded transitions of
 OTHER tasks (worldmodel.web.transition_examples; never the transition's own task).
-`--against FILE`: paired differences against an earlier results file on the transitions
-both scored (same data, `--per-task` and `--seed` give the same sample), with intervals.
+`--local`: the local-first world model (worldmodel.web.local_first: fills, ticks,
+selections and clicks on inert elements computed from the page, the LLM asked for the rest;
+the counts of each are in the meta). `--against FILE`: paired differences against an
+earlier results file on the transitions both scored (same data, `--per-task` and `--seed`
+give the same sample), with intervals.
 
 Writes benchmarks/results/world_model_accuracy-<label>.json: model, slice (dataset, per
 task, seed, tasks, transitions), host load average, per-task and overall rows, every
@@ -49,6 +52,7 @@ from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.connect import connect
 from worldplan.worldmodel.llm.errors import LLMError
 from worldplan.worldmodel.web.change_reading import read_change
+from worldplan.worldmodel.web.local_first import LocalFirstWorldModel
 from worldplan.worldmodel.web.page_diff import (
     ChangeFormatError,
     ChangeScore,
@@ -58,7 +62,7 @@ from worldplan.worldmodel.web.page_diff import (
     score_change,
 )
 from worldplan.worldmodel.web.transition_examples import SHOTS, ExampleBank, read_example_bank
-from worldplan.worldmodel.web.world_model import WorldModel
+from worldplan.worldmodel.web.world_model import PagePredictor, WorldModel
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "web_transitions" / "miniwob-dev.jsonl"
@@ -93,7 +97,7 @@ def sample(transitions: Sequence[Transition], per_task: int, seed: int,
             for t in rng.sample(by_task[task], min(per_task, len(by_task[task])))]
 
 
-async def predict_one(model: WorldModel, t: Transition, gate: asyncio.Semaphore,
+async def predict_one(model: PagePredictor, t: Transition, gate: asyncio.Semaphore,
                       budget: Budget | None = None) -> Scored:
     obs = WebObservation(goal=t.goal, url=t.url, axtree=t.before).to_prompt()
     real = real_change(t.before, t.after)
@@ -118,16 +122,17 @@ async def predict_one(model: WorldModel, t: Transition, gate: asyncio.Semaphore,
 
 async def evaluate(client: LLMClient, transitions: Sequence[Transition], *,
                    concurrency: int = 8, max_tokens: int | None = None, seed: int = 0,
-                   examples: ExampleBank | None = None, budget: Budget | None = None
-                   ) -> list[Scored]:
+                   examples: ExampleBank | None = None, budget: Budget | None = None,
+                   local: bool = False) -> list[Scored]:
     """Every transition's prediction scored, at most `concurrency` requests in flight;
     `max_tokens` None keeps the world model's own limit (what the planner gets); `examples`
     shown to the world model (never of the transition's own task); `budget` (unlimited)
-    counts the tokens spent."""
-    model = WorldModel(client, seed=seed, tags={"benchmark": "world_model_accuracy"},
+    counts the tokens spent; `local`: the local-first world model around the LLM's."""
+    llm = WorldModel(client, seed=seed, tags={"benchmark": "world_model_accuracy"},
                        examples=examples)
     if max_tokens is not None:
-        model.max_tokens = max_tokens
+        llm.max_tokens = max_tokens
+    model: PagePredictor = LocalFirstWorldModel(llm) if local else llm
     gate = asyncio.Semaphore(max(1, concurrency))
     return list(await asyncio.gather(*[predict_one(model, t, gate, budget)
                                        for t in transitions]))
@@ -193,6 +198,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     help="a transitions file whose other tasks' transitions are shown to the "
                          "world model as worked examples (default: none)")
     ap.add_argument("--shots", type=int, default=SHOTS, help="examples per prediction")
+    ap.add_argument("--local", action="store_true",
+                    help="local-first world model: local effects computed, the LLM asked "
+                         "for the rest")
     ap.add_argument("--against", type=Path, default=None,
                     help="an earlier results file: paired differences on shared transitions")
     ap.add_argument("--label", default="", help="results file label (default: the model)")
@@ -215,7 +223,9 @@ async def run(client: LLMClient, args: argparse.Namespace) -> dict[str, Any]:
     bank = read_example_bank(args.examples, args.shots) if args.examples else None
     spent = Budget()  # no limit: counts prompt (cached or not) and completion tokens
     rows = await evaluate(client, chosen, concurrency=args.concurrency,
-                          max_tokens=max_tokens, seed=args.seed, examples=bank, budget=spent)
+                          max_tokens=max_tokens, seed=args.seed, examples=bank, budget=spent,
+                          local=args.local)
+    computed = sum(r.tokens == 0 and not r.failure for r in rows)  # the LLM spends >= 1
     per_task = {task: summarise([r for r in rows if r.task == task], args.seed)
                 for task in sorted({r.task for r in rows})}
     overall = summarise(rows, args.seed)
@@ -234,6 +244,8 @@ async def run(client: LLMClient, args: argparse.Namespace) -> dict[str, Any]:
                                "bank": len(bank), "leave_task_out": True}
                               if bank is not None else None),
                  "tokens": spent.token_counts(),
+                 "local_first": ({"computed": computed, "asked": len(rows) - computed}
+                                 if args.local else None),
                  "load_avg_before": load_before, "load_avg_after": os.getloadavg(),
                  "wall_s": time.time() - t0, "time": time.time(),
                  "note": "means over transitions with bootstrap intervals; unreadable, "
@@ -247,7 +259,9 @@ async def run(client: LLMClient, args: argparse.Namespace) -> dict[str, Any]:
           f"over transitions; {overall['completion_tokens']} completion tokens, "
           f"{spent.spent_prompt_tokens} prompt tokens ({spent.spent_cached_tokens} cached); "
           + (f"{args.shots} examples per prediction from other tasks of {args.examples.name}"
-             if bank is not None else "no examples"))
+             if bank is not None else "no examples")
+          + (f"; local-first: {computed} computed, {len(rows) - computed} asked"
+             if args.local else ""))
     print(table(per_task, overall))
     print("parse / apply / request: failure rates (scored 0); null: the exact-match rate of "
           "always answering 'nothing changes'")

@@ -66,7 +66,9 @@ def web_command(
                                      "facts (agent/policies/web_ranker.json; "
                                      "web_ranker_features.json for --judge ranker)."),
     world_model: str = typer.Option("llm", help="LLM agent: llm (imagine each candidate's "
-                                    "change) or none (judge the actions alone)."),
+                                    "change), local (fills, ticks and selections computed "
+                                    "from the page, the LLM asked for the rest) or none "
+                                    "(judge the actions alone)."),
     policy: str = typer.Option("", help="LLM agent, compute-optimal: web policy file "
                                "(default: the bundled prior agent/policies/web_prior.json)."),
     resume: int = typer.Option(None, help="LLM agent: resume this interrupted run (its "

@@ -22,6 +22,7 @@ from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.connect import connect
 from worldplan.worldmodel.web.action_ranker import ActionRanker, read_ranker
 from worldplan.worldmodel.web.choice_judge import ChoiceJudge
+from worldplan.worldmodel.web.local_first import LocalFirstWorldModel
 from worldplan.worldmodel.web.transition_examples import ExampleBank, read_example_bank
 from worldplan.worldmodel.web.world_model import (
     NoWorldModel,
@@ -52,7 +53,8 @@ class WebAgentConfig:
     verifier_mode: str = "p_yes"  # p_yes | label (reasoned verdicts)
     verifier_votes: int = 1  # label mode: verdicts sampled and averaged per imagined state
     constrained: bool = True  # vLLM structured outputs: legal actions, applicable changes
-    # llm | peek (the real next page from a twin page: a ceiling) | none (judge actions alone)
+    # llm | local (local effects computed, the LLM asked for the rest: worldmodel.web.local_first)
+    # | peek (the real next page from a twin page: a ceiling) | none (judge actions alone)
     world_model: str = "llm"
     world_model_examples: str = ""  # transitions file shown as worked examples ("": none)
     # llm (the progress verifier, scoring each candidate) | choice (one question over all of a
@@ -92,7 +94,7 @@ def needs_twin(config: WebAgentConfig) -> bool:
 
 JUDGES = ("llm", "choice", "ranker", "oracle")
 ROOT = Path(__file__).resolve().parents[2]  # the project: relative ranker files resolve here
-WORLD_MODELS = ("llm", "peek", "none")
+WORLD_MODELS = ("llm", "local", "peek", "none")
 
 
 def check_roles(config: WebAgentConfig) -> None:
@@ -127,8 +129,17 @@ def check_roles(config: WebAgentConfig) -> None:
 def check_ranker(ranker: ActionRanker, config: WebAgentConfig) -> None:
     """Raise ValueError when the ranker cannot serve this judge: one that weighs the choice
     judge's scores needs that judge, asked as it was when the ranker was fitted (its meta's
-    orders and targets); one that does not would waste the judge's call."""
+    orders and targets); one that does not would waste the judge's call; one that weighs
+    imagined pages needs a world model that imagines them."""
     name = config.judge_ranker
+    if ranker.uses_world_model and config.world_model == "none":
+        raise ValueError(f"{name} weighs the world model's predicted changes: use it with a "
+                         "world model (local, llm or peek), not 'none'")
+    imagined_by = ranker.meta.get("world_model")
+    if ranker.uses_world_model and imagined_by and imagined_by != config.world_model:
+        raise ValueError(f"{name} was fitted on the {imagined_by!r} world model's changes, "
+                         f"not {config.world_model!r}'s: refit it "
+                         "(benchmarks/imagined_ranker.py)")
     if ranker.uses_judge and config.judge == "ranker":
         raise ValueError(f"{name} weighs the choice judge's scores: use it with judge "
                          "'choice', or a ranker fitted without them")
@@ -174,6 +185,8 @@ def make_models(clients: AgentClients, config: WebAgentConfig, seed: int,
                     if config.world_model_examples else None)
         world = WorldModel(clients.world_model, config.world_model_tokens, seed=seed,
                            constrained=config.constrained, examples=examples)
+        if config.world_model == "local":
+            world = LocalFirstWorldModel(world)
     return WebModels(
         Proposer(clients.proposer, config.proposer_tokens, config.temperature, seed,
                  constrained=config.constrained),

@@ -2,7 +2,11 @@
 
 `ActionRanker` holds a standardised logistic regression over some of
 `worldmodel.web.action_features.FEATURES` (the page's facts about each candidate, the
-proposer's votes and, when the ranker uses them, the choice judge's probability and rank).
+proposer's votes and, when the ranker uses them, the choice judge's probability and rank)
+and of `worldmodel.web.imagined_features.IMAGINED_FEATURES` (what the world model's
+predicted change of the candidate says; `uses_world_model`). Rows are aligned with
+`COLUMNS` (FEATURES, then IMAGINED_FEATURES); a row of FEATURES alone serves a ranker that
+uses no imagined feature.
 `probabilities(goal, obs, history, actions, facts, judge_scores)` scores a step's
 candidates and normalises the scores over them (a softmax of the logits), so the best is the
 one the model finds likeliest to be the right next action. `fit_ranker` fits one with
@@ -32,8 +36,10 @@ from worldplan.worldmodel.web.action_features import (
     OptionFacts,
     action_features,
 )
+from worldplan.worldmodel.web.imagined_features import IMAGINED_FEATURES
 
-_COLUMN = {name: i for i, name in enumerate(FEATURES)}  # a feature's place in a full row
+COLUMNS = (*FEATURES, *IMAGINED_FEATURES)
+_COLUMN = {name: i for i, name in enumerate(COLUMNS)}  # a feature's place in a full row
 
 
 class RankerError(ValueError):
@@ -50,9 +56,9 @@ class ActionRanker:
     meta: dict[str, Any] = field(default_factory=dict)  # what it was fitted on, its CV score
 
     def __post_init__(self) -> None:
-        unknown = [f for f in self.features if f not in FEATURES]
+        unknown = [f for f in self.features if f not in COLUMNS]
         if unknown:
-            raise RankerError(f"unknown features {unknown}: known are {', '.join(FEATURES)}")
+            raise RankerError(f"unknown features {unknown}: known are {', '.join(COLUMNS)}")
         k = len(self.features)
         if not k or any(len(v) != k for v in (self.mean, self.scale, self.coef)):
             raise RankerError(f"{k} features but {len(self.mean)} means, {len(self.scale)} "
@@ -62,29 +68,43 @@ class ActionRanker:
     def uses_judge(self) -> bool:
         return any(f in JUDGE_FEATURES for f in self.features)
 
+    @property
+    def uses_world_model(self) -> bool:
+        return any(f in IMAGINED_FEATURES for f in self.features)
+
     def logit(self, row: Sequence[float]) -> float:
-        """The log-odds of one candidate from its full feature row (aligned with FEATURES)."""
+        """The log-odds of one candidate from its feature row (aligned with COLUMNS; with
+        FEATURES alone when the ranker uses no imagined feature)."""
         return self.intercept + sum(
             c * (row[_COLUMN[f]] - m) / (s or 1.0)
             for f, m, s, c in zip(self.features, self.mean, self.scale, self.coef, strict=True))
 
     def probabilities(self, goal: str, obs: str, history: Sequence[str],
                       actions: Sequence[str], facts: Sequence[OptionFacts],
-                      judge_scores: Sequence[float] | None = None) -> list[float]:
+                      judge_scores: Sequence[float] | None = None,
+                      imagined: Sequence[dict[str, float]] | None = None) -> list[float]:
         """Each candidate's share of the softmax of their logits (aligned with `actions`);
-        `judge_scores`: the choice judge's probabilities, required when `uses_judge`."""
-        if len(facts) != len(actions) or (judge_scores is not None
-                                          and len(judge_scores) != len(actions)):
-            raise ValueError("actions, facts and judge scores must be aligned")
+        `judge_scores`: the choice judge's probabilities, required when `uses_judge`;
+        `imagined`: each candidate's imagined features (worldmodel.web.imagined_features),
+        required when `uses_world_model`."""
+        if len(facts) != len(actions) or any(
+                v is not None and len(v) != len(actions) for v in (judge_scores, imagined)):
+            raise ValueError("actions, facts, judge scores and imagined features must be "
+                             "aligned")
         if self.uses_judge and judge_scores is None:
             raise ValueError("this ranker weighs the choice judge's scores: pass them")
+        if self.uses_world_model and imagined is None:
+            raise ValueError("this ranker weighs the world model's predicted changes: pass "
+                             "their imagined features")
         if not actions:
             return []
         ranks = judge_ranks(judge_scores) if judge_scores is not None else [None] * len(actions)
         nodes = parse_tree(obs)
         logits = [self.logit(action_features(
             goal, obs, history, a, f, None if judge_scores is None else judge_scores[i],
-            ranks[i], nodes=nodes)) for i, (a, f) in enumerate(zip(actions, facts, strict=True))]
+            ranks[i], nodes=nodes) + ([imagined[i][k] for k in IMAGINED_FEATURES]
+                                      if imagined is not None else []))
+            for i, (a, f) in enumerate(zip(actions, facts, strict=True))]
         top = max(logits)
         exp = [math.exp(v - top) for v in logits]
         return [e / sum(exp) for e in exp]
@@ -104,7 +124,7 @@ def fit_ranker(rows: Sequence[Sequence[float]], labels: Sequence[float],
                features: Sequence[str] = FEATURES, *, c: float = 0.1,
                meta: dict[str, Any] | None = None) -> ActionRanker:
     """A standardised L2 logistic regression (inverse strength `c`) of `labels` on the
-    named columns of `rows` (full rows aligned with FEATURES)."""
+    named columns of `rows` (aligned with COLUMNS, as `logit` reads them)."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler

@@ -24,7 +24,9 @@ line beside its action (`click('e12') on button "Submit"`: `with_targets`).
 (agent.web.choice_search uses it). With a fitted `ranker` (worldmodel.web.action_ranker) its
 scores are the ranker's over the judge's probabilities, the page's facts and the proposer's
 votes (`facts`), and `Choice.judged` keeps the judge's own; with `ask=False` no model is
-asked and the ranker alone scores (a ranker that weighs the judge cannot: ValueError).
+asked and the ranker alone scores (a ranker that weighs the judge cannot: ValueError). A
+ranker that weighs imagined pages (`uses_world_model`) reads each option's predicted change
+(worldmodel.web.imagined_features), so the options must carry the world model's changes.
 Not handled: more than len(CHOICE_LETTERS) options (the caller keeps the first ones).
 """
 
@@ -41,7 +43,9 @@ from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.generation import Generation, TokenLogprob
 from worldplan.worldmodel.llm.yesno import NoVerdict
 from worldplan.worldmodel.web.action_features import OptionFacts
+from worldplan.worldmodel.web.action_grammar import page_tree
 from worldplan.worldmodel.web.action_ranker import ActionRanker
+from worldplan.worldmodel.web.imagined_features import imagined_features
 from worldplan.worldmodel.web.page_diff import normalise_line
 from worldplan.worldmodel.web.prompts import CHOICE_LETTERS, choice_messages
 from worldplan.worldmodel.web.transition_examples import element_line
@@ -192,8 +196,13 @@ class ChoiceJudge:
             assert judged is not None
             return judged
         facts = list(facts) if facts is not None else [OptionFacts()] * len(options)
+        imagined = None
+        if self.ranker.uses_world_model:
+            tree = page_tree(obs)
+            imagined = [imagined_features(goal, tree, change) for _, change in options]
         scores = self.ranker.probabilities(goal, obs, history, [a for a, _ in options], facts,
-                                           None if judged is None else judged.scores)
+                                           None if judged is None else judged.scores,
+                                           imagined)
         if judged is None:
             return Choice(scores, 1.0, None)
         return replace(judged, scores=scores, judged=tuple(judged.scores))

@@ -12,6 +12,7 @@ from worldplan.agent.cli.app import app
 from worldplan.agent.web.config import WebAgentConfig, check_roles
 from worldplan.traces.engine import make_engine
 from worldplan.traces.schema import Episode, Run, Step
+from worldplan.worldmodel.web.action_ranker import ActionRanker, write_ranker
 
 runner = CliRunner()
 
@@ -96,3 +97,20 @@ def test_web_refuses_a_judge_its_strategy_cannot_use_before_anything_runs(
                                judge_ranker="agent/policies/web_ranker_features.json"))
     with Session(make_engine(db)) as s:
         assert s.exec(select(Run)).all() == []  # nothing was started
+
+
+def test_a_ranker_that_weighs_imagined_pages_needs_a_world_model(tmp_path: Path) -> None:
+    w = {"wm_goal_quote": 1.0}
+    path = tmp_path / "dream.json"
+    write_ranker(ActionRanker(tuple(w), (0.0,), (1.0,), (1.0,), 0.0), path)
+    with pytest.raises(ValueError, match="weighs the world model's predicted changes"):
+        check_roles(WebAgentConfig(strategy="best-of-n", judge="ranker", world_model="none",
+                                   judge_ranker=str(path)))
+    check_roles(WebAgentConfig(strategy="best-of-n", judge="ranker", world_model="local",
+                               judge_ranker=str(path)))
+    fitted_on = tmp_path / "dream-peek.json"
+    write_ranker(ActionRanker(tuple(w), (0.0,), (1.0,), (1.0,), 0.0,
+                              {"world_model": "peek"}), fitted_on)
+    with pytest.raises(ValueError, match="fitted on the 'peek' world model"):
+        check_roles(WebAgentConfig(strategy="best-of-n", judge="ranker", world_model="local",
+                                   judge_ranker=str(fitted_on)))

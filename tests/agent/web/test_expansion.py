@@ -75,9 +75,11 @@ def test_the_router_widens_its_roots_by_the_added_actions() -> None:
 
 
 def _episode(store: TraceStore, expand: int, judge: str = "llm", world_model: str = "none",
-             orders: int = 1, ranker: str = "") -> tuple[bool, list[str], list[str]]:
+             orders: int = 1, ranker: str = "", again: bool = False
+             ) -> tuple[bool, list[str], list[str]]:
     def propose(done: int, prompt: str, n: int) -> list[str]:
-        return [PLAN[0] if done == 0 else "noop()"] * n  # never ticks, never submits
+        # never ticks, never submits; `again`: proposes the fill at every step
+        return [PLAN[0] if done == 0 or again else "noop()"] * n
 
     llm, env = ScriptedWebLLM(propose=propose), FakeWebEnv()
     client = LLMClient("http://scripted", transport=llm.transport(), retries=0)
@@ -126,3 +128,23 @@ def test_the_choice_judge_serves_best_of_n_only(store: TraceStore) -> None:
     with pytest.raises(ValueError, match="use it with best-of-n"):
         make_models(AgentClients(client, client, client),
                     WebAgentConfig(strategy="search", judge="choice"), seed=0)
+
+
+def test_a_ranker_of_imagined_pages_avoids_what_the_world_model_says_does_nothing(
+        store: TraceStore, tmp_path: Path) -> None:
+    """A proposer that offers the fill at every step, and a hand-set ranker that knows no
+    page fact about repeats, only the world model's `wm_nothing`: with the local-first world
+    model (filling the text the field holds changes nothing, computed from the page) it
+    fills once, ticks and submits, asking the LLM world model only for the clicks; with the
+    scripted LLM world model, which predicts the fill's change again, it fills again and
+    again and never submits."""
+    weights = {"verb_fill": 5.0, "verb_check": 3.0, "role_button": 2.0, "vote_share": 1.0,
+               "wm_nothing": -10.0}
+    path = tmp_path / "dream.json"
+    write_ranker(ActionRanker(tuple(weights), (0.0,) * len(weights), (1.0,) * len(weights),
+                              tuple(weights.values()), 0.0), path)
+    ok, steps, roles = _episode(store, 4, "ranker", "local", ranker=str(path), again=True)
+    assert ok and steps == PLAN and "verifier" not in roles
+    assert "world_model" in roles  # the clicks were asked
+    ok, steps, _ = _episode(store, 4, "ranker", "llm", ranker=str(path), again=True)
+    assert not ok and steps[:2] == [PLAN[0], PLAN[0]]

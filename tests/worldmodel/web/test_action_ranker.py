@@ -186,3 +186,23 @@ def test_an_unranked_choice_is_the_judges_own() -> None:
     got = asyncio.run(ChoiceJudge(client).choose(GOAL, OBS, [("a", ""), ("b", "")]))
     assert got.scores == pytest.approx([0.6, 0.4]) and got.judged == ()
 
+
+
+def test_a_ranker_that_weighs_imagined_pages_reads_each_options_change() -> None:
+    """The options carry the world model's predicted changes: a ranker that rewards a
+    change revealing the goal's quoted text picks that option, with no model asked; the
+    same ranker without the changes' features cannot score (it must be given them)."""
+    w = {"wm_goal_quote": 5.0, "wm_nothing": -2.0}
+    dreams = ActionRanker(tuple(w), (0.0, 0.0), (1.0, 1.0), tuple(w.values()), 0.0)
+    assert dreams.uses_world_model and not dreams.uses_judge
+    client = LLMClient("http://scripted", transport=OpenAIServer(
+        lambda body: letters([1.0], 40)).transport(), retries=0)
+    options = [("check('e4')", "nothing changes"), ("click('e7')", "+ dialog [ref=e40]"),
+               ("fill('e3', 'Ann')", '~ textbox "Note" [ref=e3] => textbox "Note" [ref=e3]: '
+                                     "Ann")]
+    judge = ChoiceJudge(client, ranker=dreams, ask=False)
+    got = asyncio.run(judge.choose(GOAL, OBS.replace(": Ann", ""), options))
+    assert max(range(3), key=lambda i: got.scores[i]) == 2
+    assert got.scores[0] < got.scores[1]  # predicted to do nothing
+    with pytest.raises(ValueError, match="imagined features"):
+        dreams.probabilities(GOAL, OBS, [], ["click('e7')"], [OptionFacts()])

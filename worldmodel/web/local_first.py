@@ -1,0 +1,61 @@
+"""A world model that computes the effects it can and asks the LLM only for the rest.
+
+`LocalFirstWorldModel(inner)` predicts an action's next page with
+`worldmodel.web.local_effects.local_change` when the effect is local and certain (a fill,
+a tick, a selection, a click on an inert element): 0 tokens, no model call, the change
+applied to the page as `WorldModel` applies the LLM's. Any other action (a button, a link, a
+tab, a generic element), and any prediction after imagined steps given as text, goes to
+`inner` (the LLM `WorldModel`, or any `PagePredictor`). `local` counts the predictions made
+without the model, `asked` those sent to it.
+Limits: those of local_effects (page handlers, the end of an episode are not known); the
+local part is deterministic, so n samples of it are n copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from worldplan.worldmodel.llm.accounting import Budget
+from worldplan.worldmodel.web.action_grammar import page_tree
+from worldplan.worldmodel.web.local_effects import local_change
+from worldplan.worldmodel.web.page_diff import ChangeFormatError, apply_change, format_change
+from worldplan.worldmodel.web.world_model import (
+    PagePredictor,
+    Prediction,
+    Step,
+    imagined_observation,
+)
+
+
+@dataclass
+class LocalFirstWorldModel:
+    inner: PagePredictor
+    local: int = 0  # predictions computed from the page
+    asked: int = 0  # predictions sent to `inner`
+    # the planners' cost estimate per prediction: any may be asked (the inner model's)
+    max_tokens: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.max_tokens = self.inner.max_tokens
+
+    async def predict(self, obs: str, action: str, *, imagined: Sequence[Step] = (),
+                      history: Sequence[str] = (), n: int = 1,
+                      budget: Budget | None = None) -> list[Prediction]:
+        """n predicted changes after `action`: the local change when there is one, else
+        `inner`'s (see the module docstring)."""
+        tree = page_tree(obs)
+        change = None if imagined else local_change(tree, action)
+        if change is not None:
+            try:
+                after = apply_change(tree, change)
+            except ChangeFormatError:
+                change = None
+        if change is None:
+            self.asked += 1
+            return await self.inner.predict(obs, action, imagined=imagined, history=history,
+                                            n=n, budget=budget)
+        self.local += 1
+        text = format_change(change)
+        page = imagined_observation(obs, action, after, text)
+        return [Prediction(text, 0, "stop", page, "")] * max(1, n)

@@ -12,6 +12,7 @@ Per arm: success, the paired difference against reactive, the relative lift
         benchmarks/results/web_agent-outside5-s10.json \
         benchmarks/results/web_agent-outside10-s10.json [--budget 4000]
 
+`--against ARM` also pairs every other arm against ARM (what a change to it adds).
 Writes benchmarks/results/web_agent-pool.json (or --out). Limits: slices must not share
 (task, seed) pairs (a repeated episode is refused); the pooled episodes weigh each slice by
 its size; a slice whose reactive solves nothing has no lift of its own.
@@ -68,6 +69,8 @@ def main() -> None:
     ap.add_argument("files", type=Path, nargs="+")
     ap.add_argument("--budget", type=int, default=4000)
     ap.add_argument("--out", type=Path, default=RESULTS / "web_agent-pool.json")
+    ap.add_argument("--against", default="", help="also pair every arm against this one "
+                    "(e.g. ranker-expand: what a change to it adds), on shared episodes")
     args = ap.parse_args()
     got = episodes(args.files, args.budget)
     if "reactive" not in got:
@@ -85,6 +88,12 @@ def main() -> None:
     result = {"files": [str(p) for p in args.files], "models": sorted(map(str, models)),
               "budget": args.budget, "unit": "total tokens per episode",
               "confidence": CONFIDENCE, "pooled": rows, "per_file": per_file}
+    if args.against:
+        if args.against not in got:
+            raise SystemExit(f"no {args.against!r} arm at this budget")
+        result["against"] = {"arm": args.against, "pooled": {
+            arm: compare(eps, got[args.against]) for arm, eps in got.items()
+            if arm not in ("reactive", args.against)}}
     args.out.write_text(json.dumps(result, indent=1) + "\n")
 
     def ci(d: dict[str, float]) -> str:
@@ -97,6 +106,9 @@ def main() -> None:
     for arm, r in rows.items():
         print(f"{arm:18s} {r['episodes']:4d} {ci(r['success']):>26s} "
               f"{ci(r['difference']):>26s} {ci(r['relative_lift']):>26s}")
+    for arm, r in result.get("against", {}).get("pooled", {}).items():
+        print(f"{arm} - {args.against} on {r['episodes']} shared episodes: "
+              f"{ci(r['difference'])}")
     print(f"wrote {args.out}")
 
 

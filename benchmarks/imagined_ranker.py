@@ -24,8 +24,10 @@ page and scored on the other tasks' pages, nothing fitted on them.
 Writes benchmarks/results/imagined_ranker-<world model>.json, and the `features+wm` ranker
 fitted on every dev page to agent/policies/web_ranker_dream-<world model>.json (its meta
 names the world model; agent.web.config refuses it with another). Limits: those of
-action_ranker_fit (the oracle's action is one right action; pages are the oracle's); the
-peek world model cannot see the episode's end (the twin shows the next page only).
+action_ranker_fit (the oracle's action is one right action; pages are the oracle's); no
+world model of pages, the peek one included, tells a winning final action from a losing one:
+after either, the twin shows the next episode's start screen, and no page shows the reward
+(session 11: in episodes this costs the dream rankers the click-tab and enter-date finals).
 """
 
 from __future__ import annotations

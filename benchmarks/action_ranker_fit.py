@@ -71,8 +71,9 @@ SELECTIONS = ("greedy", "majority", "judge", "ranked", "features", "any")
 
 
 def page_rows(pages_files: Sequence[Path], data: Path) -> list[dict[str, Any]]:
-    """One record per judged page sample: task, its candidates' feature rows and labels,
-    and the stored selections' outcomes."""
+    """One record per judged page sample: task, the page (key, observation, history, goal,
+    tree), its candidate actions with their feature rows and labels, and the stored
+    selections' outcomes."""
     oracle = {(t.task, t.seed, t.step): t for t in read_transitions(data).transitions
               if t.source == "oracle"}
     out = []
@@ -104,6 +105,9 @@ def page_rows(pages_files: Sequence[Path], data: Path) -> list[dict[str, Any]]:
                     for i, (a, v) in enumerate(zip(actions, votes, strict=True))]
             want = canonical_action(p["oracle"])
             out.append({"task": p["task"], "rows": rows, "asked": asked,
+                        # what a world model needs to imagine the candidates (imagined_ranker)
+                        "key": (t.task, t.seed, t.step), "actions": actions, "obs": obs,
+                        "history": history, "goal": t.goal, "tree": t.before,
                         "labels": [float(canonical_action(a) == want) for a in actions],
                         **{k: float(p[f"{k}_right"]) for k in ("greedy", "majority", "judge",
                                                                 "any")}})

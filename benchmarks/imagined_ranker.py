@@ -15,8 +15,8 @@ per (task, seed, step, action), appended as they come: a killed run resumes, a b
 skipped and predicted again.
 Dev pages (18 tasks, the pages action_ranker_fit uses): the pick rates of `features` and
 `features+wm`, fitted without the page's task, with the paired difference (bootstrap 90%
-over page samples). Held out (`--heldout PAGES --heldout-data DATA`): both fitted on every dev
-page and scored on the other tasks' pages, nothing fitted on them.
+over page samples). Held out (the judged pages of the 15 tasks outside dev, OUTSIDE_PAGES):
+both fitted on every dev page and scored there, nothing fitted on them.
 
     .venv/bin/python benchmarks/imagined_ranker.py --world-model local [--llm-url URL]
     .venv/bin/python benchmarks/imagined_ranker.py --world-model peek --concurrency 2
@@ -39,6 +39,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +47,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import action_ranker_fit as arf  # noqa: E402  (a sibling script, not a package)
 
 from worldplan.agent.runs.web_envs import MiniWoBEnvs  # noqa: E402
-from worldplan.agent.runs.web_transitions import read_transitions  # noqa: E402
 from worldplan.agent.web.peek_world_model import PeekingWorldModel  # noqa: E402
 from worldplan.envs.web.actions import canonical_action  # noqa: E402
-from worldplan.envs.web.observation import WebObservation  # noqa: E402
 from worldplan.traces.intervals import difference_ci, mean_ci  # noqa: E402
 from worldplan.worldmodel.llm.connect import connect  # noqa: E402
 from worldplan.worldmodel.web.imagined_features import (  # noqa: E402
@@ -66,24 +65,10 @@ CONFIDENCE = 0.90
 Key = tuple[str, int, int, str]
 
 
-def candidates(pages_files: Sequence[Path], data: Path) -> dict[Key, dict[str, Any]]:
-    """Every (task, seed, step, canonical action) of the judged pages, with what predicting
-    it needs: the observation and the oracle's earlier actions."""
-    oracle = {(t.task, t.seed, t.step): t for t in read_transitions(data).transitions
-              if t.source == "oracle"}
-    out: dict[Key, dict[str, Any]] = {}
-    for f in pages_files:
-        for p in json.loads(f.read_text())["pages"]:
-            t = oracle[(p["task"], p["seed"], p["step"])]
-            history = [canonical_action(oracle[(t.task, t.seed, s)].action)
-                       for s in range(t.step)]
-            obs = WebObservation(goal=t.goal, url=t.url, axtree=t.before,
-                                 last_action=history[-1] if history else "").to_prompt()
-            for a in [a for a, _ in p["candidates"]] + list(p["added"]):
-                key = (t.task, t.seed, t.step, canonical_action(a))
-                out.setdefault(key, {"obs": obs, "history": history, "goal": t.goal,
-                                     "tree": t.before})
-    return out
+def candidates(pages: Sequence[dict[str, Any]]) -> dict[Key, dict[str, Any]]:
+    """Every (task, seed, step, canonical action) of the pages (action_ranker_fit.page_rows
+    records), with the page record that holds what predicting it needs."""
+    return {(*p["key"], canonical_action(a)): p for p in pages for a in p["actions"]}
 
 
 def read_cache(path: Path) -> dict[Key, dict[str, Any]]:
@@ -104,6 +89,8 @@ async def predict_all(todo: dict[Key, dict[str, Any]], cache: Path, world_model:
     done = read_cache(cache)
     keys = [k for k in todo if k not in done]
     print(f"{len(todo)} candidates, {len(done)} cached, {len(keys)} to predict")
+    if not keys:
+        return
 
     def write(key: Key, text: str, error: str, tokens: int) -> None:
         with cache.open("a") as f:
@@ -139,27 +126,13 @@ async def predict_all(todo: dict[Key, dict[str, Any]], cache: Path, world_model:
         await asyncio.gather(*[worker(tasks[i::concurrency]) for i in range(concurrency)])
 
 
-def add_wm_rows(pages: list[dict[str, Any]], pages_files: Sequence[Path], data: Path,
-                cache: dict[Key, dict[str, Any]]) -> None:
-    """Extend each page's feature rows (action_ranker_fit.page_rows order) with the
-    imagined features of its candidates."""
-    oracle = {(t.task, t.seed, t.step): t for t in read_transitions(data).transitions
-              if t.source == "oracle"}
-    i = 0
-    for f in pages_files:
-        for p in json.loads(f.read_text())["pages"]:
-            actions = [a for a, _ in p["candidates"]] + list(p["added"])
-            if not actions or not p["scores"]:
-                continue
-            t = oracle[(p["task"], p["seed"], p["step"])]
-            page = pages[i]
-            i += 1
-            for j, a in enumerate(actions):
-                c = cache[(t.task, t.seed, t.step, canonical_action(a))]
-                wm = imagined_features(t.goal, t.before, c["change"], c["error"])
-                page["rows"][j] = [*page["rows"][j], *(wm[k] for k in IMAGINED_FEATURES)]
-    if i != len(pages):
-        raise SystemExit(f"page count mismatch: {i} != {len(pages)}")
+def add_wm_rows(pages: list[dict[str, Any]], cache: dict[Key, dict[str, Any]]) -> None:
+    """Extend each page's feature rows with the imagined features of its candidates."""
+    for p in pages:
+        for j, a in enumerate(p["actions"]):
+            c = cache[(*p["key"], canonical_action(a))]
+            wm = imagined_features(p["goal"], p["tree"], c["change"], c["error"])
+            p["rows"][j] = [*p["rows"][j], *(wm[k] for k in IMAGINED_FEATURES)]
 
 
 def cross_validate(pages: list[dict[str, Any]], c: float) -> None:
@@ -193,16 +166,16 @@ def main() -> None:
     args = ap.parse_args()
     dev = [p for p in PAGES if p.exists()]
     cache = RESULTS / f"imagined_changes-{args.world_model}.jsonl"
-    todo = candidates(dev, DATA) | candidates([OUTSIDE_PAGES], OUTSIDE_DATA)
+    pages = arf.page_rows(dev, DATA)
+    outside = arf.page_rows([OUTSIDE_PAGES], OUTSIDE_DATA)
+    todo = candidates(pages + outside)
     t0, load = time.time(), os.getloadavg()
     asyncio.run(predict_all(todo, cache, args.world_model, args.llm_url, args.concurrency))
     got = read_cache(cache)
-    pages = arf.page_rows(dev, DATA)
-    add_wm_rows(pages, dev, DATA, got)
+    add_wm_rows(pages, got)
+    add_wm_rows(outside, got)
     cross_validate(pages, args.c)
     scored = arf.served(pages)
-    outside = arf.page_rows([OUTSIDE_PAGES], OUTSIDE_DATA)
-    add_wm_rows(outside, [OUTSIDE_PAGES], OUTSIDE_DATA, got)
     fitted = {"features": arf._fit(pages, NO_JUDGE, args.c),
               "features+wm": arf._fit(pages, (*NO_JUDGE, *IMAGINED_FEATURES), args.c)}
     for p in outside:
@@ -220,9 +193,9 @@ def main() -> None:
               "coef": dict(zip(fitted["features+wm"].features,
                                fitted["features+wm"].coef, strict=True))}
     out = RESULTS / f"imagined_ranker-{args.world_model}.json"
-    dream = arf._fit(pages, (*NO_JUDGE, *IMAGINED_FEATURES), args.c,
-                     {**result["meta"], "cv_pick": result["dev"]["features+wm"],
-                      "heldout_pick": result["heldout"]["features+wm"]})
+    dream = replace(fitted["features+wm"],
+                    meta={**result["meta"], "cv_pick": result["dev"]["features+wm"],
+                          "heldout_pick": result["heldout"]["features+wm"]})
     arf.write_ranker(dream, arf.POLICIES / f"web_ranker_dream-{args.world_model}.json")
     out.write_text(json.dumps(result, indent=1) + "\n")
     for part in ("dev", "heldout"):

@@ -50,8 +50,14 @@ class OptionFacts:
     greedy: bool = False
 
 
-def _words(text: str) -> set[str]:
+def words(text: str) -> set[str]:
+    """The text's lowercase words (letters and digits)."""
     return set(_WORD.findall(text.lower()))
+
+
+def goal_quotes(goal: str) -> list[str]:
+    """The texts the goal quotes (what to type, pick or click)."""
+    return _QUOTED.findall(goal)
 
 
 def _checked(node: AxNode) -> bool:
@@ -103,13 +109,13 @@ def action_features(goal: str, obs: str, history: Sequence[str], action: str,
     ref = str(args.get("ref", ""))
     node = next((n for n in nodes if ref and n.ref == ref), None)
     role = node.role if node is not None else ""
-    label = _words(node.label) if node is not None else set()
-    goal_words = _words(goal)
+    label = words(node.label) if node is not None else set()
+    goal_words = words(goal)
     text = str(args.get("text", args.get("label", "")))
     empty_fields = sum(1 for n in nodes if n.role == "textbox" and not n.text)
     shown = " ".join(f"{n.name} {n.text}" for n in nodes).lower()
     pending = any(n.role == "textbox" for n in nodes) and any(
-        q.lower() not in shown for q in _QUOTED.findall(goal))
+        q.lower() not in shown for q in goal_quotes(goal))
     me = canonical_action(action)
     out = [math.log(max(judge_p, MIN_P)) if judge_p is not None else 0.0,
            float(judge_rank == 0),

@@ -20,20 +20,14 @@ digits. Pure; no model calls.
 from __future__ import annotations
 
 import math
-import re
 
+from worldplan.worldmodel.web.action_features import goal_quotes, words
 from worldplan.worldmodel.web.page_diff import ChangeFormatError, normalise_line, parse_change
 
 IMAGINED_FEATURES = ("wm_nothing", "wm_items", "wm_goal_quote", "wm_goal_words", "wm_error")
-_WORD = re.compile(r"[a-z0-9]+")
-_QUOTED = re.compile(r'"([^"]+)"')
 _STOP = frozenset({"the", "a", "an", "and", "or", "to", "of", "on", "in", "into", "for",
                    "click", "select", "enter", "then", "press", "button", "field", "box",
                    "text", "from", "with", "is", "it", "that", "this", "submit", "below"})
-
-
-def _words(text: str) -> set[str]:
-    return set(_WORD.findall(text.lower()))
 
 
 def imagined_features(goal: str, tree: str, change_text: str, error: str = ""
@@ -56,10 +50,10 @@ def imagined_features(goal: str, tree: str, change_text: str, error: str = ""
     out["wm_items"] = math.log1p(len(new) + len(change.removed))
     before = "\n".join(normalise_line(ln) for ln in tree.splitlines()).lower()
     shown = "\n".join(normalise_line(ln) for ln in new).lower()
-    quotes = [q.lower() for q in _QUOTED.findall(goal) if q.strip()]
+    quotes = [q.lower() for q in goal_quotes(goal) if q.strip()]
     out["wm_goal_quote"] = float(any(q in shown and q not in before for q in quotes))
-    goal_words = _words(goal) - _STOP
+    goal_words = words(goal) - _STOP
     if goal_words:
-        fresh = (_words(shown) - _words(before)) & goal_words
+        fresh = (words(shown) - words(before)) & goal_words
         out["wm_goal_words"] = len(fresh) / len(goal_words)
     return out

@@ -68,8 +68,10 @@ def _line(node: AxNode, states: dict[str, str] | None = None, text: str | None =
                    node.text if text is None else text)
 
 
-def _pair(node: AxNode, **kw: object) -> tuple[str, str] | None:
-    new = _line(node, **kw)  # type: ignore[arg-type]
+def _pair(node: AxNode, states: dict[str, str] | None = None, text: str | None = None
+          ) -> tuple[str, str] | None:
+    """(the node's line, its line with new states or text); None as `_line`."""
+    new = _line(node, states, text)
     return None if new is None else (tree_line(node.line), new)
 
 

@@ -44,8 +44,8 @@ class LocalFirstWorldModel:
                       budget: Budget | None = None) -> list[Prediction]:
         """n predicted changes after `action`: the local change when there is one, else
         `inner`'s (see the module docstring)."""
-        tree = page_tree(obs)
-        change = None if imagined else local_change(tree, action)
+        tree = "" if imagined else page_tree(obs)
+        change = local_change(tree, action) if tree else None
         if change is not None:
             try:
                 after = apply_change(tree, change)

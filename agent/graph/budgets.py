@@ -1,7 +1,8 @@
 """Step budgets of the agent graph: what a step may spend, and what its search parts cost.
 
 - `StepCosts`: the worst-case generated tokens of one proposal, one world-model prediction
-  and one judgement; a plan's worst case is computed from them before it runs.
+  and one judgement; a plan's worst case is computed from them before it runs (root
+  candidates whose change the world model computes without a call cost no prediction).
 - `step_allowance`: the tokens left shared over the next few steps (early steps may think
   more).
 - `spent_of` / `budget_from_state`: a budget's spending as a JSON-serialisable dict for the
@@ -30,16 +31,23 @@ class StepCosts:
     def imagined(self, samples: int) -> int:
         return samples * (self.predict + self.judge)
 
-    def branch(self, width: int, depth: int, beam: int, samples: int) -> int:
-        deeper = (depth - 1) * beam * (width * self.proposal + width * self.imagined(samples))
-        return width * self.imagined(samples) + deeper
+    def roots(self, width: int, samples: int, free: int = 0) -> int:
+        """The `width` root candidates imagined and judged, `free` of them predicted without
+        a model call (worldmodel.web.local_first computes a fill's or a tick's change from
+        the page): those cost their judgements only."""
+        priced = max(0, width - max(0, free))
+        return samples * (width * self.judge + priced * self.predict)
 
-    def mcts(self, width: int, simulations: int, samples: int) -> int:
+    def branch(self, width: int, depth: int, beam: int, samples: int, free: int = 0) -> int:
+        deeper = (depth - 1) * beam * (width * self.proposal + width * self.imagined(samples))
+        return self.roots(width, samples, free) + deeper
+
+    def mcts(self, width: int, simulations: int, samples: int, free: int = 0) -> int:
         """The `width` root candidates imagined, then per simulation at most one proposal
         request of `width` samples and one imagined state (agent.web.mcts); the depth does
         not change the worst case."""
         per = width * self.proposal + self.imagined(samples)
-        return width * self.imagined(samples) + simulations * per
+        return self.roots(width, samples, free) + simulations * per
 
     def revise(self, rounds: int, samples: int) -> int:
         return self.imagined(samples) + rounds * (self.proposal + self.imagined(samples))

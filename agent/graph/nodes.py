@@ -84,7 +84,7 @@ class Router(Protocol):
 
     def decide(self, difficulty: Estimate | None, *, readable: int | None,
                tokens_left: int | None, allowance: int | None,
-               costs: StepCosts) -> StepDecision: ...
+               costs: StepCosts, free: int = 0) -> StepDecision: ...
 
 
 class StepRecorder(Protocol):
@@ -154,9 +154,12 @@ async def decide(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str,
     steps_left = state["max_steps"] - state["step"]
     readable = (sum(1 for c in state["candidates"] if c["answer"])
                 if ctx.domain.needs_candidates else None)
+    # candidates the world model predicts without a call (the domain marks them)
+    free = sum(1 for c in state["candidates"] if c["answer"] and (c.get("info") or {}).get("free"))
     decision = ctx.router.decide(
         est, readable=readable, tokens_left=left,
-        allowance=step_allowance(left, steps_left, ctx.horizon), costs=ctx.domain.costs)
+        allowance=step_allowance(left, steps_left, ctx.horizon), costs=ctx.domain.costs,
+        free=free)
     return {"decision": decision}
 
 

@@ -70,7 +70,7 @@ class MathRouter:
 
     def decide(self, difficulty: Estimate | None, *, readable: int | None,
                tokens_left: int | None, allowance: int | None,
-               costs: StepCosts) -> StepDecision:
+               costs: StepCosts, free: int = 0) -> StepDecision:
         left = self.budget.generations_left
         if self.strategy == "compute-optimal":
             if self.policy is None:

@@ -43,13 +43,14 @@ from worldplan.agent.web.difficulty import WebDifficulty, step_features
 from worldplan.agent.web.expansion import expanded
 from worldplan.agent.web.imagination import Imagination, imagined_beam_search, revise_plan
 from worldplan.agent.web.mcts import mcts_search, root_priors
-from worldplan.agent.web.plans import BranchPlan, RevisePlan, plan_of
+from worldplan.agent.web.plans import BranchPlan, RevisePlan, kept_roots, plan_of
 from worldplan.agent.web.proposer import STOPPED, Proposer
 from worldplan.envs.web.actions import stop_answer
 from worldplan.envs.web.observation import WebObservation
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.web.action_features import OptionFacts
 from worldplan.worldmodel.web.choice_judge import ChoiceJudge
+from worldplan.worldmodel.web.local_first import LocalFirstWorldModel
 from worldplan.worldmodel.web.page_diff import real_change
 from worldplan.worldmodel.web.prompts import annotated
 from worldplan.worldmodel.web.world_model import (
@@ -125,8 +126,13 @@ class WebDomain:
                                                    "logprob": p.logprob, "entropy": p.entropy,
                                                    "greedy": p.greedy}) for p in props]
         extra = expanded(obs, [p.action for p in props if p.action], avoid, self.expand)
-        return nodes + [node(keys("c"), None, "proposal", "", step=keys.step, tokens=0,
-                             answer=a, info={"count": 0, "enumerated": True}) for a in extra]
+        nodes += [node(keys("c"), None, "proposal", "", step=keys.step, tokens=0, answer=a,
+                       info={"count": 0, "enumerated": True}) for a in extra]
+        wm = self.models.world_model  # mark what it predicts without a call (router.fit)
+        if isinstance(wm, LocalFirstWorldModel):
+            for c in nodes:
+                c["info"]["free"] = bool(c["answer"]) and wm.computes(obs, c["answer"])
+        return nodes
 
     def estimate(self, goal: str, candidates: list[dict[str, Any]],
                  state: AgentState | None = None) -> Estimate:
@@ -160,21 +166,23 @@ class WebDomain:
                     seen.add(c["answer"])
                     roots.append((c["key"], c["answer"]))
             roots.sort(key=lambda r: r[1] != best)
+            roots = kept_roots(roots, plan.width, {c["answer"] for c in cands
+                                                   if c["info"].get("free")})
             if isinstance(self.models.verifier, ChoiceJudge):
                 if plan.mcts or plan.depth != 1:
                     raise ValueError("the choice judge ranks one level of candidates: "
                                      "use it with best-of-n (depth 1, no MCTS)")
-                out = await choice_select(im, self.models.verifier, roots[: plan.width], keys,
+                out = await choice_select(im, self.models.verifier, roots, keys,
                                           budget, samples=plan.samples,
-                                          facts=option_facts(cands, roots[: plan.width]))
+                                          facts=option_facts(cands, roots))
             elif plan.mcts:
-                out = await mcts_search(im, roots[: plan.width], keys, budget,
+                out = await mcts_search(im, roots, keys, budget,
                                         simulations=plan.simulations,
                                         depth=plan.mcts_depth, width=plan.width,
                                         samples=plan.samples,
-                                        prior=root_priors(cands, roots[: plan.width]))
+                                        prior=root_priors(cands, roots))
             else:
-                out = await imagined_beam_search(im, roots[: plan.width], keys, budget,
+                out = await imagined_beam_search(im, roots, keys, budget,
                                                  depth=plan.depth, beam=plan.beam,
                                                  width=plan.width, samples=plan.samples)
         if out.action is None:  # nothing imagined (budget): act on the proposals

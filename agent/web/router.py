@@ -23,7 +23,9 @@ Every decision is then fitted to the step's allowance of tokens (the episode bud
 uncached prompt + completion by default; `step_allowance`: the tokens left shared over the
 next few steps): depth, then width, are
 cut until the plan's worst-case cost (`StepCosts`) fits, else the route falls back to a
-cheaper one. The search itself also draws from a child budget of that size, so the
+cheaper one. Candidates whose change the world model computes without a call
+(worldmodel.web.local_first) cost no prediction: they are imagined first and not cut
+before the others. The search itself also draws from a child budget of that size, so the
 allowance holds even where the plan's estimate is wrong.
 Pure functions: no model is called here. A fitted policy comes from counterfactual rollouts
 (agent.web.controller_fit, `worldplan web-controller fit`); the bundled one is a prior.
@@ -47,10 +49,6 @@ STRATEGIES = ("reactive", "majority", "best-of-n", "revise", "search", "compute-
 WEB_POLICY = POLICIES / "web_prior.json"
 
 
-
-
-
-
 @dataclass(frozen=True)
 class WebRouter:
     strategy: str
@@ -60,8 +58,10 @@ class WebRouter:
     policy: Policy | None = None  # compute-optimal: a web policy (routes x step allowances)
 
     def decide(self, difficulty: Estimate | None, *, readable: int | None,
-               tokens_left: int | None, allowance: int | None, costs: StepCosts) -> StepDecision:
-        """The route and its parameters for this step (see the module docstring)."""
+               tokens_left: int | None, allowance: int | None, costs: StepCosts,
+               free: int = 0) -> StepDecision:
+        """The route and its parameters for this step (see the module docstring); `free`
+        of the `readable` candidates are predicted without a model call."""
         chosen: dict[str, int] = {}
         if self.route is not None or self.policy is None:
             route, reason = self.route or "act", f"strategy {self.strategy}"
@@ -76,7 +76,7 @@ class WebRouter:
         base = default_plan(route, self.proposals)
         if base is not None:
             base = plan_of(route, {**asdict(base), **chosen, **self.params})
-        route, plan, why = fit(route, base, allowance, costs, readable)
+        route, plan, why = fit(route, base, allowance, costs, readable, free)
         return StepDecision(route=route, reason=reason + (f"; {why}" if why else ""),
                             difficulty=None if difficulty is None else difficulty.bin,
                             budget_left=tokens_left, allowance=allowance,
@@ -92,18 +92,19 @@ def default_plan(route: str, proposals: int) -> Plan | None:
 
 
 def fit(route: str, plan: Plan | None, allowance: int | None, costs: StepCosts,
-        readable: int | None) -> tuple[str, Plan | None, str]:
+        readable: int | None, free: int = 0) -> tuple[str, Plan | None, str]:
     """Cut the plan until its worst-case cost fits the allowance; say what was cut. A branch
-    plan that cannot fit falls back to revising, a revise plan to acting."""
+    plan that cannot fit falls back to revising, a revise plan to acting. `free` roots cost
+    no prediction (the search takes them first: agent.web.domain.within)."""
     if allowance is None or plan is None:
         return route, plan, ""
     p: Plan | None = plan
     if isinstance(p, BranchPlan) and readable is not None:
         p = replace(p, width=max(1, min(p.width, readable)))
-    while p is not None and p.cost(costs) > allowance:
+    while p is not None and p.cost(costs, free) > allowance:
         p = p.cut()
     if p is None and route == "branch":
-        return fit("revise", RevisePlan(), allowance, costs, readable)
+        return fit("revise", RevisePlan(), allowance, costs, readable, free)
     if p is None:
         return "act", None, f"nothing but acting fits {allowance} tokens"
     return route, p, "" if p == plan else f"cut to {asdict(p)} to fit {allowance} tokens"

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlmodel import Session, select
 
 from tests.fakes.web import PLAN, FakeWebEnv, ScriptedWebLLM
 from worldplan.agent.runs.web_agent import run_agent_episode
@@ -16,6 +18,7 @@ from worldplan.agent.web.config import AgentClients, WebAgentConfig, make_models
 from worldplan.agent.web.domain import majority_action, option_facts
 from worldplan.agent.web.expansion import expanded, one_gesture_actions
 from worldplan.agent.web.router import WebRouter, make_router
+from worldplan.traces.schema import Step
 from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.web.action_features import OptionFacts
@@ -75,7 +78,8 @@ def test_the_router_widens_its_roots_by_the_added_actions() -> None:
 
 
 def _episode(store: TraceStore, expand: int, judge: str = "llm", world_model: str = "none",
-             orders: int = 1, ranker: str = "", again: bool = False
+             orders: int = 1, ranker: str = "", again: bool = False, budget: int = 20_000,
+             decisions: list[dict[str, Any]] | None = None
              ) -> tuple[bool, list[str], list[str]]:
     def propose(done: int, prompt: str, n: int) -> list[str]:
         # never ticks, never submits; `again`: proposes the fill at every step
@@ -83,7 +87,7 @@ def _episode(store: TraceStore, expand: int, judge: str = "llm", world_model: st
 
     llm, env = ScriptedWebLLM(propose=propose), FakeWebEnv()
     client = LLMClient("http://scripted", transport=llm.transport(), retries=0)
-    config = WebAgentConfig(strategy="best-of-n", budget_tokens=20_000, max_steps=4,
+    config = WebAgentConfig(strategy="best-of-n", budget_tokens=budget, max_steps=4,
                             world_model=world_model, expand=expand, judge=judge,
                             judge_orders=orders, judge_ranker=ranker)
     models = make_models(AgentClients(client, client, client), config, seed=0)
@@ -91,6 +95,10 @@ def _episode(store: TraceStore, expand: int, judge: str = "llm", world_model: st
     router = WebRouter("best-of-n", 3, "branch", {"width": 3 + expand, "depth": 1})
     out = asyncio.run(run_agent_episode(env, "fake-form", 0, models, router, store, run_id,
                                         config))
+    if decisions is not None:
+        with Session(store.engine) as s:
+            decisions += [st.decision for st in s.exec(
+                select(Step).where(Step.episode_id == out.episode_id).order_by(Step.id))]
     return out.success, env.steps, llm.roles()
 
 
@@ -148,3 +156,28 @@ def test_a_ranker_of_imagined_pages_avoids_what_the_world_model_says_does_nothin
     assert "world_model" in roles  # the clicks were asked
     ok, steps, _ = _episode(store, 4, "ranker", "llm", ranker=str(path), again=True)
     assert not ok and steps[:2] == [PLAN[0], PLAN[0]]
+
+
+def test_roots_the_world_model_computes_are_not_cut_for_want_of_a_model_call(
+        store: TraceStore, tmp_path: Path) -> None:
+    """Under a budget whose step allowance (283, then 85 tokens) fits at most one call of
+    the world model (96 tokens), the local-first arm still ranks the fill and the tick it
+    computes from the page (0 tokens) and ticks the box at step 2. Charged a call for every
+    root, as the LLM world model is, the same ranker keeps only the majority, the fill, and
+    fills again."""
+    weights = {"verb_fill": 5.0, "verb_check": 3.0, "role_button": 2.0, "vote_share": 1.0,
+               "wm_nothing": -10.0}
+    path = tmp_path / "dream.json"
+    write_ranker(ActionRanker(tuple(weights), (0.0,) * len(weights), (1.0,) * len(weights),
+                              tuple(weights.values()), 0.0), path)
+    local: list[dict[str, Any]] = []
+    _, steps, _ = _episode(store, 4, "ranker", "local", ranker=str(path), again=True,
+                           budget=1200, decisions=local)
+    assert steps == PLAN[:2]
+    assert [(d["route"], d["params"]["width"]) for d in local] == [("branch", 3),
+                                                                   ("branch", 2)]
+    assert local[1]["allowance"] < 96  # no call fits, the computed roots do
+    llm: list[dict[str, Any]] = []
+    _, steps, _ = _episode(store, 4, "ranker", "llm", ranker=str(path), again=True,
+                           budget=1200, decisions=llm)
+    assert steps == [PLAN[0], PLAN[0]] and llm[0]["params"]["width"] == 1

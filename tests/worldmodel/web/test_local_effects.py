@@ -138,6 +138,7 @@ def test_local_first_asks_the_model_only_for_what_it_cannot_compute() -> None:
         return (await model.predict(obs, "fill('e3', 'Bob')", n=2),
                 await model.predict(obs, "click('e8')"))
 
+    assert model.computes(obs, "fill('e3', 'Bob')") and not model.computes(obs, "click('e8')")
     local, asked = asyncio.run(go())
     assert inner.calls == ["click('e8')"]
     assert (model.local, model.asked) == (1, 1)

@@ -167,8 +167,10 @@ def settings_key(config: WebAgentConfig, tasks: list[str], seeds: list[int]) -> 
     if config.judge_ranker:  # a refitted ranker in the same file is a new run
         data = ranker_path(config.judge_ranker).read_bytes()
         settings["judge_ranker_sha256"] = hashlib.sha256(data).hexdigest()
-    if config.world_model == "local":  # runs before session 12 charged every root a call,
-        settings["free_local_roots"] = True  # the computed ones too (agent.web.plans)
+    if config.world_model == "local":  # session 12: roots computed by the local-first
+        # model cost no call (agent.web.plans), and a ranker alone ranks the roots the world
+        # model did not imagine instead of acting on the majority (agent.web.choice_search)
+        settings["roots"] = "free-local+unimagined-ranked"
     blob = json.dumps({"config": settings, "tasks": tasks, "seeds": seeds}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
 

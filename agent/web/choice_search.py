@@ -12,13 +12,17 @@ answers no letter, nothing is chosen (`action` None: the step acts on the propos
 majority) and the paid-for predictions stay in the trace as `unjudged` nodes. With a ranker
 in the judge (worldmodel.web.choice_judge), `facts` gives it each root's votes; the roots'
 scores are the ranker's and each node keeps the judge's own probability (`judge_p`).
+A judge that asks no model (a ranker alone) needs no prediction to rank a root: `imagine`
+(default: every root) names the actions the world model imagines (the plan's width), and a
+root it did not imagine, or whose prediction the budget stopped, is ranked on its page
+facts (its node says `not_imagined`), instead of the step falling back to the majority.
 Not handled: deeper searches (the judge compares one level's candidates).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from worldplan.agent.graph.tree import Keys, SearchOutcome, node
@@ -29,11 +33,13 @@ from worldplan.worldmodel.llm.yesno import NoVerdict
 from worldplan.worldmodel.web.action_features import OptionFacts
 from worldplan.worldmodel.web.choice_judge import ChoiceJudge
 from worldplan.worldmodel.web.prompts import CHOICE_LETTERS
-from worldplan.worldmodel.web.world_model import Prediction
+from worldplan.worldmodel.web.world_model import NoWorldModel, Prediction
 
 
-async def _imagine(im: Imagination, action: str, samples: int, budget: Budget
+async def _imagine(im: Imagination, action: str, samples: int, budget: Budget, wanted: bool
                    ) -> list[Prediction] | None:
+    if not wanted:
+        return None
     try:
         return await im.world_model.predict(im.obs, action, n=samples, budget=budget,
                                             history=im.history)
@@ -52,21 +58,31 @@ def _shown(preds: list[Prediction]) -> tuple[str, str] | None:
 
 async def choice_select(im: Imagination, judge: ChoiceJudge, roots: Sequence[tuple[str, str]],
                         keys: Keys, budget: Budget, *, samples: int = 1,
-                        facts: Sequence[OptionFacts] | None = None) -> SearchOutcome:
+                        facts: Sequence[OptionFacts] | None = None,
+                        imagine: Collection[str] | None = None) -> SearchOutcome:
     """Imagine each root, then one choice among them (see the module docstring); `facts`:
-    each root's votes, for a judge with a ranker."""
+    each root's votes, for a judge with a ranker; `imagine`: the actions to imagine, for a
+    judge that asks no model (default: all)."""
     roots = list(roots)[: len(CHOICE_LETTERS)]
     root_facts = list(facts or [OptionFacts()] * len(roots))[: len(roots)]
-    made = await asyncio.gather(*[_imagine(im, a, samples, budget) for _, a in roots])
+    optional = not judge.ask  # a ranker alone ranks a root that was not imagined
+    made = await asyncio.gather(*[_imagine(im, a, samples, budget, not optional
+                                           or imagine is None or a in imagine)
+                                  for _, a in roots])
     nodes: list[dict[str, Any]] = []
     infos: list[dict[str, Any]] = []
-    options: list[tuple[str, str]] = []
+    options: list[tuple[str, str | None]] = []
     shown_at: list[int | None] = []  # each root's option index (None: not shown)
     for (_, action), preds in zip(roots, made, strict=True):
-        preds = preds or []
-        info: dict[str, Any] = {"action": action, "predictions": [p.text for p in preds],
-                                "tokens": sum(p.tokens for p in preds)}
-        seen = _shown(preds)
+        info: dict[str, Any] = {"action": action, "predictions": [p.text for p in preds or []],
+                                "tokens": sum(p.tokens for p in preds or [])}
+        if preds is None and optional and not isinstance(im.world_model, NoWorldModel):
+            info["not_imagined"] = True
+            shown_at.append(len(options))
+            options.append((action, None))
+            infos.append(info)
+            continue
+        seen = _shown(preds or [])
         if seen is not None and seen[1]:
             info["error"] = seen[1]
             shown_at.append(None)
@@ -76,7 +92,7 @@ async def choice_select(im: Imagination, judge: ChoiceJudge, roots: Sequence[tup
         infos.append(info)
     stop, scores, why = "done", [0.0] * len(roots), ""
     judged: list[float | None] = [None] * len(roots)
-    if any(m is None for m in made):
+    if not optional and any(m is None for m in made):
         stop = "budget"
     elif options:
         try:

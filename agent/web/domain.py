@@ -166,23 +166,24 @@ class WebDomain:
                     seen.add(c["answer"])
                     roots.append((c["key"], c["answer"]))
             roots.sort(key=lambda r: r[1] != best)
-            roots = kept_roots(roots, plan.width, {c["answer"] for c in cands
-                                                   if c["info"].get("free")})
+            kept = kept_roots(roots, plan.width, {c["answer"] for c in cands
+                                                  if c["info"].get("free")})
             if isinstance(self.models.verifier, ChoiceJudge):
                 if plan.mcts or plan.depth != 1:
                     raise ValueError("the choice judge ranks one level of candidates: "
                                      "use it with best-of-n (depth 1, no MCTS)")
-                out = await choice_select(im, self.models.verifier, roots, keys,
-                                          budget, samples=plan.samples,
-                                          facts=option_facts(cands, roots))
+                ranked = kept if self.models.verifier.ask else roots  # a ranker alone: all
+                out = await choice_select(im, self.models.verifier, ranked, keys, budget,
+                                          samples=plan.samples, imagine={a for _, a in kept},
+                                          facts=option_facts(cands, ranked))
             elif plan.mcts:
-                out = await mcts_search(im, roots, keys, budget,
+                out = await mcts_search(im, kept, keys, budget,
                                         simulations=plan.simulations,
                                         depth=plan.mcts_depth, width=plan.width,
                                         samples=plan.samples,
-                                        prior=root_priors(cands, roots))
+                                        prior=root_priors(cands, kept))
             else:
-                out = await imagined_beam_search(im, roots, keys, budget,
+                out = await imagined_beam_search(im, kept, keys, budget,
                                                  depth=plan.depth, beam=plan.beam,
                                                  width=plan.width, samples=plan.samples)
         if out.action is None:  # nothing imagined (budget): act on the proposals

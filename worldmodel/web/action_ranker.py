@@ -82,11 +82,14 @@ class ActionRanker:
     def probabilities(self, goal: str, obs: str, history: Sequence[str],
                       actions: Sequence[str], facts: Sequence[OptionFacts],
                       judge_scores: Sequence[float] | None = None,
-                      imagined: Sequence[dict[str, float]] | None = None) -> list[float]:
+                      imagined: Sequence[dict[str, float] | None] | None = None
+                      ) -> list[float]:
         """Each candidate's share of the softmax of their logits (aligned with `actions`);
         `judge_scores`: the choice judge's probabilities, required when `uses_judge`;
         `imagined`: each candidate's imagined features (worldmodel.web.imagined_features),
-        required when `uses_world_model`."""
+        required when `uses_world_model`; None for a candidate the world model did not
+        imagine (the budget stopped it): its imagined features are taken at their fitted
+        means, so they add nothing and the page's facts rank it."""
         if len(facts) != len(actions) or any(
                 v is not None and len(v) != len(actions) for v in (judge_scores, imagined)):
             raise ValueError("actions, facts, judge scores and imagined features must be "
@@ -100,9 +103,12 @@ class ActionRanker:
             return []
         ranks = judge_ranks(judge_scores) if judge_scores is not None else [None] * len(actions)
         nodes = parse_tree(obs)
+        neutral = dict.fromkeys(IMAGINED_FEATURES, 0.0)
+        neutral.update((f, m) for f, m in zip(self.features, self.mean, strict=True)
+                       if f in neutral)
         logits = [self.logit(action_features(
             goal, obs, history, a, f, None if judge_scores is None else judge_scores[i],
-            ranks[i], nodes=nodes) + ([imagined[i][k] for k in IMAGINED_FEATURES]
+            ranks[i], nodes=nodes) + ([(imagined[i] or neutral)[k] for k in IMAGINED_FEATURES]
                                       if imagined is not None else []))
             for i, (a, f) in enumerate(zip(actions, facts, strict=True))]
         top = max(logits)

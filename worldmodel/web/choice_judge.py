@@ -182,24 +182,28 @@ class ChoiceJudge:
     def tokens_per_sample(self) -> int:
         return 1 if self.ask else 0  # one letter per step (an upper bound for the planners)
 
-    async def choose(self, goal: str, obs: str, options: Sequence[tuple[str, str]], *,
+    async def choose(self, goal: str, obs: str, options: Sequence[tuple[str, str | None]], *,
                      history: Sequence[str] = (), budget: Budget | None = None,
                      facts: Sequence[OptionFacts] | None = None) -> Choice:
         """The options' scores (see the module docstring); `facts`: the proposer's votes of
-        each option, for the ranker (none given: no votes)."""
+        each option, for the ranker (none given: no votes). An option's change is None when
+        the world model did not imagine it: the judge is shown the action alone, the ranker
+        takes its imagined features at their means (worldmodel.web.action_ranker)."""
         judged = None
         if self.ask:
-            judged = await choose(self.client, goal, obs, options, history=history,
+            shown = [(a, c or "") for a, c in options]
+            judged = await choose(self.client, goal, obs, shown, history=history,
                                   budget=budget, tags=self.tags, orders=self.orders,
                                   targets=self.targets)
         if self.ranker is None:
             assert judged is not None
             return judged
         facts = list(facts) if facts is not None else [OptionFacts()] * len(options)
-        imagined = None
+        imagined: list[dict[str, float] | None] | None = None
         if self.ranker.uses_world_model:
             tree = page_tree(obs)
-            imagined = [imagined_features(goal, tree, change) for _, change in options]
+            imagined = [None if change is None else imagined_features(goal, tree, change)
+                        for _, change in options]
         scores = self.ranker.probabilities(goal, obs, history, [a for a, _ in options], facts,
                                            None if judged is None else judged.scores,
                                            imagined)

@@ -1,6 +1,7 @@
 """choice_select (agent.web.choice_search): every root imagined, one choice among them; a
 root whose prediction cannot be applied is not shown and scores 0; a judge that answers no
-letter, or a budget that stops it, chooses nothing and keeps the paid-for predictions."""
+letter, or a budget that stops it, chooses nothing and keeps the paid-for predictions; a
+ranker alone ranks the roots the world model did not imagine on their facts."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from worldplan.agent.graph.tree import Keys
 from worldplan.agent.web.choice_search import choice_select
 from worldplan.agent.web.imagination import Imagination
 from worldplan.agent.web.proposer import Proposer
-from worldplan.worldmodel.llm.accounting import Budget
+from worldplan.worldmodel.llm.accounting import Budget, BudgetExceeded
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.web.action_features import OptionFacts
 from worldplan.worldmodel.web.action_ranker import ActionRanker
@@ -97,3 +98,36 @@ def test_a_ranker_gets_each_shown_roots_own_votes_and_the_nodes_keep_the_judges_
     assert by["click('e5')"]["info"]["judge_p"] == pytest.approx(0.3)
     assert "judge_p" not in by["noop()"]["info"] and by["noop()"]["score"] == 0.0
     assert by["check('e4')"]["score"] + by["click('e5')"]["score"] == pytest.approx(1.0)
+
+
+class StoppedForClicks(Predictor):
+    """A world model the budget stops for any click (each would need a model call)."""
+
+    async def predict(self, obs: str, action: str, *, imagined: Sequence = (),
+                      history: Sequence[str] = (), n: int = 1,
+                      budget: Budget | None = None) -> list[Prediction]:
+        if action.startswith("click"):
+            raise BudgetExceeded("no room", unit="tokens", needed=40, left=10)
+        return await super().predict(obs, action, n=n)
+
+
+def test_a_ranker_alone_ranks_the_roots_the_world_model_did_not_imagine() -> None:
+    """The budget stops the click's prediction and the plan imagines only the tick: the
+    step still chooses, by the ranker (the button's facts win), where an asking judge
+    falls back to the majority; the nodes say which roots were not imagined."""
+    server = OpenAIServer(lambda body: letters([1.0], 30), tokenize=lambda body: 30)
+    client = LLMClient("http://scripted", transport=server.transport(), retries=0)
+    weights = {"role_button": 3.0, "wm_nothing": -1.0}
+    ranker = ActionRanker(tuple(weights), (0.0, 0.0), (1.0, 1.0), tuple(weights.values()), 0.0)
+    judge = ChoiceJudge(client, ranker=ranker, ask=False)
+    im = Imagination(StoppedForClicks(), judge, Proposer(client), "tick and submit.", OBS, [])
+    out = asyncio.run(choice_select(im, judge, ROOTS, Keys(0), Budget(),
+                                    imagine={"check('e4')", "click('e5')"}))
+    assert out.action == "click('e5')" and out.stop_reason == "done" and not server.requests
+    by = {n["answer"]: n for n in out.nodes}
+    assert [bool(by[a]["info"].get("not_imagined")) for _, a in ROOTS] == [False, True, True]
+    assert by["check('e4')"]["text"] == "changed by check('e4')"
+    asking = ChoiceJudge(client)
+    im = Imagination(StoppedForClicks(), asking, Proposer(client), "tick and submit.", OBS, [])
+    out = asyncio.run(choice_select(im, asking, ROOTS, Keys(0), Budget()))
+    assert out.action is None and out.stop_reason == "budget"

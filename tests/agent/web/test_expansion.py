@@ -163,8 +163,9 @@ def test_roots_the_world_model_computes_are_not_cut_for_want_of_a_model_call(
     """Under a budget whose step allowance (283, then 85 tokens) fits at most one call of
     the world model (96 tokens), the local-first arm still ranks the fill and the tick it
     computes from the page (0 tokens) and ticks the box at step 2. Charged a call for every
-    root, as the LLM world model is, the same ranker keeps only the majority, the fill, and
-    fills again."""
+    root, as the LLM world model is, the plan imagines only the majority, the fill, which
+    the scripted world model says changes the page again, and the same ranker fills again
+    (the roots not imagined are ranked on their facts: the fill's outrank the tick's)."""
     weights = {"verb_fill": 5.0, "verb_check": 3.0, "role_button": 2.0, "vote_share": 1.0,
                "wm_nothing": -10.0}
     path = tmp_path / "dream.json"

@@ -206,3 +206,24 @@ def test_a_ranker_that_weighs_imagined_pages_reads_each_options_change() -> None
     assert got.scores[0] < got.scores[1]  # predicted to do nothing
     with pytest.raises(ValueError, match="imagined features"):
         dreams.probabilities(GOAL, OBS, [], ["click('e7')"], [OptionFacts()])
+
+
+def test_an_option_the_world_model_did_not_imagine_is_ranked_on_its_facts() -> None:
+    """Its imagined features are taken at the ranker's means, so they add nothing: with
+    `wm_nothing` fitted at mean 0.5, a change of None scores between "nothing changes"
+    (below) and a change (above), and the same as a ranker without imagined features."""
+    w = {"wm_nothing": -2.0, "verb_click": 1.0}
+    dreams = ActionRanker(tuple(w), (0.5, 0.0), (0.5, 1.0), tuple(w.values()), 0.0)
+    client = LLMClient("http://scripted", transport=OpenAIServer(
+        lambda body: letters([1.0], 40)).transport(), retries=0)
+    judge = ChoiceJudge(client, ranker=dreams, ask=False)
+    got = asyncio.run(judge.choose(GOAL, OBS, [("click('e7')", "nothing changes"),
+                                               ("click('e7')", None),
+                                               ("click('e7')", "+ dialog [ref=e40]")]))
+    assert got.scores[0] < got.scores[1] < got.scores[2]
+    facts_only = ActionRanker(("verb_click",), (0.0,), (1.0,), (1.0,), 0.0)
+    mixed = dreams.probabilities(GOAL, OBS, [], ["click('e7')", "check('e4')"],
+                                 [OptionFacts()] * 2, imagined=[None, None])
+    alone = facts_only.probabilities(GOAL, OBS, [], ["click('e7')", "check('e4')"],
+                                     [OptionFacts()] * 2)
+    assert mixed == pytest.approx(alone)

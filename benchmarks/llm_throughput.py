@@ -5,7 +5,8 @@ request, 8 concurrent requests, and the latency a repeated long prefix saves.
     .venv/bin/python benchmarks/llm_throughput.py --llm-url http://127.0.0.1:8321
 
 Generation lengths are fixed (vLLM's ignore_eos) so every row generates the same number of
-tokens per sample. Prints a table and writes benchmarks/results/llm_throughput[-NAME].json.
+tokens per sample. Prints a table and writes benchmarks/results/llm_throughput[-NAME].json,
+with the host (CPU, AVX-512 and BF16 flags) and the load average before and after.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from worldplan.traces.provenance import host_info
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.connect import served_params
 from worldplan.worldmodel.llm.generation import Generation
@@ -73,7 +75,7 @@ def main(
     max_tokens: int = typer.Option(64, help="Tokens generated per sample."),
     repeats: int = typer.Option(3, help="Repeats of the prefix-cache measurement."),
 ) -> None:
-    started = None
+    started, host = None, host_info()  # the load before this benchmark adds its own
     if llm_url:
         url = llm_url
     else:
@@ -97,6 +99,7 @@ def main(
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"llm_throughput-{name.replace('/', '_')}.json"
     out.write_text(json.dumps({"model": name, "url": url, "max_tokens": max_tokens,
+                               "host": host, "load_average_after": host_info()["load_average"],
                                "rows": rows}, indent=2))
     print(f"wrote {out}")
 

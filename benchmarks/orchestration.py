@@ -69,6 +69,7 @@ from worldplan.agent.runs.math import MathRunConfig, run_math
 from worldplan.envs.math.data import load_problems
 from worldplan.envs.math.grader import Grader
 from worldplan.traces.engine import make_engine
+from worldplan.traces.provenance import host_info
 from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.client import LLMClient
 from worldplan.worldmodel.llm.generation import CallRecord
@@ -232,19 +233,6 @@ def measure(row: str, n: int, problems: list[Any], *, url: str, server_pid: int,
         "server_cpu_s": round(server_cpu, 2),
         "prompt_tokens": counter.prompt_tokens, "cached_tokens": counter.cached_tokens,
         "completion_tokens": counter.completion_tokens, "trace_db_mib": round(db_mb, 1)}
-
-
-def host_info() -> dict[str, Any]:
-    flags: set[str] = set()
-    model = ""
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name") and not model:
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags") and not flags:
-                flags = set(line.split(":", 1)[1].split())
-    return {"cpu": model, "cores": os.cpu_count(), "avx512": "avx512f" in flags,
-            "avx512_bf16": "avx512_bf16" in flags, "python": sys.version.split()[0]}
 
 
 def code_commit() -> dict[str, Any]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from worldplan.envs.math.equivalence import grader_equal
 from worldplan.envs.math.grader import Grader
 from worldplan.traces.engine import make_engine
 from worldplan.traces.intervals import mean_ci
+from worldplan.traces.provenance import host_info
 from worldplan.traces.store import TraceStore
 from worldplan.worldmodel.llm.accounting import Budget
 from worldplan.worldmodel.llm.client import LLMClient
@@ -49,12 +49,6 @@ from worldplan.worldmodel.math.verifier import GenerativeVerifier
 RESULTS = Path(__file__).resolve().parent / "results"
 STRATEGIES = {"beam": beam_search, "dvts": dvts}
 console = Console()
-
-
-def host() -> dict[str, Any]:
-    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    return {"machine": platform.machine(), "cores": os.cpu_count(),
-            "avx512_bf16": "avx512_bf16" in flags, "avx512f": "avx512f" in flags}
 
 
 async def one(name: str, n: int, p: MathProblem, client: LLMClient, grader: Grader,
@@ -161,9 +155,9 @@ def main(
                       str(s["tokens"]), "n/a" if frac is None else f"{frac:.1%}",
                       f"{s['mean_rounds']:.1f}", str(s["wall_s"]))
     console.print(table)
-    console.print(f"host {host()}, load {load0} -> {load1}")
+    console.print(f"host {host_info()}, load {load0} -> {load1}")
     out = RESULTS / f"search_real{suffix}.json"
-    out.write_text(json.dumps({"model": model, "settings": settings, "host": host(),
+    out.write_text(json.dumps({"model": model, "settings": settings, "host": host_info(),
                                "load_start": load0, "load_end": load1,
                                "problems": [p.uid for p in chosen], "summary": summary,
                                "rows": rows}, indent=2))

@@ -42,7 +42,7 @@ def git_commit() -> str:
 
 def host_info() -> dict[str, Any]:
     """The machine and its load now (see the module docstring)."""
-    cpu, flags = "", set()
+    cpu, flags = "", set[str]()
     info = Path("/proc/cpuinfo")
     for line in info.read_text().splitlines() if info.exists() else []:
         if line.startswith("model name") and not cpu:

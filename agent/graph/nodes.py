@@ -154,7 +154,7 @@ async def decide(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str,
     steps_left = state["max_steps"] - state["step"]
     readable = (sum(1 for c in state["candidates"] if c["answer"])
                 if ctx.domain.needs_candidates else None)
-    # candidates the world model predicts without a call (the domain marks them)
+    # candidates the domain marks `info["free"]`: imagined without a model call
     free = sum(1 for c in state["candidates"] if c["answer"] and (c.get("info") or {}).get("free"))
     decision = ctx.router.decide(
         est, readable=readable, tokens_left=left,

@@ -1,4 +1,4 @@
-"""WebDreamer's one-level selection with the choice judge: imagine every root, ask once.
+"""WebDreamer's one-level selection with the choice judge: imagine the roots, ask once.
 
 `choice_select(im, judge, roots, keys, budget, samples)`: each root candidate (proposal node
 key, action) is imagined by the world model (`samples` predictions; none with no world

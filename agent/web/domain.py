@@ -9,7 +9,10 @@ page (worldmodel.web.world_model.prediction_accuracy) and stored in the step's i
 With `expand`, the page's one-gesture actions the proposer did not offer are added to the
 proposals as candidates of count 0 (agent.web.expansion): no votes, only search roots. With
 the choice judge (worldmodel.web.choice_judge), a one-level branch asks it once over all
-roots (agent.web.choice_search); deeper searches refuse it.
+roots (agent.web.choice_search); deeper searches refuse it. With a ranker alone as the
+judge and the local-first world model, the candidates it computes are marked free (they
+cost the plan no call and are imagined first); a ranker ranks every root, so none is lost,
+while another judge keeps the roots in their order (the majority first).
 `estimate` bins the step's features (agent.web.difficulty: proposals, page, step) on the
 cuts, and with the learned predictor, of the web policy it was given (`difficulty`).
 
@@ -128,8 +131,9 @@ class WebDomain:
         extra = expanded(obs, [p.action for p in props if p.action], avoid, self.expand)
         nodes += [node(keys("c"), None, "proposal", "", step=keys.step, tokens=0, answer=a,
                        info={"count": 0, "enumerated": True}) for a in extra]
-        wm = self.models.world_model  # mark what it predicts without a call (router.fit)
-        if isinstance(wm, LocalFirstWorldModel):
+        wm, judge = self.models.world_model, self.models.verifier  # free roots (router.fit)
+        alone = isinstance(judge, ChoiceJudge) and not judge.ask  # a ranker: ranks them all
+        if isinstance(wm, LocalFirstWorldModel) and alone:
             for c in nodes:
                 c["info"]["free"] = bool(c["answer"]) and wm.computes(obs, c["answer"])
         return nodes

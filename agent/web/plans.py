@@ -73,8 +73,9 @@ class RevisePlan:
     samples: int = 1  # world-model predictions per imagined state
 
     def cost(self, costs: StepCosts, free: int = 0) -> int:
-        """Worst-case generated tokens; `free` is not used: the plan it imagines first may
-        be any candidate, and its revisions are new proposals."""
+        """Worst-case generated tokens; `free` is not used: the majority it imagines first
+        is charged in full (an upper bound when it is free), and its revisions are new
+        proposals."""
         return costs.revise(self.rounds, self.samples)
 
     def cut(self) -> RevisePlan | None:

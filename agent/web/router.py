@@ -95,7 +95,7 @@ def fit(route: str, plan: Plan | None, allowance: int | None, costs: StepCosts,
         readable: int | None, free: int = 0) -> tuple[str, Plan | None, str]:
     """Cut the plan until its worst-case cost fits the allowance; say what was cut. A branch
     plan that cannot fit falls back to revising, a revise plan to acting. `free` roots cost
-    no prediction (the search takes them first: agent.web.domain.within)."""
+    no prediction (the search takes them first: agent.web.plans.kept_roots)."""
     if allowance is None or plan is None:
         return route, plan, ""
     p: Plan | None = plan

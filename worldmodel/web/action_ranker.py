@@ -88,8 +88,8 @@ class ActionRanker:
         `judge_scores`: the choice judge's probabilities, required when `uses_judge`;
         `imagined`: each candidate's imagined features (worldmodel.web.imagined_features),
         required when `uses_world_model`; None for a candidate the world model did not
-        imagine (the budget stopped it): its imagined features are taken at their fitted
-        means, so they add nothing and the page's facts rank it."""
+        imagine (beyond the plan's width, or the budget stopped it): its imagined features
+        are taken at their fitted means, so they add nothing and the page's facts rank it."""
         if len(facts) != len(actions) or any(
                 v is not None and len(v) != len(actions) for v in (judge_scores, imagined)):
             raise ValueError("actions, facts, judge scores and imagined features must be "

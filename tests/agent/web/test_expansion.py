@@ -165,7 +165,8 @@ def test_roots_the_world_model_computes_are_not_cut_for_want_of_a_model_call(
     computes from the page (0 tokens) and ticks the box at step 2. Charged a call for every
     root, as the LLM world model is, the plan imagines only the majority, the fill, which
     the scripted world model says changes the page again, and the same ranker fills again
-    (the roots not imagined are ranked on their facts: the fill's outrank the tick's)."""
+    (the roots not imagined are ranked on their facts: the fill's outrank the tick's); at
+    step 2 not even one call fits, and the step acts on the majority, the fill."""
     weights = {"verb_fill": 5.0, "verb_check": 3.0, "role_button": 2.0, "vote_share": 1.0,
                "wm_nothing": -10.0}
     path = tmp_path / "dream.json"
@@ -182,3 +183,4 @@ def test_roots_the_world_model_computes_are_not_cut_for_want_of_a_model_call(
     _, steps, _ = _episode(store, 4, "ranker", "llm", ranker=str(path), again=True,
                            budget=1200, decisions=llm)
     assert steps == [PLAN[0], PLAN[0]] and llm[0]["params"]["width"] == 1
+    assert llm[1]["route"] == "act"

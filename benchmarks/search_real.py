@@ -155,9 +155,10 @@ def main(
                       str(s["tokens"]), "n/a" if frac is None else f"{frac:.1%}",
                       f"{s['mean_rounds']:.1f}", str(s["wall_s"]))
     console.print(table)
-    console.print(f"host {host_info()}, load {load0} -> {load1}")
+    host = host_info()  # once: the printed and the stored host (and its load) agree
+    console.print(f"host {host}, load {load0} -> {load1}")
     out = RESULTS / f"search_real{suffix}.json"
-    out.write_text(json.dumps({"model": model, "settings": settings, "host": host_info(),
+    out.write_text(json.dumps({"model": model, "settings": settings, "host": host,
                                "load_start": load0, "load_end": load1,
                                "problems": [p.uid for p in chosen], "summary": summary,
                                "rows": rows}, indent=2))

@@ -3,8 +3,9 @@
 The fitted action ranker (benchmarks/action_ranker_fit.py) reads the page as it is. Here each
 candidate of every judged oracle page also gets its imagined next page from a world model,
 read as numbers (`worldmodel.web.imagined_features`: predicted to do nothing, size of the
-change, a goal-quoted text or goal words newly shown), and the facts-only ranker is refitted
-with them (`features+wm`), leave-task-out as before. World models (`--world-model`):
+change, a goal-quoted text or goal words newly shown, progress towards the goal's named
+items), and the facts-only ranker is refitted with them (`features+wm`), leave-task-out as
+before. World models (`--world-model`):
 - `local`: the local-first world model the agent runs with `--world-model local`
   (worldmodel.web.local_first: fills, ticks, selections and inert clicks computed, the LLM
   world model asked for the rest, greedy, no examples);

@@ -27,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from worldplan.traces.intervals import CONFIDENCE, difference_ci, mean_ci, statistic_ci
+from worldplan.traces.intervals import difference_ci, mean_ci, statistic_ci
 
 RESULTS = Path(__file__).resolve().parent / "results"
+CONFIDENCE = 0.90  # as web_agent.py's per-slice intervals (the library default is 0.95)
 
 
 def episodes(paths: list[Path], budget: int) -> dict[str, dict[tuple[str, int], float]]:
@@ -53,15 +54,17 @@ def lift(pairs: np.ndarray) -> float:
     return float(pairs[:, 0].mean() / base - 1) if base > 0 else float("nan")
 
 
-def compare(arm: dict[tuple[str, int], float], base: dict[tuple[str, int], float]
-            ) -> dict[str, Any]:
+def compare(arm: dict[tuple[str, int], float], base: dict[tuple[str, int], float],
+            confidence: float = CONFIDENCE) -> dict[str, Any]:
     keys = sorted(set(arm) & set(base))
     a = np.array([arm[k] for k in keys])
     b = np.array([base[k] for k in keys])
     return {"episodes": len(keys), "tasks": len({t for t, _ in keys}),
-            "success": mean_ci(a).to_dict(), "reactive": float(b.mean()) if keys else None,
-            "difference": difference_ci(a, b).to_dict(),
-            "relative_lift": statistic_ci(np.column_stack([a, b]), lift).to_dict()}
+            "success": mean_ci(a, confidence=confidence).to_dict(),
+            "reactive": float(b.mean()) if keys else None,
+            "difference": difference_ci(a, b, confidence=confidence).to_dict(),
+            "relative_lift": statistic_ci(np.column_stack([a, b]), lift,
+                                          confidence=confidence).to_dict()}
 
 
 def main() -> None:
@@ -101,7 +104,8 @@ def main() -> None:
 
     n = max(r["episodes"] for r in rows.values())
     print(f"pooled over {len(args.files)} files, budget {args.budget}, models {models}; "
-          f"reactive {np.mean(list(got['reactive'].values())):.3f} on {n} episodes")
+          f"reactive {np.mean(list(got['reactive'].values())):.3f} on {n} episodes; "
+          f"paired bootstrap {CONFIDENCE:.0%} intervals")
     print(f"{'arm':18s} {'eps':>4s} {'success':>26s} {'vs reactive':>26s} {'lift':>26s}")
     for arm, r in rows.items():
         print(f"{arm:18s} {r['episodes']:4d} {ci(r['success']):>26s} "

@@ -7,8 +7,12 @@ still empty, or while a text the goal quotes is nowhere on the page yet (not typ
 `action_features(goal, obs, history, action, facts, judge_p, judge_rank)` writes such facts
 of one candidate, with the proposer's votes and (when asked) the choice judge's probability,
 as a vector named by `FEATURES`; a fitted ranker (worldmodel.web.action_ranker) weighs them.
+The goal's named items (worldmodel.web.goal_state) give three facts of a button: some item
+the goal names is not ticked yet, every named item is ticked and nothing else, a section
+(tab) is still closed.
 `is_no_op(nodes, action)`: the page already shows the action's effect (fill, check,
-select_option), so doing it changes nothing.
+select_option, a click on a checked radio or on a list's only selected option), so doing it
+changes nothing.
 Scope: the accessibility-tree text of `envs.web.observation` (a prompt rendering is fine: its
 non-tree lines are skipped); an action whose ref is not on the page gets the `missing`
 feature and no element features; one that does not parse gets neither verb nor element.
@@ -25,6 +29,7 @@ from dataclasses import dataclass
 
 from worldplan.envs.web.actions import ActionError, canonical_action, parse_action
 from worldplan.envs.web.axtree import AxNode, parse_tree
+from worldplan.worldmodel.web.goal_state import goal_quotes, goal_state
 from worldplan.worldmodel.web.prompts import unannotated
 
 VERBS = ("click", "fill", "check", "select_option", "press", "type", "scroll", "hover")
@@ -33,10 +38,10 @@ ROLES = ("button", "textbox", "checkbox", "radio", "link", "combobox", "option",
 JUDGE_FEATURES = ("judge_log_p", "judge_top")
 FEATURES = (*JUDGE_FEATURES, "vote_share", "proposed", "greedy", "no_op", "done_before",
             "repeats_last", "goal_overlap", "goal_shares_word", "text_in_goal",
-            "button_with_empty_field", "button_with_pending_text", "missing", "checked",
+            "button_with_empty_field", "button_with_pending_text", "button_unticked_goal_item",
+            "button_goal_items_done", "button_closed_tab", "missing", "checked",
             *(f"verb_{v}" for v in VERBS), *(f"role_{r}" for r in ROLES))
 _WORD = re.compile(r"[a-z0-9]+")
-_QUOTED = re.compile(r'"([^"]+)"')  # the goal's quoted texts (what to type, pick or click)
 MIN_P = 1e-4  # floor of the judge's probability before its log
 
 
@@ -55,19 +60,15 @@ def words(text: str) -> set[str]:
     return set(_WORD.findall(text.lower()))
 
 
-def goal_quotes(goal: str) -> list[str]:
-    """The texts the goal quotes (what to type, pick or click)."""
-    return _QUOTED.findall(goal)
-
-
 def _checked(node: AxNode) -> bool:
     return node.states.get("checked") == "true"
 
 
 def is_no_op(nodes: Sequence[AxNode], action: str) -> bool:
     """Whether the page already shows what `action` would do: a fill of the text the field
-    holds, a check of a [checked] box, a select_option of
-    the option already [selected]. False for every other action, and when unsure."""
+    holds, a check of a [checked] box, a select_option of the option already [selected], a
+    click on a [checked] radio or on its list's only [selected] option. False for every
+    other action, and when unsure."""
     try:
         a = parse_action(action)
     except ActionError:
@@ -81,6 +82,13 @@ def is_no_op(nodes: Sequence[AxNode], action: str) -> bool:
         return node.text == str(a.args.get("text", ""))
     if a.name == "check":
         return _checked(node)
+    if a.name == "click" and node.role == "radio":
+        return _checked(node)
+    if a.name == "click" and node.role == "option" and "selected" in node.states:
+        parent = next((n for n in reversed(nodes[:at]) if n.depth < node.depth), None)
+        start = nodes.index(parent) + 1 if parent is not None else 0
+        siblings = [n for n in nodes[start:] if n.depth == node.depth and n.role == "option"]
+        return sum("selected" in n.states for n in siblings) == 1
     if a.name == "select_option":
         want = str(a.args.get("label", ""))
         for child in nodes[at + 1:]:
@@ -116,6 +124,7 @@ def action_features(goal: str, obs: str, history: Sequence[str], action: str,
     shown = " ".join(f"{n.name} {n.text}" for n in nodes).lower()
     pending = any(n.role == "textbox" for n in nodes) and any(
         q.lower() not in shown for q in goal_quotes(goal))
+    state = goal_state(goal, nodes)
     me = canonical_action(action)
     out = [math.log(max(judge_p, MIN_P)) if judge_p is not None else 0.0,
            float(judge_rank == 0),
@@ -128,6 +137,9 @@ def action_features(goal: str, obs: str, history: Sequence[str], action: str,
            float(bool(text) and text.lower() in goal.lower()),
            float(role == "button" and empty_fields > 0),
            float(role == "button" and pending),
+           float(role == "button" and state.unticked > 0),
+           float(role == "button" and state.items_done),
+           float(role == "button" and state.closed_tabs > 0),
            float(bool(ref) and node is None),
            float(node is not None and _checked(node))]
     out += [float(verb == v) for v in VERBS]

@@ -11,6 +11,9 @@ that kept it from applying). `imagined_features(goal, tree, prediction)` gives:
   field holding the text);
 - `wm_goal_words`: the share of the goal's words that appear in the new lines and were not
   on the page;
+- `wm_goal_progress`: how much nearer the goal the imagined page is than the page
+  (worldmodel.web.goal_state: named items ticked, quoted texts filled, less wrong ticks and
+  closed sections), clipped to [-2, 2]; 0 when the change cannot be applied to the page;
 - `wm_error`: the prediction could not be read or applied (scored as its own feature, not
   dropped).
 Scope: tree lines as worldmodel.web.page_diff reads them; words are lowercase letters and
@@ -21,10 +24,19 @@ from __future__ import annotations
 
 import math
 
-from worldplan.worldmodel.web.action_features import goal_quotes, words
-from worldplan.worldmodel.web.page_diff import ChangeFormatError, normalise_line, parse_change
+from worldplan.envs.web.axtree import parse_tree
+from worldplan.worldmodel.web.action_features import words
+from worldplan.worldmodel.web.goal_state import goal_quotes, goal_state
+from worldplan.worldmodel.web.page_diff import (
+    ChangeFormatError,
+    PageChange,
+    apply_change,
+    normalise_line,
+    parse_change,
+)
 
-IMAGINED_FEATURES = ("wm_nothing", "wm_items", "wm_goal_quote", "wm_goal_words", "wm_error")
+IMAGINED_FEATURES = ("wm_nothing", "wm_items", "wm_goal_quote", "wm_goal_words",
+                     "wm_goal_progress", "wm_error")
 _STOP = frozenset({"the", "a", "an", "and", "or", "to", "of", "on", "in", "into", "for",
                    "click", "select", "enter", "then", "press", "button", "field", "box",
                    "text", "from", "with", "is", "it", "that", "this", "submit", "below"})
@@ -56,4 +68,16 @@ def imagined_features(goal: str, tree: str, change_text: str, error: str = ""
     if goal_words:
         fresh = (words(shown) - words(before)) & goal_words
         out["wm_goal_words"] = len(fresh) / len(goal_words)
+    out["wm_goal_progress"] = _progress(goal, tree, change)
     return out
+
+
+def _progress(goal: str, tree: str, change: PageChange) -> float:
+    """The goal progress of the imagined page less the page's, clipped to [-2, 2]."""
+    try:
+        after = apply_change(tree, change)
+    except ChangeFormatError:
+        return 0.0
+    gain = (goal_state(goal, parse_tree(after)).progress
+            - goal_state(goal, parse_tree(tree)).progress)
+    return float(max(-2, min(2, gain)))

@@ -64,6 +64,19 @@ def _checked(node: AxNode) -> bool:
     return node.states.get("checked") == "true"
 
 
+def _siblings(nodes: Sequence[AxNode], at: int) -> list[AxNode]:
+    """The nodes at `nodes[at]`'s depth under its parent (by position), itself included."""
+    depth = nodes[at].depth
+    start = next((i + 1 for i in range(at - 1, -1, -1) if nodes[i].depth < depth), 0)
+    out = []
+    for n in nodes[start:]:
+        if n.depth < depth:
+            break
+        if n.depth == depth:
+            out.append(n)
+    return out
+
+
 def is_no_op(nodes: Sequence[AxNode], action: str) -> bool:
     """Whether the page already shows what `action` would do: a fill of the text the field
     holds, a check of a [checked] box, a select_option of the option already [selected], a
@@ -85,10 +98,8 @@ def is_no_op(nodes: Sequence[AxNode], action: str) -> bool:
     if a.name == "click" and node.role == "radio":
         return _checked(node)
     if a.name == "click" and node.role == "option" and "selected" in node.states:
-        parent = next((n for n in reversed(nodes[:at]) if n.depth < node.depth), None)
-        start = nodes.index(parent) + 1 if parent is not None else 0
-        siblings = [n for n in nodes[start:] if n.depth == node.depth and n.role == "option"]
-        return sum("selected" in n.states for n in siblings) == 1
+        return sum("selected" in n.states for n in _siblings(nodes, at)
+                   if n.role == "option") == 1
     if a.name == "select_option":
         want = str(a.args.get("label", ""))
         for child in nodes[at + 1:]:

@@ -12,9 +12,12 @@ the page imagined after an action can be compared.
   words (case-insensitive; names shorter than 2 characters are ignored).
 - Ticked others: checkboxes and radios that are ticked though the goal does not name them
   (options are left out: a list shows its default selection).
-- Closed tabs: named tabs that are neither `[expanded]` nor `[selected]`.
-- Filled quotes: texts the goal quotes that a textbox holds.
-Limits: a goal that names an item to leave alone ("do not select X") reads as naming it;
+- Closed tabs: tabs with a name (any, not only those the goal names) that are neither
+  `[expanded]` nor `[selected]`; on a tab widget the tabs not shown count too.
+- Filled quotes: texts the goal quotes that a textbox holds, as written (case-sensitive: a
+  field is right only with the goal's case; the bundled rankers were fitted so).
+Limits: a goal that names an item to leave alone ("do not select X") reads as naming it, and
+an item named by a common goal word ("Submit", "to") is counted as named;
 items named by a synonym, a position or a colour are not found. Pure; no model calls.
 """
 
@@ -36,7 +39,8 @@ def goal_quotes(goal: str) -> list[str]:
 
 
 def ticked(node: AxNode) -> bool:
-    """Whether a box or radio is `[checked]` (true, not mixed) or an option `[selected]`."""
+    """Whether a box or radio is `[checked]` (true, not mixed) or an option `[selected]`
+    (callers pass checkboxes, radios and options only)."""
     return node.states.get("checked") == "true" or "selected" in node.states
 
 
@@ -55,7 +59,7 @@ class GoalState:
     named: int = 0  # tickable items the goal names
     ticked_named: int = 0  # of them, ticked
     ticked_other: int = 0  # boxes and radios ticked that the goal does not name
-    closed_tabs: int = 0  # named tabs neither expanded nor selected
+    closed_tabs: int = 0  # tabs with a name, neither expanded nor selected
     filled_quotes: int = 0  # goal-quoted texts held by a textbox
 
     @property

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 _LINE = re.compile(
@@ -75,6 +76,21 @@ def parse_line(raw: str) -> AxNode | None:
 
 def parse_tree(tree: str) -> list[AxNode]:
     return [n for n in (parse_line(line) for line in tree.splitlines()) if n is not None]
+
+
+def children(nodes: Sequence[AxNode], at: int) -> list[AxNode]:
+    """The nodes under `nodes[at]` (every depth), in page order."""
+    out = []
+    for n in nodes[at + 1:]:
+        if n.depth <= nodes[at].depth:
+            break
+        out.append(n)
+    return out
+
+
+def parent(nodes: Sequence[AxNode], at: int) -> int:
+    """The index of `nodes[at]`'s parent (the nearest earlier node less deep), -1 if none."""
+    return next((i for i in range(at - 1, -1, -1) if nodes[i].depth < nodes[at].depth), -1)
 
 
 def refs(tree: str) -> list[str]:

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from worldplan.envs.web.actions import ActionError, canonical_action, parse_action
-from worldplan.envs.web.axtree import AxNode, parse_tree
+from worldplan.envs.web.axtree import AxNode, children, parent, parse_tree
 from worldplan.worldmodel.web.goal_state import goal_quotes, goal_state
 from worldplan.worldmodel.web.prompts import unannotated
 
@@ -64,19 +64,6 @@ def _checked(node: AxNode) -> bool:
     return node.states.get("checked") == "true"
 
 
-def _siblings(nodes: Sequence[AxNode], at: int) -> list[AxNode]:
-    """The nodes at `nodes[at]`'s depth under its parent (by position), itself included."""
-    depth = nodes[at].depth
-    start = next((i + 1 for i in range(at - 1, -1, -1) if nodes[i].depth < depth), 0)
-    out = []
-    for n in nodes[start:]:
-        if n.depth < depth:
-            break
-        if n.depth == depth:
-            out.append(n)
-    return out
-
-
 def is_no_op(nodes: Sequence[AxNode], action: str) -> bool:
     """Whether the page already shows what `action` would do: a fill of the text the field
     holds, a check of a [checked] box, a select_option of the option already [selected], a
@@ -98,13 +85,12 @@ def is_no_op(nodes: Sequence[AxNode], action: str) -> bool:
     if a.name == "click" and node.role == "radio":
         return _checked(node)
     if a.name == "click" and node.role == "option" and "selected" in node.states:
-        return sum("selected" in n.states for n in _siblings(nodes, at)
-                   if n.role == "option") == 1
+        up = parent(nodes, at)
+        options = [n for n in (children(nodes, up) if up >= 0 else nodes) if n.role == "option"]
+        return sum("selected" in n.states for n in options) == 1
     if a.name == "select_option":
         want = str(a.args.get("label", ""))
-        for child in nodes[at + 1:]:
-            if child.depth <= node.depth:
-                break
+        for child in children(nodes, at):
             if child.role == "option" and "selected" in child.states:
                 return child.name == want
     return False

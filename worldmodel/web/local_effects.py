@@ -22,7 +22,7 @@ import re
 from collections.abc import Sequence
 
 from worldplan.envs.web.actions import ActionError, parse_action
-from worldplan.envs.web.axtree import AxNode, parse_tree
+from worldplan.envs.web.axtree import AxNode, children, parent, parse_tree
 from worldplan.worldmodel.web.page_diff import PageChange, normalise_line, tree_line
 
 INERT = frozenset({"paragraph", "heading", "dialog", "status", "tabpanel", "textbox",
@@ -82,19 +82,6 @@ def _with(states: dict[str, str], key: str, on: bool) -> dict[str, str]:
     return out
 
 
-def _children(nodes: Sequence[AxNode], at: int) -> list[AxNode]:
-    out = []
-    for n in nodes[at + 1:]:
-        if n.depth <= nodes[at].depth:
-            break
-        out.append(n)
-    return out
-
-
-def _parent(nodes: Sequence[AxNode], at: int) -> int:
-    return next((i for i in range(at - 1, -1, -1) if nodes[i].depth < nodes[at].depth), -1)
-
-
 def _changes(pairs: Sequence[tuple[str, str] | None]) -> PageChange | None:
     if any(p is None for p in pairs):
         return None
@@ -114,8 +101,8 @@ def _tick(nodes: Sequence[AxNode], at: int, on: bool) -> PageChange | None:
     group: list[AxNode] = []
     up = at
     for _level in range(2):  # a radio's group: the radios of its parent, else grandparent
-        up = _parent(nodes, up)
-        scope = _children(nodes, up) if up >= 0 else list(nodes)
+        up = parent(nodes, up)
+        scope = children(nodes, up) if up >= 0 else list(nodes)
         radios = [n for n in scope if n.role == "radio" and n is not node]
         if radios:
             group = [n for n in radios if n.states.get("checked") == "true"]
@@ -154,17 +141,17 @@ def local_change(tree: str, action: str) -> PageChange | None:
     if a.name == "check":
         return _tick(nodes, at, True)
     if a.name == "select_option" and node.role in ("combobox", "listbox"):
-        return _select(_children(nodes, at), str(a.args.get("label", "")))
+        return _select(children(nodes, at), str(a.args.get("label", "")))
     if a.name != "click":
         return None
     if node.role in ("checkbox", "radio"):
         return _tick(nodes, at, not (node.role == "checkbox"
                                      and node.states.get("checked") == "true"))
     if node.role == "option":
-        parent = _parent(nodes, at)
-        if parent >= 0 and nodes[parent].role == "listbox":
-            return _select(_children(nodes, parent), node.name or node.text)
+        up = parent(nodes, at)
+        if up >= 0 and nodes[up].role == "listbox":
+            return _select(children(nodes, up), node.name or node.text)
         return None
-    if node.role in INERT and not _children(nodes, at):
+    if node.role in INERT and not children(nodes, at):
         return PageChange()
     return None
